@@ -1,0 +1,68 @@
+# The course's commands. Each target is idempotent and says what it is doing.
+#   make lab      set up .venv (once), register the kernel, open JupyterLab on notebooks/
+#   make test     set up .venv (once), run the unit tests and every notebook in quick mode
+#   make course   run every notebook in full mode, headless, into build/course/
+#   make student  write the student versions of the notebooks into build/student/
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# The torch/torchvision pair this machine installs without a download. On another machine
+# (a GPU box, a Mac) override it, e.g.  make lab TORCH_PACKAGES="torch torchvision"
+TORCH_PACKAGES ?= torch==2.14.1 torchvision==0.29.1
+STAMP  := $(VENV)/.gancourse-installed
+KERNEL := gancourse
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+# Quick mode: notebooks shrink their step counts; they never skip a section.
+QUICK_ENV := GANCOURSE_QUICK=1 PYTHONHASHSEED=0
+
+.PHONY: setup kernel lab test unit notebooks course student clean help
+
+help:
+	@echo "make lab | make test | make course | make student | make clean"
+
+$(STAMP): pyproject.toml
+	@echo "==> [setup] creating the virtual environment $(VENV) (if missing)"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "==> [setup] installing $(TORCH_PACKAGES) (first, so nothing pulls another torch)"
+	@$(PIP) install -q $(TORCH_PACKAGES) 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(BIN)/python -c "import torch, torchvision" || (echo "torch failed to install" && exit 1)
+	@echo "==> [setup] installing gancourse and its dev extras (editable)"
+	@$(PIP) install -q -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
+	@$(BIN)/python -c "import gancourse, nbval, pytest" || (echo "gancourse failed to install" && exit 1)
+	@touch $(STAMP)
+	@echo "==> [setup] done"
+
+setup: $(STAMP)
+
+kernel: setup
+	@echo "==> [kernel] registering the Jupyter kernel '$(KERNEL)'"
+	@$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (gancourse)" > /dev/null
+
+lab: kernel
+	@echo "==> [lab] opening JupyterLab on notebooks/ (Ctrl-C to stop)"
+	$(BIN)/jupyter lab notebooks/
+
+unit: setup
+	@echo "==> [test] unit tests"
+	$(QUICK_ENV) $(BIN)/python -m pytest tests -q
+
+notebooks: setup
+	@echo "==> [test] every notebook in quick mode (nbval)"
+	$(QUICK_ENV) $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=600 \
+		-p no:cacheprovider notebooks -q
+
+test: unit notebooks
+	@echo "==> [test] all passed"
+
+course: setup
+	@echo "==> [course] running every notebook in full mode into build/course/"
+	$(BIN)/python -m gancourse.run_notebooks --out build/course notebooks/*.ipynb
+
+student: setup
+	@echo "==> [student] writing student notebooks into build/student/"
+	$(BIN)/python -m gancourse.assign --out build/student notebooks/*.ipynb
+
+clean:
+	@echo "==> [clean] removing build/ (the virtual environment stays; rm -rf $(VENV) to remove it)"
+	rm -rf build

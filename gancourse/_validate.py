@@ -1,0 +1,105 @@
+"""Argument checks shared by the package: each raises a ValueError/TypeError naming the argument.
+
+Public functions call these first, so that bad input stops at the door with a sentence a student
+can act on ("p: expected probabilities summing to 1, got sum 0.93") instead of a traceback deep
+inside torch or scipy.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+
+def as_float_array(x, name: str, ndim: int | tuple[int, ...] | None = None) -> np.ndarray:
+    """Convert ``x`` (list, NumPy array or tensor) to a float64 NumPy array, checking its rank."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    elif isinstance(x, (str, bytes, dict, set)) or x is None:
+        raise TypeError(f"{name}: expected an array, list or tensor of numbers, got {type(x).__name__}")
+    try:
+        arr = np.asarray(x, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name}: expected numbers, could not convert {type(x).__name__} ({exc})") from None
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if arr.ndim not in allowed:
+            want = " or ".join(f"{d}-D" for d in allowed)
+            raise ValueError(f"{name}: expected a {want} array, got shape {tuple(arr.shape)}")
+    return arr
+
+
+def probability_vector(p, name: str, atol: float = 1e-6) -> np.ndarray:
+    """Check that ``p`` is a 1-D probability vector: finite, non-negative, summing to one."""
+    arr = as_float_array(p, name, ndim=1)
+    if arr.size == 0:
+        raise ValueError(f"{name}: expected a non-empty probability vector, got length 0")
+    if np.isnan(arr).any():
+        raise ValueError(f"{name}: contains NaN; expected probabilities")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains infinite values; expected probabilities")
+    if (arr < 0).any():
+        raise ValueError(f"{name}: contains negative entries (min {arr.min():.3g}); expected probabilities >= 0")
+    total = arr.sum()
+    if abs(total - 1.0) > atol:
+        raise ValueError(f"{name}: expected probabilities summing to 1, got sum {total:.6g}")
+    return arr
+
+
+def same_length(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    if len(a) != len(b):
+        raise ValueError(
+            f"{name_a} and {name_b}: expected distributions on the same support (same length), "
+            f"got lengths {len(a)} and {len(b)}"
+        )
+
+
+def positive_int(value, name: str, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral,)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def positive_float(value, name: str, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {type(value).__name__}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name}: expected a finite number {bound}, got {value}")
+    return value
+
+
+def tensor(x, name: str, ndim: int | tuple[int, ...] | None = None, last_dim: int | None = None,
+           floating: bool = True) -> torch.Tensor:
+    """Check that ``x`` is a torch tensor of the expected rank (and trailing size)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else ndim
+        if x.ndim not in allowed:
+            want = " or ".join(str(d) for d in allowed)
+            raise ValueError(f"{name}: expected a tensor with {want} dimensions, got shape {tuple(x.shape)}")
+    if last_dim is not None and x.shape[-1] != last_dim:
+        raise ValueError(f"{name}: expected last dimension {last_dim}, got shape {tuple(x.shape)}")
+    if floating and not x.is_floating_point():
+        raise TypeError(f"{name}: expected a floating-point tensor, got dtype {x.dtype}")
+    return x
+
+
+def images(x, name: str, channels: int | None = None) -> torch.Tensor:
+    """Check a batch of images: a float tensor of shape (N, C, H, W)."""
+    tensor(x, name, ndim=4)
+    if channels is not None and x.shape[1] != channels:
+        raise ValueError(f"{name}: expected {channels} channel(s) in shape (N, C, H, W), got shape {tuple(x.shape)}")
+    return x
+
+
+def choice(value, name: str, options) -> str:
+    options = list(options)
+    if value not in options:
+        raise ValueError(f"{name}: unknown value {value!r}; expected one of {', '.join(map(repr, options))}")
+    return value

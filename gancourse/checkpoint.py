@@ -1,0 +1,220 @@
+"""Checkpoints that survive interruptions: atomic writes, safe loading, RNG states, exact resume.
+
+A checkpoint is a plain dict saved with ``torch.save`` and read back with
+``torch.load(..., weights_only=True)`` (no arbitrary code runs when a file is loaded):
+
+=================  ==========================================================================
+key                content
+=================  ==========================================================================
+``format``         ``"gancourse-checkpoint/1"`` (a file without it is rejected as foreign)
+``version``        the gancourse version that wrote it
+``step``           the number of completed training steps
+``modules``        ``{name: model.state_dict()}``
+``optimizers``     ``{name: optimizer.state_dict()}``
+``extras``         ``{name: state}`` for anything else with ``state_dict()`` (schedulers, the image
+                   pool, batch iterators) and for ``torch.Generator`` objects
+``rng``            Python, NumPy, torch CPU and CUDA random states
+``config``         the run's configuration (a dict of plain values)
+``history``        the loss history so far
+=================  ==========================================================================
+
+Files are written to a temporary name in the same folder and renamed into place, so a crash
+while saving never leaves a half-written checkpoint under the real name.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import re
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "gancourse-checkpoint/1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: missing, truncated, corrupted or foreign."""
+
+
+# --------------------------------------------------------------------------------------------
+# Random states
+# --------------------------------------------------------------------------------------------
+
+def rng_state() -> dict:
+    """Python, NumPy, torch (CPU) and CUDA random states as plain, weights_only-loadable values."""
+    py_version, py_internal, py_gauss = random.getstate()
+    np_name, np_keys, np_pos, np_has_gauss, np_gauss = np.random.get_state()
+    state = {
+        "python": [py_version, list(py_internal), py_gauss],
+        "numpy": [np_name, torch.from_numpy(np_keys.astype(np.int64)), int(np_pos), int(np_has_gauss), float(np_gauss)],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore the states returned by :func:`rng_state`."""
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    name, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, gauss))
+    torch.set_rng_state(state["torch"])
+    if state.get("cuda") and torch.cuda.is_available():
+        cuda_states = state["cuda"]
+        if len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+        else:
+            warnings.warn("checkpoint: CUDA RNG states were saved with a different number of GPUs; not restored")
+
+
+# --------------------------------------------------------------------------------------------
+# Files
+# --------------------------------------------------------------------------------------------
+
+def save_atomic(obj, path) -> Path:
+    """``torch.save(obj)`` to a temporary file beside ``path``, flushed, then renamed onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(obj, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def sha256(path) -> str:
+    """Hex SHA-256 of a file (what ``sha256sum`` prints)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_file(path, map_location="cpu", require_format: bool = True) -> dict:
+    """Load a checkpoint safely (``weights_only=True``); clear errors that name the file.
+
+    Raises :class:`CheckpointError` for a missing, truncated, corrupted or foreign file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path}: no such file")
+    try:
+        obj = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for damaged files
+        raise CheckpointError(
+            f"checkpoint {path}: cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+            "The file is truncated, corrupted, or not a torch checkpoint."
+        ) from None
+    if require_format and (not isinstance(obj, dict) or obj.get("format") != FORMAT):
+        raise CheckpointError(
+            f"checkpoint {path}: not a gancourse checkpoint (expected a dict with format={FORMAT!r})"
+        )
+    return obj
+
+
+def _stateful(obj) -> bool:
+    return hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict")
+
+
+def collect_state(step: int, modules: dict, optimizers: dict | None = None, extras: dict | None = None,
+                  config: dict | None = None, history: dict | None = None) -> dict:
+    """Everything needed to continue training exactly, as one weights_only-loadable dict."""
+    from . import __version__
+
+    extra_states = {}
+    for name, obj in (extras or {}).items():
+        if isinstance(obj, torch.Generator):
+            extra_states[name] = {"generator": obj.get_state()}
+        elif _stateful(obj):
+            extra_states[name] = obj.state_dict()
+        else:
+            raise TypeError(f"extras[{name!r}]: expected an object with state_dict() or a torch.Generator, "
+                            f"got {type(obj).__name__}")
+    return {
+        "format": FORMAT,
+        "version": __version__,
+        "step": int(step),
+        "modules": {k: m.state_dict() for k, m in modules.items()},
+        "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
+        "extras": extra_states,
+        "rng": rng_state(),
+        "config": dict(config or {}),
+        "history": {k: list(v) for k, v in (history or {}).items()},
+    }
+
+
+def restore_state(state: dict, modules: dict, optimizers: dict | None = None, extras: dict | None = None,
+                  restore_rng: bool = True) -> int:
+    """Load ``state`` (from :func:`collect_state`) into the given objects; return the step."""
+    for name, module in modules.items():
+        if name not in state["modules"]:
+            raise CheckpointError(f"checkpoint has no module {name!r} (it holds {sorted(state['modules'])})")
+        module.load_state_dict(state["modules"][name])
+    for name, opt in (optimizers or {}).items():
+        if name in state["optimizers"]:
+            opt.load_state_dict(state["optimizers"][name])
+    for name, obj in (extras or {}).items():
+        if name not in state.get("extras", {}):
+            continue
+        saved = state["extras"][name]
+        if isinstance(obj, torch.Generator):
+            obj.set_state(saved["generator"])
+        else:
+            obj.load_state_dict(saved)
+    if restore_rng and "rng" in state:
+        set_rng_state(state["rng"])
+    return int(state["step"])
+
+
+class CheckpointManager:
+    """Numbered checkpoints in a folder (``ckpt_00001000.pt``), the last ``keep`` of them kept.
+
+    ``save(step, ...)`` writes atomically and prunes; ``latest()`` returns the newest checkpoint
+    that loads, skipping (with a warning naming it) any that is damaged.
+    """
+
+    pattern = re.compile(r"^ckpt_(\d+)\.pt$")
+
+    def __init__(self, directory, keep: int = 3):
+        if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
+            raise ValueError(f"keep: expected an int >= 1, got {keep!r}")
+        self.directory = Path(directory)
+        self.keep = keep
+
+    def path(self, step: int) -> Path:
+        return self.directory / f"ckpt_{int(step):08d}.pt"
+
+    def list(self) -> list[Path]:
+        """Checkpoint files, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        found = [(int(m.group(1)), p) for p in self.directory.iterdir() if (m := self.pattern.match(p.name))]
+        return [p for _, p in sorted(found)]
+
+    def save(self, state: dict) -> Path:
+        path = save_atomic(state, self.path(state["step"]))
+        for old in self.list()[:-self.keep]:
+            old.unlink(missing_ok=True)
+        return path
+
+    def latest(self, map_location="cpu") -> dict | None:
+        """The newest loadable checkpoint, or None when the folder has none."""
+        for path in reversed(self.list()):
+            try:
+                return load_file(path, map_location=map_location)
+            except CheckpointError as exc:
+                warnings.warn(f"{exc} Falling back to the previous checkpoint.")
+        return None

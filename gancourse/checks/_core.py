@@ -1,0 +1,168 @@
+"""The machinery behind exercise checks: registration, feedback lines, points.
+
+A check is a function decorated with :func:`exercise`. It receives the student's answer and a
+:class:`Tester`; each ``t.require(condition, hint)`` is one sub-test. The decorator turns the
+outcome into one feedback line and a :class:`CheckResult` (a float: the points earned)::
+
+    Exercise 03.1 [warm-up] total variation: correct, 2/2 points
+    Exercise 03.2 [core] KL divergence: not yet, 1/3 points. Hint: KL is infinite when ...
+
+Points are shared equally among the sub-tests that pass. Hints describe what is wrong, never the
+solution. An exercise that is not attempted yet (its function still raises NotImplementedError)
+raises :class:`ExerciseIncomplete` carrying the stub's hint, so that "Run all" stops right there.
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+
+DIFFICULTIES = ("warm-up", "core", "challenge")
+
+FEEDBACK = re.compile(
+    r"^Exercise (?P<id>\d\d\.\d+) \[(?P<difficulty>[\w-]+)\] (?P<title>.+?): "
+    r"(?P<verdict>correct|not yet), (?P<points>\d+(?:\.\d+)?)/(?P<max>\d+(?:\.\d+)?) points"
+)
+
+
+class ExerciseIncomplete(NotImplementedError):
+    """The exercise still holds the stub from the student version."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str  # "03.2": notebook number, then exercise number
+    title: str
+    points: float
+    difficulty: str
+    check: object  # the registered (decorated) check function
+
+    @property
+    def notebook(self) -> str:
+        return self.id.split(".")[0]
+
+
+REGISTRY: dict[str, Exercise] = {}
+
+
+class CheckResult(float):
+    """Points earned (a float), with the exercise, the maximum and the feedback attached."""
+
+    def __new__(cls, points: float, exercise: Exercise, message: str):
+        obj = super().__new__(cls, points)
+        obj.exercise = exercise
+        obj.max_points = exercise.points
+        obj.message = message
+        return obj
+
+    @property
+    def passed(self) -> bool:
+        return float(self) == self.max_points
+
+    def __repr__(self):
+        return f"CheckResult({float(self):g}/{self.max_points:g} points, exercise {self.exercise.id})"
+
+    def _ipython_display_(self):
+        # The feedback line is already printed; showing the float again would only add noise.
+        pass
+
+
+class Tester:
+    """Collects sub-test outcomes for one check."""
+
+    def __init__(self):
+        self.passed = 0
+        self.total = 0
+        self.hints: list[str] = []
+
+    def require(self, condition, hint: str) -> bool:
+        """One sub-test: ``condition`` should hold; ``hint`` says what is wrong when it does not."""
+        self.total += 1
+        ok = bool(condition)
+        if ok:
+            self.passed += 1
+        elif hint not in self.hints:
+            self.hints.append(hint)
+        return ok
+
+    def call(self, fn, *args, what: str = "your function", **kwargs):
+        """Call the student's function; a crash becomes a failed sub-test with the error as hint."""
+        try:
+            return fn(*args, **kwargs), None
+        except NotImplementedError:
+            raise
+        except Exception as exc:  # the student's code may raise anything
+            self.require(False, f"{what} raised {type(exc).__name__}: {str(exc)[:160]}")
+            return None, exc
+
+
+def _round_points(value: float) -> float:
+    return round(value * 2) / 2  # half points
+
+
+def exercise(id: str, title: str, points: float = 2, difficulty: str = "core"):
+    """Register a check for exercise ``id`` (``"NN.k"``) worth ``points``, of a given difficulty."""
+    if not re.fullmatch(r"\d\d\.\d+", id):
+        raise ValueError(f"id: expected 'NN.k' (notebook number, exercise number), got {id!r}")
+    if difficulty not in DIFFICULTIES:
+        raise ValueError(f"difficulty: expected one of {DIFFICULTIES}, got {difficulty!r}")
+
+    def decorate(fn):
+        @functools.wraps(fn)
+        def check(*answer, **kwargs) -> CheckResult:
+            __tracebackhide__ = True  # noqa: F841  (IPython hides this frame in tracebacks)
+            ex = REGISTRY[id]
+            t = Tester()
+            try:
+                fn(t, *answer, **kwargs)
+            except NotImplementedError as exc:
+                hint = str(exc) or "replace the stub with your code"
+                raise ExerciseIncomplete(f"Exercise {id} ({title}) is not done yet. {hint}") from None
+            except Exception as exc:  # a bug in the answer that the check did not anticipate
+                t.require(False, f"checking your answer raised {type(exc).__name__}: {str(exc)[:160]}")
+            if t.total == 0:
+                t.require(False, "nothing could be checked")
+            earned = _round_points(ex.points * t.passed / t.total)
+            if t.passed == t.total:
+                line = f"Exercise {id} [{difficulty}] {title}: correct, {ex.points:g}/{ex.points:g} points"
+            else:
+                line = (f"Exercise {id} [{difficulty}] {title}: not yet, {earned:g}/{ex.points:g} points. "
+                        f"Hint: {t.hints[0]}")
+            print(line)
+            return CheckResult(earned, ex, line)
+
+        if id in REGISTRY and REGISTRY[id].check.__qualname__ != check.__qualname__:
+            raise ValueError(f"exercise {id} is registered twice")
+        REGISTRY[id] = Exercise(id, title, float(points), difficulty, check)
+        check.exercise_id = id
+        return check
+
+    return decorate
+
+
+def exercises_of(notebook: str) -> list[Exercise]:
+    """The registered exercises of notebook ``"NN"``, in order."""
+    from . import _load_all
+
+    _load_all()
+    found = [ex for ex in REGISTRY.values() if ex.notebook == notebook]
+    return sorted(found, key=lambda ex: int(ex.id.split(".")[1]))
+
+
+def close(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
+    """Numerical comparison that tolerates lists, arrays, tensors and infinities, never raises."""
+    import numpy as np
+    import torch
+
+    try:
+        if isinstance(a, torch.Tensor):
+            a = a.detach().cpu().double().numpy()
+        if isinstance(b, torch.Tensor):
+            b = b.detach().cpu().double().numpy()
+        a = np.asarray(a, dtype=float)
+        b = np.asarray(b, dtype=float)
+        if a.shape != b.shape:
+            return False
+        return bool(np.allclose(a, b, rtol=rtol, atol=atol, equal_nan=False))
+    except (TypeError, ValueError):
+        return False

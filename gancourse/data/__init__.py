@@ -1,0 +1,128 @@
+"""Data for the course: toy distributions, embedded image datasets, and a batch iterator.
+
+``load_dataset(name, **kwargs)`` builds an image dataset by name; ``make_toy(name, **kwargs)``
+builds a toy distribution. Everything here works offline.
+"""
+from __future__ import annotations
+
+import torch
+from torch.utils.data import Dataset
+
+from .. import _validate as V
+from .images import Digits, Faces, TensorImageDataset, Textures, TEXTURE_NAMES, texture_image
+from .toy import (TOY_NAMES, Gaussian1D, GaussianMixture, GaussianMixture1D, ParallelLine,
+                  SwissRoll, ToyDistribution, grid, make_toy, ring)
+
+_DATASETS = {
+    "digits": Digits,
+    "faces": Faces,
+    "textures": Textures,
+}
+
+
+def register_dataset(name: str, factory) -> None:
+    """Make ``load_dataset(name)`` build datasets with ``factory`` (used by later modules)."""
+    _DATASETS[name] = factory
+
+
+def dataset_names() -> tuple[str, ...]:
+    _load_optional()
+    return tuple(sorted(_DATASETS))
+
+
+def _load_optional() -> None:
+    # Procedural datasets live in their own modules; importing them registers them.
+    import importlib
+
+    for module in ("shapes", "scenes", "defects"):
+        try:
+            importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{module}":
+                raise
+
+
+def load_dataset(name: str, **kwargs) -> Dataset:
+    """An embedded dataset by name, e.g. ``load_dataset("digits", size=32, split="test")``."""
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a dataset name (str), got {type(name).__name__}")
+    _load_optional()
+    if name not in _DATASETS:
+        raise ValueError(f"name: unknown dataset {name!r}; expected one of {', '.join(sorted(_DATASETS))}")
+    return _DATASETS[name](**kwargs)
+
+
+class Batches:
+    """Shuffled minibatches forever (epoch after epoch), moved to ``device``; resumable.
+
+    ``dataset`` may be a ``TensorImageDataset`` (fast path: indexing one tensor), a
+    ``ToyDistribution`` (fresh samples each batch), or any map-style ``Dataset`` (read through a
+    DataLoader). ``next(batches)`` gives ``(images, labels)`` for datasets and ``points`` for toy
+    distributions. The iterator owns its random generator, and ``state_dict()`` records where it
+    is, so that a resumed run sees exactly the batches an uninterrupted run would have seen.
+    """
+
+    def __init__(self, dataset, batch_size: int, generator: torch.Generator | None = None,
+                 device: torch.device | str = "cpu", drop_last: bool = True):
+        self.batch_size = V.positive_int(batch_size, "batch_size")
+        if not isinstance(dataset, (ToyDistribution, Dataset)):
+            raise TypeError(f"dataset: expected a Dataset or a ToyDistribution, got {type(dataset).__name__}")
+        if isinstance(dataset, Dataset) and drop_last and self.batch_size > len(dataset):
+            raise ValueError(f"batch_size: {self.batch_size} is larger than the dataset ({len(dataset)} items)")
+        if generator is None:  # draw a seed from the global RNG, so seed_everything still applies
+            generator = torch.Generator().manual_seed(int(torch.randint(0, 2**62, (1,))))
+        self.dataset, self.generator, self.device, self.drop_last = dataset, generator, device, drop_last
+        self._epoch_state = generator.get_state()
+        self._perm = None
+        self._position = 0
+
+    def __iter__(self):
+        return self
+
+    def _new_epoch(self):
+        self._epoch_state = self.generator.get_state()
+        self._perm = torch.randperm(len(self.dataset), generator=self.generator)
+        self._position = 0
+
+    def __next__(self):
+        if isinstance(self.dataset, ToyDistribution):
+            return self.dataset.sample(self.batch_size, generator=self.generator).to(self.device)
+        n = len(self.dataset)
+        stop = n - self.batch_size if self.drop_last else n - 1
+        if self._perm is None or self._position > stop:
+            self._new_epoch()
+        idx = self._perm[self._position:self._position + self.batch_size]
+        self._position += self.batch_size
+        if isinstance(self.dataset, TensorImageDataset):
+            return self.dataset.images[idx].to(self.device), self.dataset.labels[idx].to(self.device)
+        items = [self.dataset[int(i)] for i in idx]
+        if isinstance(items[0], (list, tuple)):
+            return tuple(torch.stack([torch.as_tensor(it[k]) for it in items]).to(self.device)
+                         for k in range(len(items[0])))
+        return torch.stack([torch.as_tensor(it) for it in items]).to(self.device)
+
+    def state_dict(self) -> dict:
+        if isinstance(self.dataset, ToyDistribution) or self._perm is None:
+            return {"generator": self.generator.get_state(), "position": -1}
+        return {"generator": self._epoch_state, "position": self._position}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+        self._perm = None
+        if state["position"] >= 0:
+            self._new_epoch()  # replays the permutation drawn at the start of the saved epoch
+            self._position = int(state["position"])
+
+
+def batches(dataset, batch_size: int, generator: torch.Generator | None = None,
+            device: torch.device | str = "cpu", drop_last: bool = True) -> Batches:
+    """Shorthand for :class:`Batches`: ``next(batches(data, 64))`` is a shuffled minibatch."""
+    return Batches(dataset, batch_size, generator=generator, device=device, drop_last=drop_last)
+
+
+__all__ = [
+    "Digits", "Faces", "Textures", "TensorImageDataset", "TEXTURE_NAMES", "texture_image",
+    "ToyDistribution", "Gaussian1D", "GaussianMixture", "GaussianMixture1D", "ParallelLine",
+    "SwissRoll", "grid", "ring", "make_toy", "TOY_NAMES",
+    "load_dataset", "register_dataset", "dataset_names", "batches", "Batches",
+]

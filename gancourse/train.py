@@ -1,0 +1,191 @@
+"""The training loop around a notebook's step function: progress bar, history, snapshots, checkpoints.
+
+The step itself (how G and D are updated) is what each notebook teaches, so it stays in the
+notebook or in the model's file. ``fit`` only runs it::
+
+    def step(i):
+        ...                               # one update of D and G
+        return {"loss_D": loss_D, "loss_G": loss_G}   # tensors or floats
+
+    history = fit(step, steps=2000, log_every=50)
+
+``fit`` keeps the losses on the device and reads them every ``log_every`` steps (no host
+synchronisation per step), stops with a clear message when a loss becomes NaN or infinite, and,
+given a :class:`Checkpointer`, saves every ``checkpoint.every`` steps and resumes where it
+stopped. Training never loses more than the last checkpoint interval.
+
+``python -m gancourse.train RECIPE`` runs the course's recipes outside notebooks (see
+``gancourse.recipes``).
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from . import _validate as V
+from .checkpoint import CheckpointManager, collect_state, restore_state
+
+
+class History(dict):
+    """Loss history: ``{"step": [...], name: [...]}``, one entry per logged step.
+
+    Values are means over each logging window. ``history.last("loss_D")`` is the latest value.
+    """
+
+    def last(self, name: str) -> float:
+        if name not in self or not self[name]:
+            raise KeyError(f"history has no values for {name!r}; it has {sorted(k for k in self if k != 'step')}")
+        return self[name][-1]
+
+    def mean(self, name: str, last: int = 10) -> float:
+        values = self[name][-last:]
+        return sum(values) / len(values)
+
+
+class NonFiniteLossError(FloatingPointError):
+    """A loss became NaN or infinite; the message names the step, the loss and the likely causes."""
+
+
+LIKELY_CAUSES = (
+    "likely causes: a learning rate too high for this loss; a log of 0 (use the logit-based losses "
+    "in gancourse.losses, not log(sigmoid(x))); exploding critic weights (clip, penalise the gradient "
+    "or use spectral normalisation); input images outside [-1, 1]"
+)
+
+
+@dataclass
+class Checkpointer:
+    """What to save and where: modules, optimizers and extras (schedulers, pools, iterators)."""
+
+    directory: str | Path
+    modules: dict
+    optimizers: dict = field(default_factory=dict)
+    extras: dict = field(default_factory=dict)
+    every: int = 500
+    keep: int = 3
+    config: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.every = V.positive_int(self.every, "every")
+        self.manager = CheckpointManager(self.directory, keep=self.keep)
+
+    def save(self, step: int, history: dict | None = None) -> Path:
+        state = collect_state(step, self.modules, self.optimizers, self.extras, self.config, history)
+        return self.manager.save(state)
+
+    def restore_latest(self, map_location="cpu") -> tuple[int, dict]:
+        """Load the newest good checkpoint; return ``(step, history)``, ``(0, {})`` when none."""
+        state = self.manager.latest(map_location=map_location)
+        if state is None:
+            return 0, {}
+        step = restore_state(state, self.modules, self.optimizers, self.extras)
+        return step, state.get("history", {})
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True,
+                mininterval=0.5)
+
+
+def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
+        callback: Callable[[int], None] | None = None, callback_every: int | None = None,
+        checkpoint: Checkpointer | None = None, resume: bool = False, desc: str = "training",
+        progress: bool = True, history: History | None = None) -> History:
+    """Run ``step_fn(i)`` for i = start, ..., steps - 1 and return the loss :class:`History`.
+
+    ``step_fn`` returns a dict of scalar losses (tensors or floats). Every ``log_every`` steps the
+    window's means are appended to the history and shown on the progress bar; ``callback(i)`` runs
+    every ``callback_every`` steps (e.g. to keep sample snapshots) and after the last step. With
+    ``checkpoint``, state is saved every ``checkpoint.every`` steps and at the end; with
+    ``resume=True`` training continues from the newest good checkpoint.
+    """
+    if not callable(step_fn):
+        raise TypeError(f"step_fn: expected a function of the step index, got {type(step_fn).__name__}")
+    steps = V.positive_int(steps, "steps", minimum=0)
+    log_every = V.positive_int(log_every, "log_every")
+    if callback_every is not None:
+        callback_every = V.positive_int(callback_every, "callback_every")
+    history = History() if history is None else history
+    start = 0
+    if resume:
+        if checkpoint is None:
+            raise ValueError("resume: True needs a checkpoint=Checkpointer(...) to resume from")
+        start, saved = checkpoint.restore_latest()
+        for k, v in saved.items():
+            history[k] = list(v)
+    window: dict[str, list] = {}
+    window_steps: list[int] = []
+    bar = _progress(steps, min(start, steps), desc, progress)
+    t0 = time.perf_counter()
+
+    def flush():
+        if not window_steps:
+            return
+        means = {}
+        for name, values in window.items():
+            vals = torch.stack([torch.as_tensor(v, dtype=torch.float32).detach().reshape(()).cpu() for v in values])
+            bad = ~torch.isfinite(vals)
+            if bad.any():
+                k = int(bad.nonzero()[0])
+                raise NonFiniteLossError(
+                    f"step {window_steps[k]}: loss {name!r} became {vals[k].item()} "
+                    f"(last good checkpoint kept). {LIKELY_CAUSES}"
+                )
+            means[name] = float(vals.mean())
+        history.setdefault("step", []).append(window_steps[-1] + 1)
+        for name, value in means.items():
+            history.setdefault(name, []).append(value)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in means.items()}, refresh=False)
+        window.clear()
+        window_steps.clear()
+
+    try:
+        for i in range(start, steps):
+            losses = step_fn(i)
+            if losses:
+                if not isinstance(losses, dict):
+                    raise TypeError(f"step_fn: expected it to return a dict of losses, got {type(losses).__name__}")
+                for name, value in losses.items():
+                    window.setdefault(name, []).append(value.detach() if isinstance(value, torch.Tensor) else value)
+            window_steps.append(i)
+            bar.update(1)
+            done = i + 1
+            if done % log_every == 0 or done == steps:
+                flush()
+            if callback is not None and callback_every is not None and done % callback_every == 0 and done != steps:
+                callback(i)
+            if checkpoint is not None and (done % checkpoint.every == 0 or done == steps):
+                flush()  # never save a checkpoint before checking its losses are finite
+                checkpoint.save(done, history)
+        flush()
+        if callback is not None and steps > start:
+            callback(steps - 1)
+    finally:
+        bar.close()
+    history.seconds = time.perf_counter() - t0
+    return history
+
+
+def steps_per_second(history: History) -> float:
+    """Training speed of the last ``fit`` (steps / second of wall time)."""
+    seconds = getattr(history, "seconds", float("nan"))
+    steps = history["step"][-1] if history.get("step") else 0
+    return steps / seconds if seconds and not math.isnan(seconds) else float("nan")
+
+
+def main(argv=None) -> int:
+    """Entry point of ``python -m gancourse.train RECIPE ...``."""
+    from .recipes import main as recipes_main
+
+    return recipes_main(argv)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,182 @@
+"""Plotting helpers: image grids, 1-D densities, 2-D samples over a density, critic surfaces, losses.
+
+Each function draws on a matplotlib ``Axes`` (a new one when ``ax`` is None) and returns it, so
+that notebooks can compose figures. ``use_course_style()`` sets small, readable defaults that keep
+stored notebooks lean.
+"""
+from __future__ import annotations
+
+import math
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from . import _validate as V
+
+
+def use_course_style(dpi: int = 72) -> None:
+    """Small figures, a readable font and a light grid: what every notebook calls once."""
+    plt.rcParams.update({
+        "figure.dpi": dpi,
+        "savefig.dpi": dpi,
+        "figure.figsize": (6.0, 3.2),
+        "font.size": 10,
+        "axes.titlesize": 10,
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "image.cmap": "viridis",
+    })
+
+
+def _axes(ax, figsize=None):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def _numpy(x) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x)
+
+
+def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """Tile a batch (N, C, H, W) in [-1, 1] into one (H', W', C) array in [0, 1] for ``imshow``."""
+    V.images(images, "images")
+    if images.shape[1] not in (1, 3):
+        raise ValueError(f"images: expected 1 or 3 channels, got shape {tuple(images.shape)}")
+    nrow = V.positive_int(nrow, "nrow")
+    x = ((images.detach().float().cpu().clamp(-1, 1) + 1) / 2).numpy()
+    n, c, h, w = x.shape
+    ncol = min(nrow, n)
+    nrows = math.ceil(n / ncol)
+    out = np.full((nrows * (h + padding) + padding, ncol * (w + padding) + padding, c), pad_value, dtype=np.float32)
+    for k in range(n):
+        r, col = divmod(k, ncol)
+        y0, x0 = padding + r * (h + padding), padding + col * (w + padding)
+        out[y0:y0 + h, x0:x0 + w] = x[k].transpose(1, 2, 0)
+    return out
+
+
+def show_images(images: torch.Tensor, nrow: int = 8, ax=None, title: str | None = None, scale: float = 0.5):
+    """Show a batch (N, C, H, W) in [-1, 1] as a grid; ``scale`` inches per image."""
+    grid = make_grid(images, nrow=nrow)
+    if ax is None:
+        n = images.shape[0]
+        ncol = min(nrow, n)
+        rows = math.ceil(n / ncol)
+        _, ax = plt.subplots(figsize=(max(1.5, scale * ncol), max(1.0, scale * rows)))
+    if grid.shape[-1] == 1:
+        ax.imshow(grid[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    else:
+        ax.imshow(grid, interpolation="nearest")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_density_1d(x, densities: dict, ax=None, title: str | None = None, samples: dict | None = None, bins: int = 60):
+    """Curves ``{label: density values on x}`` and optional sample histograms ``{label: samples}``."""
+    ax = _axes(ax)
+    x = _numpy(x).reshape(-1)
+    for label, values in densities.items():
+        ax.plot(x, _numpy(values).reshape(-1), label=label, lw=2)
+    for label, s in (samples or {}).items():
+        ax.hist(_numpy(s).reshape(-1), bins=bins, range=(x.min(), x.max()), density=True, alpha=0.35, label=label)
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def grid_points(xlim=(-3, 3), ylim=(-3, 3), n: int = 100) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
+    """A regular n x n grid: points (n², 2) as a float tensor, and the mesh arrays for contour plots."""
+    n = V.positive_int(n, "n", minimum=2)
+    xs = np.linspace(*xlim, n)
+    ys = np.linspace(*ylim, n)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = torch.from_numpy(np.stack([gx.ravel(), gy.ravel()], 1)).float()
+    return pts, gx, gy
+
+
+def plot_samples_2d(samples: dict, density=None, ax=None, lim: float = 3.0, title: str | None = None,
+                    centers=None, s: float = 3.0):
+    """Scatter ``{label: (n, 2) samples}`` over an optional density (a ToyDistribution with one)."""
+    ax = _axes(ax, figsize=(3.2, 3.2))
+    if density is not None and getattr(density, "has_density", False):
+        pts, gx, gy = grid_points((-lim, lim), (-lim, lim), 150)
+        z = density.log_prob(pts).exp().reshape(gx.shape).numpy()
+        ax.contourf(gx, gy, z ** 0.5, levels=20, cmap="Greys")  # sqrt keeps thin modes visible
+    colors = ["tab:orange", "tab:blue", "tab:green", "tab:red"]
+    for k, (label, pts) in enumerate(samples.items()):
+        p = _numpy(pts)
+        ax.scatter(p[:, 0], p[:, 1], s=s, alpha=0.6, label=label, color=colors[k % len(colors)], linewidths=0)
+    if centers is not None:
+        c = _numpy(centers)
+        ax.scatter(c[:, 0], c[:, 1], marker="x", color="k", s=25, label="modes")
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    if len(samples) > 1 or centers is not None:
+        ax.legend(frameon=False, fontsize=8, loc="upper right", markerscale=3)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+@torch.no_grad()
+def plot_surface_2d(fn, ax=None, lim: float = 3.0, n: int = 120, samples: dict | None = None, title: str | None = None,
+                    cmap: str = "RdBu_r", device="cpu", levels: int = 20, colorbar: bool = True):
+    """Filled contours of a scalar function of 2-D points (a discriminator's D(x) or a critic's f(x)).
+
+    ``fn`` maps a (k, 2) tensor to k values (any trailing size-1 dims are dropped). Samples are
+    drawn on top, as in the WGAN-GP paper's Figure 1a.
+    """
+    ax = _axes(ax, figsize=(3.6, 3.2))
+    pts, gx, gy = grid_points((-lim, lim), (-lim, lim), n)
+    values = _numpy(fn(pts.to(device))).reshape(gx.shape)
+    cs = ax.contourf(gx, gy, values, levels=levels, cmap=cmap)
+    if colorbar:
+        plt.colorbar(cs, ax=ax, fraction=0.046, pad=0.04)
+    colors = ["k", "tab:green", "tab:orange"]
+    for k, (label, p) in enumerate((samples or {}).items()):
+        p = _numpy(p)
+        ax.scatter(p[:, 0], p[:, 1], s=2, color=colors[k % len(colors)], label=label, linewidths=0)
+    ax.set_xlim(-lim, lim)
+    ax.set_ylim(-lim, lim)
+    ax.set_aspect("equal")
+    ax.grid(False)
+    if samples:
+        ax.legend(frameon=False, fontsize=8, loc="upper right", markerscale=4)
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_losses(history: dict, ax=None, smooth: int = 1, title: str | None = None, logy: bool = False):
+    """Loss curves from ``{name: list of values}`` (e.g. ``Trainer.history``); optional moving average."""
+    ax = _axes(ax)
+    smooth = V.positive_int(smooth, "smooth")
+    for name, values in history.items():
+        v = np.asarray([float(x) for x in values], dtype=float)
+        if v.size == 0 or name == "step":
+            continue
+        if smooth > 1 and v.size >= smooth:
+            v = np.convolve(v, np.ones(smooth) / smooth, mode="valid")
+        steps = history.get("step")
+        x = np.asarray(steps[-len(v):]) if steps is not None and len(steps) >= len(v) else np.arange(len(v))
+        ax.plot(x, v, label=name, lw=1.2)
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if logy:
+        ax.set_yscale("log")
+    ax.legend(frameon=False)
+    if title:
+        ax.set_title(title)
+    return ax

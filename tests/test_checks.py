@@ -1,0 +1,72 @@
+"""Exercise checks: wrong answers get hints (never the solution), stubs stop with their hint."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gancourse import checks
+from gancourse.checks import FEEDBACK, ExerciseIncomplete
+
+
+def stub(*args, **kwargs):
+    raise NotImplementedError("Exercise: replace this stub. HINT: think about it")
+
+
+def test_every_check_is_registered_with_a_difficulty_and_points():
+    assert checks.REGISTRY, "no exercises registered"
+    for ex in checks.REGISTRY.values():
+        assert ex.difficulty in checks.DIFFICULTIES and ex.points > 0
+        assert hasattr(checks, ex.check.__name__), f"{ex.check.__name__} is not exported from gancourse.checks"
+
+
+@pytest.mark.parametrize("ex_id", sorted(checks.REGISTRY))
+def test_every_check_stops_with_the_hint_on_a_stub(ex_id):
+    ex = checks.REGISTRY[ex_id]
+    import inspect
+    n_args = len([p for p in inspect.signature(ex.check.__wrapped__).parameters.values()][1:])
+    with pytest.raises(ExerciseIncomplete, match=f"Exercise {ex_id}.*not done yet.*HINT: think about it"):
+        ex.check(*([stub] * n_args))
+
+
+@pytest.mark.parametrize("ex_id", sorted(checks.REGISTRY))
+def test_every_check_gives_zero_to_an_answer_that_crashes(ex_id, capsys):
+    ex = checks.REGISTRY[ex_id]
+    import inspect
+    n_args = len(list(inspect.signature(ex.check.__wrapped__).parameters.values())[1:])
+
+    def crash(*a, **k):
+        raise ZeroDivisionError("oops")
+    result = ex.check(*([crash] * n_args))
+    out = capsys.readouterr().out
+    assert float(result) < ex.points
+    m = FEEDBACK.match(out.strip())
+    assert m and m["verdict"] == "not yet" and m["id"] == ex_id
+    assert "ZeroDivisionError" in out
+
+
+def test_wrong_answers_get_specific_hints(capsys):
+    r = checks.ex03_kl(lambda p, q: float(np.sum(np.asarray(p) * np.log(np.asarray(p) / np.asarray(q)))))
+    out = capsys.readouterr().out
+    assert 0 < float(r) < 3 and "0 log 0" in out
+    r = checks.ex00_to_uint8(lambda x: ((x + 1) * 127.5).to(torch.uint8))  # wraps around, no rounding
+    assert float(r) < 2
+    r = checks.ex01_stable_loss(lambda l: -torch.log(torch.sigmoid(l)).mean())
+    out = capsys.readouterr().out
+    assert "softplus" in out and float(r) < 3
+    r = checks.ex03_tv(lambda p, q: np.abs(np.asarray(p) - np.asarray(q)).sum())
+    assert float(r) == 0
+
+
+def test_correct_answers_get_full_points(capsys):
+    r = checks.ex03_tv(lambda p, q: 0.5 * np.abs(np.asarray(p) - np.asarray(q)).sum())
+    assert r.passed and float(r) == 2
+    assert FEEDBACK.match(capsys.readouterr().out.strip())["verdict"] == "correct"
+
+
+def test_feedback_never_contains_solution_code(capsys):
+    checks.ex03_kl(lambda p, q: 0.0)
+    checks.ex01_gradients(lambda l: l, lambda l: l)
+    out = capsys.readouterr().out
+    for solution_line in ["np.log(p[mask] / q[mask])", "-torch.sigmoid(l)", "F.softplus(-fake_logits)"]:
+        assert solution_line not in out

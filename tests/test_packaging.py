@@ -1,0 +1,86 @@
+"""The course installs from its own files: pyproject, environment.yml, Makefile and CI agree."""
+import re
+import tomllib
+from pathlib import Path
+
+import gancourse
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CONDA_NAMES = {"torch": "pytorch"}  # conda-forge spells some packages differently
+
+
+def _pyproject():
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _requirement_names(reqs):
+    return {re.split(r"[<>=!~ \[]", r, maxsplit=1)[0].strip().lower(): r for r in reqs}
+
+
+def _environment_deps():
+    text = (ROOT / "environment.yml").read_text()
+    deps, pip = {}, []
+    in_deps = in_pip = False
+    for line in text.splitlines():
+        if line.startswith("dependencies:"):
+            in_deps = True
+            continue
+        if in_deps and re.match(r"^\s+- pip:\s*$", line):
+            in_pip = True
+            continue
+        if in_deps and (m := re.match(r"^\s+- (.+)$", line)):
+            item = m.group(1).strip()
+            if in_pip and line.startswith("      "):
+                pip.append(item)
+            else:
+                in_pip = False
+                name = re.split(r"[<>=!~ ]", item, maxsplit=1)[0].lower()
+                deps[name] = item
+    return deps, pip
+
+
+def test_environment_and_pyproject_list_the_same_dependencies():
+    project = _pyproject()["project"]
+    wanted = _requirement_names(project["dependencies"] + project["optional-dependencies"]["dev"])
+    conda, pip = _environment_deps()
+    conda.pop("python"), conda.pop("pip")
+    for name, spec in wanted.items():
+        conda_name = CONDA_NAMES.get(name, name)
+        assert conda_name in conda, f"environment.yml lacks {name} (pyproject: {spec})"
+        lower = re.search(r">=\s*([\d.]+)", spec)
+        if lower:
+            assert f">={lower.group(1)}" in conda[conda_name].replace(" ", ""), \
+                f"{name}: pyproject asks {spec}, environment.yml {conda[conda_name]}"
+    extra = set(conda) - {CONDA_NAMES.get(n, n) for n in wanted}
+    assert not extra, f"environment.yml has packages pyproject does not declare: {extra}"
+    assert "-e ." in pip, "environment.yml should install the package itself with pip (-e .)"
+
+
+def test_environment_pins_python_311():
+    conda, _ = _environment_deps()
+    assert conda["python"] == "python=3.11"
+
+
+def test_version_is_the_same_everywhere():
+    assert _pyproject()["project"]["version"] == gancourse.__version__
+
+
+def test_torch_is_a_range_in_pyproject_and_a_pin_in_the_makefile():
+    deps = _requirement_names(_pyproject()["project"]["dependencies"])
+    assert deps["torch"].replace(" ", "") == "torch>=2.2"
+    makefile = (ROOT / "Makefile").read_text()
+    assert "torch==2.14.1 torchvision==0.29.1" in makefile
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    assert "make test" in (ROOT / "README.md").read_text()
+    assert (ROOT / ".ci" / "run").stat().st_mode & 0o111, ".ci/run must be executable"
+
+
+def test_notebooks_are_numbered_in_order():
+    names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
+    numbers = [int(n[:2]) for n in names]
+    assert numbers == list(range(len(numbers))), f"notebooks should be 00, 01, ... without gaps: {names}"
+    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", n) for n in names), names

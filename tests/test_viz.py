@@ -1,0 +1,34 @@
+import matplotlib
+
+matplotlib.use("agg")
+import numpy as np
+import pytest
+import torch
+
+from gancourse import data, viz
+
+
+def test_make_grid_layout_and_range():
+    imgs = torch.stack([torch.full((1, 4, 4), v) for v in (-1.0, 0.0, 1.0)])
+    grid = viz.make_grid(imgs, nrow=2, padding=1)
+    assert grid.shape == (2 * 5 + 1, 2 * 5 + 1, 1)
+    assert grid[1, 1, 0] == 0.0 and grid[1, 6, 0] == 0.5 and grid[6, 1, 0] == 1.0
+
+
+def test_plots_draw_without_error():
+    viz.use_course_style()
+    ring = data.ring()
+    viz.plot_samples_2d({"data": ring.sample(100)}, density=ring)
+    viz.plot_surface_2d(lambda x: x.sum(1), samples={"s": ring.sample(10)})
+    viz.plot_density_1d(torch.linspace(-1, 1, 10), {"d": torch.ones(10)}, samples={"s": torch.randn(100)})
+    ax = viz.plot_losses({"step": [1, 2, 3], "loss": [1.0, 0.5, 0.2]})
+    assert len(ax.lines) == 1
+    viz.show_images(torch.rand(5, 3, 8, 8) * 2 - 1, nrow=3)
+    matplotlib.pyplot.close("all")
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="images: expected a tensor with 4 dimensions"):
+        viz.make_grid(torch.zeros(3, 8, 8))
+    with pytest.raises(ValueError, match="1 or 3 channels"):
+        viz.make_grid(torch.zeros(2, 2, 8, 8))

@@ -41,7 +41,7 @@ kernel: setup
 
 lab: kernel
 	@echo "==> [lab] opening JupyterLab on notebooks/ (Ctrl-C to stop)"
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)  # root: containers, CI
 
 unit: setup
 	@echo "==> [test] unit tests"

@@ -1,0 +1,87 @@
+"""Training recipes outside notebooks: ``python -m gancourse.train RECIPE [options]``.
+
+A recipe is a function ``run(args) -> dict`` in the file of the model it trains (one file per GAN
+family), registered in ``RECIPES`` below by its import path. Every recipe accepts the same options:
+
+  --data PATH        a folder of the user's images (layout documented per recipe); default: the
+                     embedded dataset of the notebooks
+  --image-size N     image side in pixels
+  --steps N          training steps
+  --batch-size N
+  --out DIR          where checkpoints, sample grids and the final metrics go (default runs/RECIPE)
+  --resume           continue from the newest good checkpoint in --out
+  --seed N, --device NAME
+  --publish          also write the final weights into data/ and the manifest (maintainers: this is
+                     how the shipped checkpoints are regenerated)
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+
+# name -> (module, function, what it trains). Filled in by the model files' authors.
+RECIPES: dict[str, tuple[str, str, str]] = {}
+
+
+def register(name: str, module: str, function: str, description: str) -> None:
+    RECIPES[name] = (module, function, description)
+
+
+def _load_registry() -> None:
+    """Import the model packages so that each registers its recipes."""
+    for module in ("gancourse.models", "gancourse.evaluators"):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    _load_registry()
+    lines = "\n".join(f"  {name:16s} {desc}" for name, (_, _, desc) in sorted(RECIPES.items()))
+    parser = argparse.ArgumentParser(
+        prog="python -m gancourse.train",
+        description="Train one of the course's models outside a notebook.",
+        epilog=f"recipes:\n{lines}", formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe", help="which model to train (see the list below)")
+    parser.add_argument("--data", type=Path, default=None, help="folder of your own images (see the recipe's docs)")
+    parser.add_argument("--image-size", type=int, default=None, help="image side in pixels")
+    parser.add_argument("--steps", type=int, default=None, help="training steps")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/RECIPE)")
+    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
+    parser.add_argument("--checkpoint-every", type=int, default=None)
+    parser.add_argument("--publish", action="store_true", help="write the final weights into data/ (maintainers)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.recipe not in RECIPES:
+        parser.error(f"unknown recipe {args.recipe!r}; expected one of {', '.join(sorted(RECIPES)) or '(none yet)'}")
+    for name in ("image_size", "steps", "batch_size", "checkpoint_every"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            parser.error(f"--{name.replace('_', '-')}: expected a positive integer, got {value}")
+    if args.data is not None and not args.data.is_dir():
+        parser.error(f"--data: {args.data} is not a folder")
+    if args.out is None:
+        args.out = Path("runs") / args.recipe
+    module, function, _ = RECIPES[args.recipe]
+    run = getattr(importlib.import_module(module), function)
+    result = run(args) or {}
+    if result:
+        print(json.dumps(result, indent=2, default=str))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

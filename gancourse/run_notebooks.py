@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -55,7 +56,8 @@ def execute(path: Path, out_path: Path, quick: bool, timeout: int, kernel: str |
         client = NotebookClient(nb, timeout=timeout, kernel_name=kernel or "python3",
                                 resources={"metadata": {"path": str(path.parent)}}, store_widget_state=True)
         t0 = time.perf_counter()
-        client.execute()
+        # The kernel's own stderr only carries start-up chatter; cell errors arrive as messages.
+        client.execute(stderr=subprocess.DEVNULL)
         seconds = time.perf_counter() - t0
     finally:
         os.environ.clear()

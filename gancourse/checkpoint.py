@@ -29,6 +29,7 @@ import random
 import re
 import tempfile
 import warnings
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,7 @@ def load_file(path, map_location="cpu", require_format: bool = True) -> dict:
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
+    _check_records(path)
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for damaged files
@@ -123,6 +125,30 @@ def load_file(path, map_location="cpu", require_format: bool = True) -> dict:
             f"checkpoint {path}: not a gancourse checkpoint (expected a dict with format={FORMAT!r})"
         )
     return obj
+
+
+def _check_records(path: Path) -> None:
+    """Compare every record of a checkpoint with the CRC-32 that ``torch.save`` wrote for it.
+
+    ``torch.load`` does not check them: a flipped bit inside the weights would load silently as
+    wrong numbers. A file that is not a zip archive (truncated before its directory, or foreign)
+    is left to ``torch.load``'s own error.
+    """
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except Exception as exc:  # a damaged directory raises zipfile, zlib or decoding errors
+        raise CheckpointError(
+            f"checkpoint {path}: cannot be read ({type(exc).__name__}: {str(exc)[:200]}). "
+            "The file is corrupted."
+        ) from None
+    if bad is not None:
+        raise CheckpointError(
+            f"checkpoint {path}: corrupted (record {bad!r} fails its CRC-32 check); the file was damaged "
+            "after it was written."
+        )
 
 
 def _stateful(obj) -> bool:
@@ -206,15 +232,27 @@ class CheckpointManager:
 
     def save(self, state: dict) -> Path:
         path = save_atomic(state, self.path(state["step"]))
-        for old in self.list()[:-self.keep]:
+        others = [p for p in self.list() if p != path]
+        for old in others[:max(len(others) - (self.keep - 1), 0)]:  # never the file just written
             old.unlink(missing_ok=True)
         return path
 
     def latest(self, map_location="cpu") -> dict | None:
-        """The newest loadable checkpoint, or None when the folder has none."""
+        """The newest loadable checkpoint, or None when the folder has none.
+
+        A damaged file is renamed to ``ckpt_....pt.damaged`` (kept for inspection, no longer a
+        candidate), so that it can neither be picked up later nor push good checkpoints out of the
+        last ``keep``.
+        """
         for path in reversed(self.list()):
             try:
                 return load_file(path, map_location=map_location)
             except CheckpointError as exc:
-                warnings.warn(f"{exc} Falling back to the previous checkpoint.")
+                aside = path.with_name(path.name + ".damaged")
+                try:
+                    os.replace(path, aside)
+                    where = f" Renamed to {aside.name};"
+                except OSError:
+                    where = ""
+                warnings.warn(f"{exc}{where} falling back to the previous checkpoint.")
         return None

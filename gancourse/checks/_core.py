@@ -117,6 +117,9 @@ def exercise(id: str, title: str, points: float = 2, difficulty: str = "core"):
                 fn(t, *answer, **kwargs)
             except NotImplementedError as exc:
                 hint = str(exc) or "replace the stub with your code"
+                # The stub of the student version says "Exercise NN.k: <hint>"; do not repeat the id.
+                own = f"Exercise {id}:"
+                hint = f"Hint: {hint[len(own):].strip()}" if hint.startswith(own) else hint
                 raise ExerciseIncomplete(f"Exercise {id} ({title}) is not done yet. {hint}") from None
             except Exception as exc:  # a bug in the answer that the check did not anticipate
                 t.require(False, f"checking your answer raised {type(exc).__name__}: {str(exc)[:160]}")

@@ -10,6 +10,9 @@ from torch.utils.data import Dataset
 
 from .. import _validate as V
 from .images import Digits, Faces, TensorImageDataset, Textures, TEXTURE_NAMES, texture_image
+from .folders import (ImageFolder, PairedImageFolder, ScanReport, class_folders, convert_image,
+                      cyclegan_folders, detect_layout, image_folder, open_folder, paired_folders,
+                      side_by_side_folder)
 from .toy import (TOY_NAMES, Gaussian1D, GaussianMixture, GaussianMixture1D, ParallelLine,
                   SwissRoll, ToyDistribution, grid, make_toy, ring)
 
@@ -125,4 +128,6 @@ __all__ = [
     "ToyDistribution", "Gaussian1D", "GaussianMixture", "GaussianMixture1D", "ParallelLine",
     "SwissRoll", "grid", "ring", "make_toy", "TOY_NAMES",
     "load_dataset", "register_dataset", "dataset_names", "batches", "Batches",
+    "ImageFolder", "PairedImageFolder", "ScanReport", "image_folder", "class_folders", "cyclegan_folders",
+    "paired_folders", "side_by_side_folder", "open_folder", "detect_layout", "convert_image",
 ]

@@ -10,6 +10,8 @@ from torch.utils.data import Dataset
 
 from .. import _validate as V
 from .images import Digits, Faces, TensorImageDataset, Textures, TEXTURE_NAMES, texture_image
+from .download import (ChecksumMismatchError, DatasetUnavailableError, DownloadError, UnsafeArchiveError,
+                       datasets_dir, fetch, load_real, real_dataset_names)
 from .folders import (ImageFolder, PairedImageFolder, ScanReport, class_folders, convert_image,
                       cyclegan_folders, detect_layout, image_folder, open_folder, paired_folders,
                       side_by_side_folder)
@@ -130,4 +132,6 @@ __all__ = [
     "load_dataset", "register_dataset", "dataset_names", "batches", "Batches",
     "ImageFolder", "PairedImageFolder", "ScanReport", "image_folder", "class_folders", "cyclegan_folders",
     "paired_folders", "side_by_side_folder", "open_folder", "detect_layout", "convert_image",
+    "fetch", "load_real", "datasets_dir", "real_dataset_names", "DatasetUnavailableError", "DownloadError",
+    "ChecksumMismatchError", "UnsafeArchiveError",
 ]

@@ -367,8 +367,12 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS
 
 
-def _list_files(root: Path, report: ScanReport, recursive: bool = True) -> list[Path]:
-    """Image files under ``root``, sorted by relative path (the same order on every machine)."""
+def _list_files(root: Path, report: ScanReport, recursive: bool = True, select=None) -> list[Path]:
+    """Image files under ``root``, sorted by relative path (the same order on every machine).
+
+    ``select(relative_posix_path) -> bool``, when given, keeps only the files it accepts (the others
+    are neither scanned nor counted: a split list, or one kind of file among several).
+    """
     found = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d != "__MACOSX")
@@ -376,6 +380,8 @@ def _list_files(root: Path, report: ScanReport, recursive: bool = True) -> list[
             dirnames[:] = []
         for name in filenames:
             path = Path(dirpath) / name
+            if select is not None and not select(path.relative_to(root).as_posix()):
+                continue
             if name.startswith(".") or not _is_image_name(path):
                 report.ignored += 1
             else:
@@ -524,13 +530,16 @@ class ImageFolder(_Robust):
 
     Use the helpers: :func:`image_folder` (all images, label 0) and :func:`class_folders` (one
     sub-folder per class). ``files``, ``labels``, ``classes``: the images kept after the scan,
-    their labels, the class names. ``report``: the :class:`ScanReport`.
+    their labels, the class names. ``report``: the :class:`ScanReport`. ``select(relative_path) ->
+    bool`` keeps only the files it accepts (a split list); the others are not counted.
     """
 
     def __init__(self, root, size=64, channels: int = 3, *, by_class: bool = False, alpha: str = "white",
                  resize: str = "crop", min_size: int | None = None, max_pixels: int = MAX_PIXELS,
-                 check: str = "fast", warn: bool = True):
+                 check: str = "fast", warn: bool = True, select=None):
         root = _folder(root)
+        if select is not None and not callable(select):
+            raise TypeError(f"select: expected a function of a relative path, got {type(select).__name__}")
         self.root = root
         self.options = _options(size, channels, alpha, resize, min_size, max_pixels, check)
         self.report = ScanReport(root.name or str(root))
@@ -543,12 +552,13 @@ class ImageFolder(_Robust):
             self.classes = [d.name for d in class_dirs]
             files, labels = [], []
             for label, d in enumerate(class_dirs):
-                kept = _scan(_list_files(d, self.report), root, self.options, self.report)
+                kept = _scan(_list_files(d, self.report, select=select), d, self.options, self.report,
+                             prefix=f"{d.name}/")
                 files += kept
                 labels += [label] * len(kept)
         else:
             self.classes = [root.name or "images"]
-            files = _scan(_list_files(root, self.report), root, self.options, self.report)
+            files = _scan(_list_files(root, self.report, select=select), root, self.options, self.report)
             labels = [0] * len(files)
         if not files:
             raise ValueError(f"root: no usable images in {root} ({self.report.summary()})")
@@ -579,20 +589,29 @@ class PairedImageFolder(_Robust):
     Either two folders whose files pair by relative name without extension (``root_a/x.png`` with
     ``root_b/x.jpg``), or, with ``root_b=None``, one folder of side-by-side images (A on the left
     half, B on the right). A file without a partner, or whose partner is skipped, is counted as
-    ``no partner``.
+    ``no partner``. ``channels_b``: B's channel count when it differs from A's (a label map).
+    ``select(relative_path) -> bool`` keeps only some files on both sides; ``pair_key(relative
+    name without extension) -> key`` matches names that differ by a suffix (Cityscapes'
+    ``x_leftImg8bit`` with ``x_gtFine_color``).
     """
 
     def __init__(self, root_a, root_b=None, size=256, channels: int = 3, *, channels_b: int | None = None,
                  alpha: str = "white", resize: str = "crop", min_size: int | None = None,
-                 max_pixels: int = MAX_PIXELS, check: str = "fast", warn: bool = True):
+                 max_pixels: int = MAX_PIXELS, check: str = "fast", warn: bool = True, select=None,
+                 pair_key=None):
         root_a = _folder(root_a, "root_a")
+        for fn, name in ((select, "select"), (pair_key, "pair_key")):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name}: expected a function of a relative path, got {type(fn).__name__}")
+        self._select, self._pair_key = select, pair_key
         self.options = _options(size, channels, alpha, resize, min_size, max_pixels, check)
         self.options_b = _options(size, channels if channels_b is None else channels_b, alpha, resize,
                                   min_size, max_pixels, check)
         self.side_by_side = root_b is None
         if self.side_by_side:
             self.report = ScanReport(root_a.name or str(root_a))
-            kept = _scan(_list_files(root_a, self.report), root_a, self.options, self.report, halves=True)
+            kept = _scan(_list_files(root_a, self.report, select=select), root_a, self.options, self.report,
+                         halves=True)
             self.pairs = [(p, p) for p in kept]
         else:
             root_b = _folder(root_b, "root_b")
@@ -605,8 +624,9 @@ class PairedImageFolder(_Robust):
     def _match(self, root_a: Path, root_b: Path) -> list[tuple[Path, Path]]:
         def keyed(root):
             out = {}
-            for p in _list_files(root, self.report):
-                out.setdefault(p.relative_to(root).with_suffix("").as_posix(), p)
+            for p in _list_files(root, self.report, select=self._select):
+                key = p.relative_to(root).with_suffix("").as_posix()
+                out.setdefault(self._pair_key(key) if self._pair_key else key, p)
             return out
 
         def name(path, root):

@@ -29,7 +29,6 @@ The same module reads a notebook's exercise structure (:func:`find_exercises`), 
 from __future__ import annotations
 
 import argparse
-import ast
 import copy
 import json
 import re
@@ -151,44 +150,57 @@ def find_exercises(nb, name: str = "notebook", strict: bool = True) -> list[Exer
     """The exercises of a notebook, in order, from its cell tags.
 
     A check cell is tagged ``check`` (or, when ``strict`` is False, any code cell calling a check);
-    its exercise cells are the cells tagged ``exercise`` since the previous check cell, plus any
-    untagged code cell a student inserted between the first of them and the check cell. With
-    ``strict`` (the instructor's notebooks), a solution region outside an exercise cell, an
-    exercise cell without a check after it or an unregistered check raise
-    :class:`NotebookFormatError`; otherwise such cells are ignored (graded submissions).
+    its exercise cells are the cells tagged ``exercise`` since the previous check cell or exercise
+    heading, plus any untagged code cell a student inserted between the first of them and the check
+    cell. With ``strict`` (the instructor's notebooks), a solution region outside an exercise cell,
+    an exercise cell without a check after it, a missing hint or an unregistered check raise
+    :class:`NotebookFormatError`. Without it (graded submissions), a check cell that no longer
+    calls its check is attributed to the exercise of the heading above it, from the registry, and
+    other irregular cells are ignored.
     """
+    from . import checks
+
     found: list[ExerciseCells] = []
     pending: list[int] = []
+    heading_id = None
     for index, cell in enumerate(nb.cells):
+        where = f"{name}, cell {index}"
+        if cell.cell_type == "markdown":
+            ids = [m["id"] for m in _HEADING.finditer(cell.source)]
+            if ids:
+                if strict and pending:
+                    raise NotebookFormatError(f"{name}, cell {pending[0]}: exercise cell without a check cell after it")
+                pending, heading_id = [], ids[-1]
+            continue
         if cell.cell_type != "code":
             continue
-        where = f"{name}, cell {index}"
         tags = tags_of(cell)
         check_name = check_name_of(cell.source)
         is_check = "check" in tags or (not strict and check_name is not None and "exercise" not in tags)
         if is_check:
-            if check_name is None:
-                if strict:
-                    raise NotebookFormatError(f"{where}: tagged 'check' but calls no checks.exNN_name(...)")
-                continue
             try:
-                ex_id = _exercise_id(check_name, where)
+                if check_name is None:
+                    if strict or heading_id not in checks.REGISTRY:
+                        raise NotebookFormatError(f"{where}: tagged 'check' but calls no checks.exNN_name(...)")
+                    ex_id, check_name = heading_id, checks.REGISTRY[heading_id].check.__name__
+                else:
+                    ex_id = _exercise_id(check_name, where)
             except NotebookFormatError:
                 if strict:
                     raise
+                pending = []
                 continue
             group = ExerciseCells(ex_id, check_name, index, list(pending))
             for i in pending:
                 src = nb.cells[i].source
-                lines = _lines(src)
-                for begin, _ in regions(src, BEGIN_SOLUTION, END_SOLUTION, f"{name}, cell {i}"):
-                    try:
-                        group.hints.append(hint_above(lines, begin, f"{name}, cell {i}"))
-                    except NotebookFormatError:
-                        if strict:
-                            raise
+                try:
+                    for begin, _ in regions(src, BEGIN_SOLUTION, END_SOLUTION, f"{name}, cell {i}"):
+                        group.hints.append(hint_above(_lines(src), begin, f"{name}, cell {i}"))
+                except NotebookFormatError:
+                    if strict:
+                        raise
             found.append(group)
-            pending = []
+            pending, heading_id = [], None
         elif "exercise" in tags or (pending and not (tags & SETUP_TAGS)):
             pending.append(index)
         elif strict and regions(cell.source, BEGIN_SOLUTION, END_SOLUTION, where):

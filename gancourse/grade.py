@@ -7,8 +7,9 @@ unless ``--full`` is given, with a time limit per cell (``--timeout``) and per n
 - the points are those its check printed (the feedback line ``checks.FEEDBACK`` matches), capped
   at the maximum registered in ``gancourse.checks``;
 - an exercise whose cell raises, runs past the time limit or kills the kernel gets 0 points, and
-  grading goes on with the next exercise (after a timeout or a dead kernel, in a new kernel whose
-  setup cells are run again): a crash costs that exercise only;
+  grading goes on with the next exercise (after a timeout the kernel is interrupted; if it does not
+  answer, or if it died, a new kernel starts and the setup cells run again): a crash costs that
+  exercise only;
 - an exercise still holding its stub (``NotImplementedError``) gets 0 with status "not done";
 - an exercise whose check cell is missing, or was edited into something other than the call of
   its check, gets 0 with status "missing";
@@ -80,6 +81,7 @@ class NotebookGrade:
     exercises: list[ExerciseGrade] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    cells_run: int = 0        # distinct code cells executed
     error: str | None = None  # the notebook could not be graded at all (unreadable, unknown)
 
     @property
@@ -136,6 +138,21 @@ class KernelExecutor:
                 return CellRun(index, "error", _stdout(cell), out.get("ename", ""), out.get("evalue", ""),
                                seconds, timeout)
         return CellRun(index, "ok", _stdout(cell), seconds=seconds, limit=timeout)
+
+    def recover(self, wait: float = 5) -> bool:
+        """After a timeout: interrupt the kernel; True if it answers again within ``wait`` seconds."""
+        from nbclient.util import ensure_async, run_sync
+
+        async def interrupt():
+            await ensure_async(self.client.km.interrupt_kernel())
+
+        try:
+            run_sync(interrupt)()
+            self.client.timeout = max(1, int(wait))
+            self.client.execute_cell(nbformat.v4.new_code_cell("pass"), 0)
+            return True
+        except Exception:  # still busy (C code ignores the interrupt), or dead
+            return False
 
     def restart(self) -> None:
         self.close()
@@ -212,8 +229,10 @@ def execute(nb, exercises: list[ExerciseCells], executor, timeout: float, total_
     """Run a submission's cells with ``executor`` and return ``(runs, setup_failure, notes)``.
 
     ``runs`` maps cell index to :class:`CellRun`. The check cell of an exercise whose exercise cells
-    failed is skipped; after a timeout or a dead kernel the executor restarts and the setup cells
-    run again. ``refused`` maps check cells that must not run to the reason.
+    failed is skipped. After a timeout the kernel is interrupted; if it does not answer, or after
+    a dead kernel, the executor restarts and the setup cells run again. ``refused`` maps check
+    cells that must not run to the reason. ``setup_failure`` is the setup cell run that failed
+    (the cells after it did not run), or None.
     """
     refused = refused or {}
     setup = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and tags_of(c) & SETUP_TAGS]
@@ -256,7 +275,9 @@ def execute(nb, exercises: list[ExerciseCells], executor, timeout: float, total_
                 failed.add(g.id)
             elif g is None and r.status != "not run":
                 notes.append(f"cell {i} (not part of an exercise): {_describe(r)}")
-            if r.status in ("timeout", "dead"):
+            if r.status == "timeout" and executor.recover():
+                continue  # interrupted: the kernel and its setup are still there
+            if r.status in ("timeout", "dead") and deadline > time.monotonic():
                 executor.restart()
                 for s in setup:
                     again = runs[s] = run(s)
@@ -304,7 +325,8 @@ def score(notebook: str, expected, exercises: list[ExerciseCells], runs: dict[in
             grades.append(ExerciseGrade(notebook, ex.id, ex.title, ex.difficulty, points, ex.points, status, detail))
 
         g = by_id.get(ex.id)
-        if setup_failure is not None:
+        ran = g is not None and any(i in runs for i in g.exercise_cells + [g.check_cell])
+        if setup_failure is not None and not ran:  # exercises graded before a failed restart keep their grade
             where = f"cell {setup_failure.index}: " if setup_failure.index >= 0 else ""
             grade(0.0, "setup failed", where + _describe(setup_failure))
             continue
@@ -410,6 +432,7 @@ def grade_notebook(path, timeout: float = 120, total_timeout: float = 1200, exer
         runs, notes = {}, []
         setup_failure = CellRun(-1, "error", ename=type(exc).__name__, evalue=f"the kernel could not run: {exc}")
     result.notes.extend(notes)
+    result.cells_run = sum(r.status in ("ok", "error", "timeout", "dead") for r in runs.values())
     result.exercises = score(str(path), expected, exercises, runs, setup_failure)
     result.seconds = time.perf_counter() - t0
     return result
@@ -433,7 +456,8 @@ def format_table(result: NotebookGrade) -> str:
         rows.append((e.id, e.difficulty, f"{_fmt(e.points)}/{_fmt(e.max_points)}", e.status, detail))
     rows.append(("total", "", f"{_fmt(result.total)}/{_fmt(result.max_total)}", "", ""))
     widths = [max(len(r[k]) for r in rows) for k in range(4)]
-    lines = [f"== {result.notebook}: {_fmt(result.total)}/{_fmt(result.max_total)} points ({result.seconds:.0f} s)"]
+    lines = [f"== {result.notebook}: {_fmt(result.total)}/{_fmt(result.max_total)} points "
+             f"({result.seconds:.0f} s, {result.cells_run} cells run)"]
     for r in rows:
         lines.append("   " + "  ".join(r[k].ljust(widths[k]) if k != 2 else r[k].rjust(widths[k])
                                         for k in range(4)) + ("  " + r[4] if r[4] else ""))
@@ -478,7 +502,8 @@ def main(argv=None) -> int:
     parser.add_argument("--source", type=Path, help="folder of the instructor's notebooks: run their check cells "
                                                     "(hidden tests included) instead of the submitted ones")
     parser.add_argument("--jobs", type=int, default=1, help="notebooks graded at the same time (default 1)")
-    parser.add_argument("--kernel", default="python3", help="Jupyter kernel name (default: python3 of this environment)")
+    parser.add_argument("--kernel", default="python3",
+                        help="Jupyter kernel name (default: python3 of this environment)")
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error(f"--timeout: expected a positive number of seconds, got {args.timeout:g}")

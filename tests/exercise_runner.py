@@ -83,10 +83,41 @@ def _shell():
     return _SHELL
 
 
+def _global_state():
+    """What notebook setup cells change in this process (style, seeds), to put back afterwards."""
+    import random
+
+    import matplotlib
+    import numpy as np
+    import torch
+
+    return (dict(matplotlib.rcParams), random.getstate(), np.random.get_state(), torch.get_rng_state(),
+            torch.get_default_dtype())
+
+
+def _restore_global_state(state):
+    import random
+    import warnings
+
+    import matplotlib
+    import numpy as np
+    import torch
+
+    rc, py, npy, th, dtype = state
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # deprecated rcParams are in the copy too
+        matplotlib.rcParams.update(rc)
+    random.setstate(py)
+    np.random.set_state(npy)
+    torch.set_rng_state(th)
+    torch.set_default_dtype(dtype)
+
+
 class InProcessExecutor:
     """The executor interface of :class:`gancourse.grade.KernelExecutor`, in this process.
 
-    No time limits (nothing can interrupt a cell here); ``start`` and ``restart`` clear the namespace.
+    No time limits (nothing can interrupt a cell here); ``start`` and ``restart`` clear the namespace,
+    ``close`` puts back the working directory, environment, matplotlib style and random states.
     """
 
     def __init__(self, nb, cwd: Path, env: dict[str, str]):
@@ -95,8 +126,10 @@ class InProcessExecutor:
         self.env = {k: env[k] for k in ("GANCOURSE_QUICK", "PYTHONHASHSEED") if k in env}
         self._saved_env: dict[str, str | None] = {}
         self._saved_cwd = None
+        self._saved_state = None
 
     def start(self):
+        self._saved_state = _global_state()
         self._saved_env = {k: os.environ.get(k) for k in self.env}
         os.environ.update(self.env)
         self._saved_cwd = os.getcwd()
@@ -126,6 +159,9 @@ class InProcessExecutor:
         _fresh_namespace()
 
     def close(self):
+        if self._saved_state is not None:
+            _restore_global_state(self._saved_state)
+            self._saved_state = None
         if self._saved_cwd is not None:
             os.chdir(self._saved_cwd)
             self._saved_cwd = None

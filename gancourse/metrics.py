@@ -1,4 +1,5 @@
-"""Measuring a GAN: mode coverage on toy mixtures (and, for images, the classifier-based scores).
+"""Measuring a GAN: mode coverage on toy mixtures; classifier scores, Fréchet distance, precision/recall
+and nearest neighbours for images.
 
 ``mode_coverage(samples, centers, std)`` follows PacGAN (Lin et al. 2018, Section 5.1), so that the
 course's numbers compare with the published tables:
@@ -10,12 +11,27 @@ course's numbers compare with the published tables:
 
 PacGAN evaluates 2,500 samples per trained generator (Table 1: ring of 8 with σ = 0.01 on the unit
 circle, grid of 25 with σ = 0.05 on {-4, -2, 0, 2, 4}²).
+
+For images (notebook 06), built on a classifier trained on the real data (by default the course's
+digit classifier, ``gancourse.evaluators.digit_classifier()``):
+
+=============================  ==============================================================
+``class_scores``               class shares, classes covered, share of confident samples
+``classifier_features``        penultimate features (N, d), the space of the next two
+``frechet_distance``           Fréchet distance of Gaussians fitted to two feature sets (FID's formula)
+``precision_recall``           improved precision / recall on k-NN manifolds (Kynkäänniemi et al. 2019)
+``nearest_neighbours``         nearest training images of samples (the memorisation check)
+``image_report``               all of the above as one dict of rounded numbers
+=============================  ==============================================================
 """
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
+import numpy as np
 import torch
+from scipy.linalg import LinAlgWarning
 
 from . import _validate as V
 
@@ -53,3 +69,247 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float, thre
     high_quality = nearest_dist <= threshold * std
     counts = torch.bincount(nearest[high_quality], minlength=c.shape[0])
     return ModeCoverage(int((counts > 0).sum()), float(high_quality.float().mean()), counts, c.shape[0])
+
+
+# ============================================================================================
+# Images: scores built on a classifier trained on the real data, Fréchet distance, precision and
+# recall on k-NN manifolds, nearest training neighbours.
+# ============================================================================================
+
+def _classifier(classifier):
+    if classifier is None:
+        from .evaluators import digit_classifier
+
+        return digit_classifier()
+    if not isinstance(classifier, torch.nn.Module):
+        raise TypeError(f"classifier: expected a torch.nn.Module (e.g. evaluators.digit_classifier()), "
+                        f"got {type(classifier).__name__}")
+    return classifier
+
+
+@torch.no_grad()
+def classifier_probs(images: torch.Tensor, classifier=None, batch_size: int = 512) -> torch.Tensor:
+    """Class probabilities (N, K) of ``images`` (N, C, H, W) under ``classifier`` (eval mode).
+
+    ``classifier`` defaults to the course's digit classifier (``evaluators.digit_classifier()``).
+    """
+    V.images(images, "images")
+    batch_size = V.positive_int(batch_size, "batch_size")
+    net = _classifier(classifier)
+    was_training = net.training
+    net.eval()
+    try:
+        return torch.cat([torch.softmax(net(images[i:i + batch_size]), dim=1).cpu()
+                          for i in range(0, images.shape[0], batch_size)])
+    finally:
+        net.train(was_training)
+
+
+@torch.no_grad()
+def classifier_features(images: torch.Tensor, classifier=None, batch_size: int = 512) -> torch.Tensor:
+    """Penultimate features (N, d) of ``images`` (N, C, H, W): ``classifier.features(x)`` in eval mode.
+
+    These play the role of Inception's pool3 features in FID (Heusel et al. 2017): the space in
+    which :func:`frechet_distance` and :func:`precision_recall` compare real and generated images.
+    """
+    V.images(images, "images")
+    batch_size = V.positive_int(batch_size, "batch_size")
+    net = _classifier(classifier)
+    if not hasattr(net, "features"):
+        raise TypeError("classifier: expected a module with a .features(images) method (penultimate activations)")
+    was_training = net.training
+    net.eval()
+    try:
+        return torch.cat([net.features(images[i:i + batch_size]).float().cpu()
+                          for i in range(0, images.shape[0], batch_size)])
+    finally:
+        net.train(was_training)
+
+
+class ClassScores(NamedTuple):
+    class_fractions: torch.Tensor   # share of samples whose most probable class is k, shape (K,)
+    classes_covered: int            # classes with a share >= min_share
+    confident_fraction: float       # share of samples whose top probability exceeds the threshold
+    tv_to_uniform: float            # total variation between class_fractions and uniform, in [0, 1)
+    n: int
+
+    def __str__(self):
+        k = self.class_fractions.numel()
+        return (f"{self.classes_covered}/{k} classes covered, {100 * self.confident_fraction:.1f}% confident, "
+                f"class shares {100 * float(self.class_fractions.min()):.1f}–{100 * float(self.class_fractions.max()):.1f}%")
+
+
+def class_scores(images: torch.Tensor, classifier=None, threshold: float = 0.9,
+                 min_share: float | None = None) -> ClassScores:
+    """What a classifier trained on the real data says about a batch of samples (N, C, H, W).
+
+    * ``class_fractions[k]``: share of samples whose arg-max class is k (all samples count);
+    * ``classes_covered``: classes that get at least ``min_share`` of the samples (default: half
+      the uniform share, 1 / (2K)): a mode-coverage count for images;
+    * ``confident_fraction``: share of samples with max_k p(k | x) > ``threshold`` (0.9): a proxy
+      for "looks like a clear digit", the quality half of the Inception Score's two ingredients
+      (Salimans et al. 2016: confident p(y|x), and a marginal p(y) spread over the classes);
+    * ``tv_to_uniform``: ½ Σ_k |class_fractions[k] − 1/K|, 0 for perfectly balanced classes.
+    """
+    threshold = V.positive_float(threshold, "threshold")
+    if threshold >= 1:
+        raise ValueError(f"threshold: expected a probability in (0, 1), got {threshold}")
+    probs = classifier_probs(images, classifier)
+    n, k = probs.shape
+    if n == 0:
+        raise ValueError("images: expected at least one image")
+    if min_share is None:
+        min_share = 0.5 / k
+    min_share = V.positive_float(min_share, "min_share")
+    top, pred = probs.max(dim=1)
+    fractions = torch.bincount(pred, minlength=k).float() / n
+    return ClassScores(fractions, int((fractions >= min_share - 1e-12).sum()), float((top > threshold).float().mean()),
+                       float(0.5 * (fractions - 1.0 / k).abs().sum()), n)
+
+
+def _features(x, name: str) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        V.tensor(x, name, ndim=2)
+    arr = V.as_float_array(x, name, ndim=2)
+    if arr.shape[0] < 2:
+        raise ValueError(f"{name}: expected at least 2 feature vectors (rows), got {arr.shape[0]}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return arr
+
+
+def frechet_distance(features_a, features_b) -> float:
+    r"""Fréchet distance between Gaussians fitted to two feature sets (N_a, d) and (N_b, d).
+
+    .. math:: d^2 = \|\mu_a - \mu_b\|^2 + \operatorname{tr}\big(\Sigma_a + \Sigma_b - 2(\Sigma_a\Sigma_b)^{1/2}\big)
+
+    the squared Wasserstein-2 distance between N(μ_a, Σ_a) and N(μ_b, Σ_b) (Dowson & Landau 1982),
+    which is what FID reports on Inception features (Heusel et al. 2017, Eq. 6). Means and
+    (unbiased) covariances are estimated from the rows; the closed form is
+    ``divergences.w2_gaussians(..., squared=True)``. The estimate is biased upwards for finite N
+    (notebook 06 measures it): compare values only at equal sample sizes.
+    """
+    from .divergences import w2_gaussians
+
+    a = _features(features_a, "features_a")
+    b = _features(features_b, "features_b")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"features_a and features_b: expected the same feature dimension, got {a.shape[1]} and {b.shape[1]}")
+    with warnings.catch_warnings():
+        # features with dead units have singular covariances; sqrtm handles them but warns
+        warnings.simplefilter("ignore", category=LinAlgWarning)
+        return float(w2_gaussians(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False),
+                                  squared=True))
+
+
+def _points(x, name: str) -> torch.Tensor:
+    V.tensor(x, name)
+    if x.ndim < 2:
+        raise ValueError(f"{name}: expected a batch (N, ...) of vectors or images, got shape {tuple(x.shape)}")
+    if x.shape[0] == 0:
+        raise ValueError(f"{name}: expected at least one row")
+    return x.detach().reshape(x.shape[0], -1).float().cpu()
+
+
+def _chunked_cdist(a: torch.Tensor, b: torch.Tensor, chunk: int = 2048):
+    for i in range(0, a.shape[0], chunk):
+        yield i, torch.cdist(a[i:i + chunk], b)
+
+
+class Neighbours(NamedTuple):
+    distances: torch.Tensor   # (n, k), Euclidean, ascending
+    indices: torch.Tensor     # (n, k), rows of the reference set
+
+
+def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, k: int = 1) -> Neighbours:
+    """The ``k`` nearest rows of ``reference`` (M, ...) to each row of ``queries`` (N, ...), in L2.
+
+    Images are flattened, so (N, C, H, W) works directly: the memorisation check of a GAN
+    compares each sample with its nearest *training* image (a copy has distance 0). Returns
+    distances (N, k) in ascending order and their indices (N, k) into ``reference``.
+    """
+    q = _points(queries, "queries")
+    r = _points(reference, "reference")
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"queries and reference: expected the same size per row, got {q.shape[1]} and {r.shape[1]}")
+    k = V.positive_int(k, "k")
+    if k > r.shape[0]:
+        raise ValueError(f"k: expected at most {r.shape[0]} (the reference size), got {k}")
+    dists, idxs = [], []
+    for _, d in _chunked_cdist(q, r):
+        v, i = d.topk(k, dim=1, largest=False)
+        dists.append(v)
+        idxs.append(i)
+    return Neighbours(torch.cat(dists), torch.cat(idxs))
+
+
+def _knn_radii(x: torch.Tensor, k: int) -> torch.Tensor:
+    """Distance from each row of x to its k-th nearest *other* row: (n,)."""
+    radii = []
+    for _, d in _chunked_cdist(x, x):
+        radii.append(d.topk(k + 1, dim=1, largest=False).values[:, k])  # column 0 is the point itself
+    return torch.cat(radii)
+
+
+def _inside_union(points: torch.Tensor, centres: torch.Tensor, radii: torch.Tensor) -> torch.Tensor:
+    """Boolean (n,): does each point lie in at least one ball B(centres[i], radii[i])?"""
+    out = []
+    for _, d in _chunked_cdist(points, centres):
+        out.append((d <= radii[None, :]).any(dim=1))
+    return torch.cat(out)
+
+
+class PrecisionRecall(NamedTuple):
+    precision: float   # share of generated samples inside the real manifold
+    recall: float      # share of real samples inside the generated manifold
+    k: int
+
+    def __str__(self):
+        return f"precision {self.precision:.3f}, recall {self.recall:.3f} (k = {self.k})"
+
+
+def precision_recall(real_features: torch.Tensor, fake_features: torch.Tensor, k: int = 3) -> PrecisionRecall:
+    """Improved precision and recall (Kynkäänniemi et al. 2019, Eqs. 1–3), on features (N, d).
+
+    The manifold of a set Φ is the union of balls centred at its points, each with the radius to
+    that point's k-th nearest neighbour in Φ (k = 3 in the paper). Precision = share of fake
+    points inside the real manifold (quality); recall = share of real points inside the fake
+    manifold (coverage). Both lie in [0, 1]. Rows are flattened, so images (N, C, H, W) work too.
+    """
+    real = _points(real_features, "real_features")
+    fake = _points(fake_features, "fake_features")
+    if real.shape[1] != fake.shape[1]:
+        raise ValueError(f"real_features and fake_features: expected the same dimension, got {real.shape[1]} and {fake.shape[1]}")
+    k = V.positive_int(k, "k")
+    if k >= min(real.shape[0], fake.shape[0]):
+        raise ValueError(f"k: expected fewer than {min(real.shape[0], fake.shape[0])} (the smaller set's size), got {k}")
+    precision = _inside_union(fake, real, _knn_radii(real, k)).float().mean()
+    recall = _inside_union(real, fake, _knn_radii(fake, k)).float().mean()
+    return PrecisionRecall(float(precision), float(recall), k)
+
+
+def image_report(samples: torch.Tensor, real: torch.Tensor, classifier=None, k: int = 3,
+                 train: torch.Tensor | None = None) -> dict:
+    """Every image metric of notebook 06 at once, as a dict of rounded numbers (for tables).
+
+    ``samples`` and ``real`` (reference images, e.g. the held-out test digits): (N, 1, H, W). With
+    ``train`` (the training images), also the median distance from a sample to its nearest
+    training image (a copy scores 0).
+    """
+    net = _classifier(classifier)
+    cs = class_scores(samples, net)
+    f_fake = classifier_features(samples, net)
+    f_real = classifier_features(real, net)
+    pr = precision_recall(f_real, f_fake, k=k)
+    out = {
+        "classes covered": cs.classes_covered,
+        "confident %": round(100 * cs.confident_fraction, 1),
+        "min class %": round(100 * float(cs.class_fractions.min()), 1),
+        "max class %": round(100 * float(cs.class_fractions.max()), 1),
+        "Fréchet distance": round(frechet_distance(f_fake, f_real), 2),
+        "precision": round(pr.precision, 3),
+        "recall": round(pr.recall, 3),
+    }
+    if train is not None:
+        out["median NN distance to train"] = round(float(nearest_neighbours(samples, train).distances[:, 0].median()), 3)
+    return out

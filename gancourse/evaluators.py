@@ -1,0 +1,241 @@
+"""The small networks that metrics use: a digit classifier trained on the real digits.
+
+A GAN on digits is judged by a network that knows what digits look like (the course's stand-in
+for the Inception network behind the Inception Score and FID, Salimans et al. 2016; Heusel et al.
+2017). :class:`DigitClassifier` is a small CNN trained on the 1,438 training digits of
+``gancourse.data.Digits``; the recipe ``python -m gancourse.train digit-classifier --publish``
+reproduces the shipped weights (``data/digit_classifier.pt``), and their test accuracy on the 359
+held-out digits is recorded in ``data/MANIFEST.json``.
+
+    clf = evaluators.digit_classifier()     # loaded, checksum verified, eval mode, frozen
+    logits = clf(images)                    # images (N, 1, H, W) in [-1, 1], any H = W >= 8
+    feats = clf.features(images)            # (N, 64) penultimate activations (for Fréchet distances)
+
+The classifier resizes its input to its working size (16x16), so 16x16 and 32x32 digits (and
+MNIST-like 28x28 ones) go in unchanged. ``gancourse.metrics`` builds the image metrics on it.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate as V
+from . import recipes
+
+PRETRAINED_NAME = "digit-classifier"
+
+
+@dataclass
+class DigitClassifierConfig:
+    size: int = 16          # working resolution: inputs are resized to size x size
+    width: int = 32         # channels of the first conv block (the second has 2x)
+    features: int = 64      # width of the penultimate layer (the Fréchet-distance features)
+    dropout: float = 0.3
+    steps: int = 3000
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+
+
+def _conv_block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3x3 convolutions with ReLU, then 2x2 max pooling: (N, c_in, h, w) -> (N, c_out, h/2, w/2)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.MaxPool2d(2),
+    )
+
+
+class DigitClassifier(nn.Module):
+    """A small CNN: images (N, 1, H, W) in [-1, 1] -> 10 class logits (N, 10).
+
+    Layout: resize to ``size`` x ``size`` -> two conv blocks (``width``, ``2 width`` channels, each
+    halving the resolution) -> flatten -> linear to ``features`` + ReLU (the *penultimate features*,
+    :meth:`features`) -> dropout -> linear to 10 logits.
+    """
+
+    def __init__(self, size: int = 16, width: int = 32, features: int = 64, dropout: float = 0.3,
+                 n_classes: int = 10):
+        super().__init__()
+        self.size = V.positive_int(size, "size", minimum=8)
+        if self.size % 4:
+            raise ValueError(f"size: expected a multiple of 4 (two 2x poolings), got {size}")
+        width = V.positive_int(width, "width")
+        self.feature_dim = V.positive_int(features, "features")
+        dropout = V.positive_float(dropout, "dropout", allow_zero=True)
+        if dropout >= 1:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
+        self.n_classes = V.positive_int(n_classes, "n_classes", minimum=2)
+        self.body = nn.Sequential(_conv_block(1, width), _conv_block(width, 2 * width), nn.Flatten())
+        self.penultimate = nn.Sequential(nn.Linear(2 * width * (self.size // 4) ** 2, self.feature_dim), nn.ReLU())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(self.feature_dim, self.n_classes))
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Check a batch (N, 1, H, W) and resize it to the working size (antialiased when shrinking)."""
+        V.images(images, "images", channels=1)
+        if images.shape[-1] < 8 or images.shape[-2] < 8:
+            raise ValueError(f"images: expected at least 8x8 pixels, got shape {tuple(images.shape)}")
+        x = images.to(next(self.parameters()).device, torch.float32)
+        if x.shape[-2:] != (self.size, self.size):
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                              antialias=x.shape[-1] > self.size)
+        return x
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations, shape (N, ``features``): the space of the course's Fréchet distance."""
+        return self.penultimate(self.body(self.prepare(images)))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Class logits, shape (N, 10)."""
+        return self.head(self.features(images))
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Class probabilities (N, 10) in eval mode, computed in batches."""
+        V.images(images, "images", channels=1)
+        batch_size = V.positive_int(batch_size, "batch_size")
+        was_training = self.training
+        self.eval()
+        try:
+            out = [torch.softmax(self(images[i:i + batch_size]), dim=1).cpu()
+                   for i in range(0, images.shape[0], batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0, self.n_classes)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None, max_rotation: float = 12.0,
+            max_shift: float = 0.12, scale: tuple[float, float] = (0.9, 1.1)) -> torch.Tensor:
+    """Random small affine distortions of a batch (N, C, H, W): rotation (degrees), shift (fraction
+    of the half-width), zoom; the background (-1) fills the borders. Makes the classifier robust to
+    the slightly off-centre digits a generator draws."""
+    V.images(images, "images")
+    n = images.shape[0]
+    u = torch.rand(n, 4, generator=generator).to(images.device)
+    angle = (2 * u[:, 0] - 1) * math.radians(max_rotation)
+    zoom = scale[0] + (scale[1] - scale[0]) * u[:, 1]
+    cos, sin = torch.cos(angle) / zoom, torch.sin(angle) / zoom
+    theta = torch.stack([torch.stack([cos, -sin, (2 * u[:, 2] - 1) * max_shift], 1),
+                         torch.stack([sin, cos, (2 * u[:, 3] - 1) * max_shift], 1)], 1)
+    grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+    # grid_sample pads with zeros; shift to [0, 2] so that the padding is the black background
+    return F.grid_sample(images + 1, grid, mode="bilinear", padding_mode="zeros", align_corners=False) - 1
+
+
+@torch.no_grad()
+def accuracy(classifier: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of ``images`` (N, 1, H, W) whose most probable class is ``labels`` (N,)."""
+    if not isinstance(classifier, DigitClassifier):
+        raise TypeError(f"classifier: expected a DigitClassifier, got {type(classifier).__name__}")
+    V.tensor(labels, "labels", ndim=1, floating=False)
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"labels: expected {images.shape[0]} labels (one per image), got {labels.shape[0]}")
+    pred = classifier.predict(images).argmax(1)
+    return float((pred == labels.cpu()).float().mean())
+
+
+def train_digit_classifier(config: DigitClassifierConfig | None = None, device="cpu", progress: bool = True,
+                           checkpoint=None, resume: bool = False):
+    """Train a :class:`DigitClassifier` on ``Digits(split="train")``; return ``(classifier, history)``.
+
+    Each step takes a batch, draws it at 16x16 or 32x32 (so both sizes are seen), distorts it with
+    :func:`augment`, and minimises the cross-entropy with Adam; the learning rate decays with a
+    cosine schedule to 0.
+    """
+    from .data import Digits, batches
+    from .runtime import seed_everything
+    from .train import fit
+
+    cfg = config or DigitClassifierConfig()
+    if not isinstance(cfg, DigitClassifierConfig):
+        raise TypeError(f"config: expected a DigitClassifierConfig, got {type(cfg).__name__}")
+    seed_everything(cfg.seed)
+    sets = {16: Digits(16, "train"), 32: Digits(32, "train")}
+    gen = torch.Generator().manual_seed(cfg.seed)
+    streams = {s: batches(d, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + s), device=device)
+               for s, d in sets.items()}
+    net = DigitClassifier(cfg.size, cfg.width, cfg.features, cfg.dropout).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+
+    def step(i):
+        x, y = next(streams[16 if torch.rand(1, generator=gen).item() < 0.5 else 32])
+        loss = F.cross_entropy(net(augment(x, gen)), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return {"cross_entropy": loss}
+
+    if checkpoint is not None:
+        checkpoint.modules.setdefault("classifier", net)
+        checkpoint.optimizers.setdefault("opt", opt)
+        checkpoint.extras.update({"sched": sched, "batches16": streams[16], "batches32": streams[32]})
+    net.train()
+    history = fit(step, cfg.steps, log_every=50, desc="digit classifier", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    net.eval()
+    return net, history
+
+
+def test_accuracy(classifier: DigitClassifier) -> dict:
+    """Accuracy on the 359 held-out digits, at 16x16 and at 32x32: ``{"test_accuracy_16": ..., ...}``."""
+    from .data import Digits
+
+    out = {}
+    for size in (16, 32):
+        test = Digits(size, "test")
+        out[f"test_accuracy_{size}"] = round(accuracy(classifier, test.images, test.labels), 4)
+    return out
+
+
+def digit_classifier(device="cpu") -> DigitClassifier:
+    """The course's shipped digit classifier: checksum verified, weights loaded with
+    ``weights_only=True``, in eval mode, with gradients switched off."""
+    from . import pretrained
+
+    state = pretrained.load(PRETRAINED_NAME)
+    cfg = state["config"]
+    net = DigitClassifier(cfg["size"], cfg["width"], cfg["features"], cfg["dropout"])
+    net.load_state_dict(state["modules"]["classifier"])
+    net.eval().requires_grad_(False)
+    return net.to(device)
+
+
+def run(args) -> dict:
+    """Recipe ``digit-classifier``: train, report test accuracy, optionally publish into ``data/``."""
+    from . import pretrained
+    from .runtime import pick_device
+    from .train import Checkpointer
+
+    if args.data is not None:
+        raise SystemExit("digit-classifier: trains on the embedded digits only; --data is not supported")
+    cfg = DigitClassifierConfig(seed=args.seed)
+    if args.image_size is not None:
+        cfg.size = args.image_size
+    if args.steps is not None:
+        cfg.steps = args.steps
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    net, history = train_digit_classifier(cfg, device=device, progress=not args.no_progress,
+                                          checkpoint=ckpt, resume=args.resume)
+    net = net.cpu()
+    metrics = test_accuracy(net)
+    metrics["train_cross_entropy"] = round(history.mean("cross_entropy"), 4)
+    if args.publish:
+        seed = f" --seed {args.seed}" if args.seed else ""
+        path = pretrained.save(
+            PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
+            command=f"python -m gancourse.train digit-classifier --publish{seed}",
+            description="small CNN digit classifier for metrics (penultimate features: 64-d)")
+        metrics["published"] = str(path.name)
+    return metrics
+
+
+recipes.register(PRETRAINED_NAME, __name__, "run", "CNN digit classifier behind the image metrics (notebook 06)")

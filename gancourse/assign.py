@@ -40,7 +40,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parent.parent
 INSTRUCTOR_DIR = REPO / "notebooks"
-DEFAULT_OUT = REPO / "build" / "student"
+DEFAULT_OUT = Path("build") / "student"  # relative to where the command runs, as in `make student`
 
 BEGIN_SOLUTION = "### BEGIN SOLUTION"
 END_SOLUTION = "### END SOLUTION"
@@ -250,14 +250,14 @@ def _all_text_lines(nb) -> set[str]:
     """Every line (stripped) of every cell source and text output of a notebook."""
     lines = set()
     for cell in nb.cells:
-        lines.update(l.strip() for l in _lines(cell.source))
+        lines.update(line.strip() for line in _lines(cell.source))
         for out in cell.get("outputs", []):
             texts = [out.get("text", "")] + [v for v in out.get("data", {}).values() if isinstance(v, str)]
             texts += ["\n".join(out.get("traceback", []))]
             for text in texts:
                 if isinstance(text, list):
                     text = "".join(text)
-                lines.update(l.strip() for l in str(text).split("\n"))
+                lines.update(line.strip() for line in str(text).split("\n"))
     return lines
 
 
@@ -348,7 +348,7 @@ def main(argv=None) -> int:
                                      description="Write the student versions of notebooks (solutions removed).")
     parser.add_argument("notebooks", nargs="+", type=Path, help="instructor notebooks (notebooks/NN_*.ipynb)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help=f"folder for the student notebooks (default: {DEFAULT_OUT.relative_to(REPO)})")
+                        help=f"folder for the student notebooks (default: {DEFAULT_OUT})")
     args = parser.parse_args(argv)
     out: Path = args.out
     sources = {p.resolve().parent for p in args.notebooks}

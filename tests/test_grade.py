@@ -296,3 +296,11 @@ def test_the_notebook_time_limit_stops_the_rest():
     assert executor.calls[-2] == groups[0].exercise_cells[0]  # nothing ran after it
     executor, groups, grades = _scripted(lambda g, s: {}, total_timeout=1e-9)
     assert g_status(grades) == ["setup failed"] * len(groups) and "time limit" in grades[0].detail
+
+
+def test_command_exits_1_when_a_notebook_cannot_be_graded(tmp_path, capsys):
+    (tmp_path / "junk.ipynb").write_text("{")
+    assert grade.main([str(tmp_path / "junk.ipynb"), "--csv", str(tmp_path / "g.csv")]) == 1
+    out = capsys.readouterr().out
+    assert "NOT GRADED: could not read" in out and "1 could not be graded" in out
+    assert "not graded" in (tmp_path / "g.csv").read_text()

@@ -80,7 +80,7 @@ def set_rng_state(state: dict) -> None:
 
 def save_atomic(obj, path) -> Path:
     """``torch.save(obj)`` to a temporary file beside ``path``, flushed, then renamed onto ``path``."""
-    path = Path(path)
+    path = _path(path, "path")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -109,7 +109,7 @@ def load_file(path, map_location="cpu", require_format: bool = True) -> dict:
 
     Raises :class:`CheckpointError` for a missing, truncated, corrupted or foreign file.
     """
-    path = Path(path)
+    path = _path(path, "path")
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path}: no such file")
     _check_records(path)
@@ -125,6 +125,12 @@ def load_file(path, map_location="cpu", require_format: bool = True) -> dict:
             f"checkpoint {path}: not a gancourse checkpoint (expected a dict with format={FORMAT!r})"
         )
     return obj
+
+
+def _path(value, name: str) -> Path:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a file path (str or Path), got {type(value).__name__}")
+    return Path(value)
 
 
 def _check_records(path: Path) -> None:
@@ -160,6 +166,12 @@ def collect_state(step: int, modules: dict, optimizers: dict | None = None, extr
     """Everything needed to continue training exactly, as one weights_only-loadable dict."""
     from . import __version__
 
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"step: expected an int >= 0, got {step!r}")
+    for name, value in (("modules", modules), ("optimizers", optimizers or {}), ("extras", extras or {})):
+        if not isinstance(value, dict):
+            raise TypeError(f"{name}: expected a dict {{name: object}}, got {type(value).__name__}")
+
     extra_states = {}
     for name, obj in (extras or {}).items():
         if isinstance(obj, torch.Generator):
@@ -185,6 +197,9 @@ def collect_state(step: int, modules: dict, optimizers: dict | None = None, extr
 def restore_state(state: dict, modules: dict, optimizers: dict | None = None, extras: dict | None = None,
                   restore_rng: bool = True) -> int:
     """Load ``state`` (from :func:`collect_state`) into the given objects; return the step."""
+    if not isinstance(state, dict) or "modules" not in state or "step" not in state:
+        raise CheckpointError("state: expected a checkpoint dict (from load_file or collect_state) "
+                              "with 'step' and 'modules'")
     for name, module in modules.items():
         if name not in state["modules"]:
             raise CheckpointError(f"checkpoint has no module {name!r} (it holds {sorted(state['modules'])})")
@@ -217,7 +232,7 @@ class CheckpointManager:
     def __init__(self, directory, keep: int = 3):
         if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
             raise ValueError(f"keep: expected an int >= 1, got {keep!r}")
-        self.directory = Path(directory)
+        self.directory = _path(directory, "directory")
         self.keep = keep
 
     def path(self, step: int) -> Path:

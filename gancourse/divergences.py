@@ -213,9 +213,17 @@ def wasserstein_dual_lp(xs, p, ys, q) -> DualSolution:
 # Closed forms for Gaussians
 # --------------------------------------------------------------------------------------------
 
+def _finite(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.size == 0:
+        raise ValueError(f"{name}: expected at least one value, got an empty array")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return arr
+
+
 def _gaussian(mean, cov, name: str) -> tuple[np.ndarray, np.ndarray]:
-    mean = np.atleast_1d(V.as_float_array(mean, f"mean{name}", ndim=(0, 1)))
-    cov = V.as_float_array(cov, f"cov{name}", ndim=(0, 1, 2))
+    mean = _finite(np.atleast_1d(V.as_float_array(mean, f"mean{name}", ndim=(0, 1))), f"mean{name}")
+    cov = _finite(V.as_float_array(cov, f"cov{name}", ndim=(0, 1, 2)), f"cov{name}")
     d = len(mean)
     if cov.ndim == 0:  # a 1-D Gaussian given by its variance
         cov = cov.reshape(1, 1)
@@ -263,8 +271,8 @@ def w2_gaussians(mean1, cov1, mean2, cov2, squared: bool = False) -> float:
     features' means and covariances. Covariances may be singular here (positive semi-definite),
     as sample covariances of features often are.
     """
-    m1 = np.atleast_1d(V.as_float_array(mean1, "mean1", ndim=(0, 1)))
-    m2 = np.atleast_1d(V.as_float_array(mean2, "mean2", ndim=(0, 1)))
+    m1 = _finite(np.atleast_1d(V.as_float_array(mean1, "mean1", ndim=(0, 1))), "mean1")
+    m2 = _finite(np.atleast_1d(V.as_float_array(mean2, "mean2", ndim=(0, 1))), "mean2")
     c1 = np.atleast_2d(V.as_float_array(cov1, "cov1", ndim=(0, 2)))
     c2 = np.atleast_2d(V.as_float_array(cov2, "cov2", ndim=(0, 2)))
     if len(m1) != len(m2):
@@ -275,6 +283,11 @@ def w2_gaussians(mean1, cov1, mean2, cov2, squared: bool = False) -> float:
             raise ValueError(f"{name}: expected shape ({d}, {d}), got {c.shape}")
         if not np.isfinite(c).all():
             raise ValueError(f"{name}: contains NaN or infinite values")
+        if not np.allclose(c, c.T, rtol=1e-6, atol=1e-8):
+            raise ValueError(f"{name}: expected a symmetric covariance matrix")
+        smallest = float(np.linalg.eigvalsh(c).min())
+        if smallest < -1e-8 * max(1.0, float(np.abs(c).max())):
+            raise ValueError(f"{name}: expected a positive semi-definite covariance, got an eigenvalue {smallest:.3g}")
     root2 = linalg.sqrtm(c2)
     cross = linalg.sqrtm(root2 @ c1 @ root2)
     cross = np.real(cross)  # sqrtm may return tiny imaginary parts from round-off

@@ -53,13 +53,22 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float, thre
     standard deviation (the unit of distance); ``threshold``: how many std count as high quality.
     """
     V.tensor(samples, "samples", ndim=2)
-    centers = torch.as_tensor(centers, dtype=torch.float32)
+    if isinstance(centers, torch.Tensor):
+        centers = centers.detach().float()
+    else:
+        centers = torch.as_tensor(V.as_float_array(centers, "centers", ndim=2), dtype=torch.float32)
     V.tensor(centers, "centers", ndim=2)
     if samples.shape[1] != centers.shape[1]:
         raise ValueError(f"samples and centers: expected points of the same dimension, got "
                          f"{samples.shape[1]} and {centers.shape[1]}")
     if samples.shape[0] == 0:
         raise ValueError("samples: expected at least one sample")
+    if centers.shape[0] == 0:
+        raise ValueError("centers: expected at least one mode centre")
+    if not torch.isfinite(samples).all():
+        raise ValueError("samples: contains NaN or infinite values (did training diverge?)")
+    if not torch.isfinite(centers).all():
+        raise ValueError("centers: contains NaN or infinite values")
     std = V.positive_float(std, "std")
     threshold = V.positive_float(threshold, "threshold")
     x = samples.detach().float().cpu()

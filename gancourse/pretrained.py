@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import torch
@@ -84,6 +85,16 @@ def save(name: str, modules: dict, *, command: str, description: str, config: di
     in the manifest with its checksum, the command that made it and its measured metrics."""
     from . import __version__
 
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
+        raise ValueError(f"name: expected a lower-case name such as 'dcgan-digits', got {name!r}")
+    if not isinstance(modules, dict) or not modules or not all(isinstance(m, torch.nn.Module) for m in modules.values()):
+        raise TypeError("modules: expected a non-empty dict {name: torch.nn.Module}")
+    for value, label in ((command, "command"), (description, "description")):
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"{label}: expected a non-empty string (the manifest records it)")
+    if file is not None and (not isinstance(file, str) or "/" in file or "\\" in file or not file.endswith(".pt")):
+        raise ValueError(f"file: expected a file name ending in .pt, without folders, got {file!r}")
+
     state = {
         "format": FORMAT,
         "version": __version__,
@@ -112,6 +123,9 @@ def save(name: str, modules: dict, *, command: str, description: str, config: di
 
 def load_into(name: str, **modules: torch.nn.Module) -> dict:
     """Load the named checkpoint's weights into the given modules (``G=G, D=D``); return the state."""
+    for key, module in modules.items():
+        if not isinstance(module, torch.nn.Module):
+            raise TypeError(f"{key}: expected a torch.nn.Module to load weights into, got {type(module).__name__}")
     state = load(name)
     for key, module in modules.items():
         if key not in state["modules"]:

@@ -20,6 +20,7 @@ stopped. Training never loses more than the last checkpoint interval.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +29,7 @@ from typing import Callable
 import torch
 
 from . import _validate as V
-from .checkpoint import CheckpointManager, collect_state, restore_state
+from .checkpoint import CheckpointError, CheckpointManager, collect_state, load_file, restore_state
 
 
 class History(dict):
@@ -71,12 +72,39 @@ class Checkpointer:
     config: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        if not isinstance(self.directory, (str, os.PathLike)):
+            raise TypeError(f"directory: expected a folder path (str or Path), got {type(self.directory).__name__}")
+        for name in ("modules", "optimizers", "extras"):
+            value = getattr(self, name)
+            if not isinstance(value, dict):
+                raise TypeError(f"{name}: expected a dict {{name: object}}, got {type(value).__name__}")
+            for key, obj in value.items():
+                if not isinstance(key, str):
+                    raise TypeError(f"{name}: expected string keys, got {key!r}")
+                if name != "extras" and not (hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict")):
+                    raise TypeError(f"{name}[{key!r}]: expected an object with state_dict() and load_state_dict(), "
+                                    f"got {type(obj).__name__}")
+        if not isinstance(self.config, dict):
+            raise TypeError(f"config: expected a dict of plain values (e.g. dataclasses.asdict(cfg)), "
+                            f"got {type(self.config).__name__}")
+        _check_plain(self.config, "config")
         self.every = V.positive_int(self.every, "every")
         self.manager = CheckpointManager(self.directory, keep=self.keep)
+        self._verified = False
 
     def save(self, step: int, history: dict | None = None) -> Path:
         state = collect_state(step, self.modules, self.optimizers, self.extras, self.config, history)
-        return self.manager.save(state)
+        path = self.manager.save(state)
+        if not self._verified:  # read the first one back: an unloadable checkpoint must fail now, not at resume
+            try:
+                load_file(path)
+            except CheckpointError as exc:
+                raise CheckpointError(
+                    f"{exc} It was just written, so its content cannot be loaded with weights_only=True: "
+                    "extras' state_dict() and config must hold only tensors, numbers, strings, None and "
+                    "lists/tuples/dicts of them.") from None
+            self._verified = True
+        return path
 
     def restore_latest(self, map_location="cpu") -> tuple[int, dict]:
         """Load the newest good checkpoint; return ``(step, history)``, ``(0, {})`` when none."""
@@ -85,6 +113,24 @@ class Checkpointer:
             return 0, {}
         step = restore_state(state, self.modules, self.optimizers, self.extras)
         return step, state.get("history", {})
+
+
+_PLAIN = (type(None), bool, int, float, str, torch.Tensor)
+
+
+def _check_plain(value, where: str) -> None:
+    """Refuse values that ``torch.load(weights_only=True)`` cannot read back (a Path, an object)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            if not isinstance(k, (str, int)):
+                raise TypeError(f"{where}: expected string keys, got {k!r}")
+            _check_plain(v, f"{where}[{k!r}]")
+    elif isinstance(value, (list, tuple)):
+        for k, v in enumerate(value):
+            _check_plain(v, f"{where}[{k}]")
+    elif not isinstance(value, _PLAIN):
+        raise TypeError(f"{where}: expected a plain value (number, string, None, tensor, or a list/dict of them) "
+                        f"that a checkpoint can store safely, got {type(value).__name__} {value!r:.60}")
 
 
 def _progress(total: int, initial: int, desc: str, enabled: bool):
@@ -108,6 +154,12 @@ def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
     """
     if not callable(step_fn):
         raise TypeError(f"step_fn: expected a function of the step index, got {type(step_fn).__name__}")
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback: expected a function of the step index, got {type(callback).__name__}")
+    if checkpoint is not None and not isinstance(checkpoint, Checkpointer):
+        raise TypeError(f"checkpoint: expected a Checkpointer, got {type(checkpoint).__name__}")
+    if history is not None and not isinstance(history, dict):
+        raise TypeError(f"history: expected a History (dict) to append to, got {type(history).__name__}")
     steps = V.positive_int(steps, "steps", minimum=0)
     log_every = V.positive_int(log_every, "log_every")
     if callback_every is not None:

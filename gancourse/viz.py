@@ -17,6 +17,7 @@ from . import _validate as V
 
 def use_course_style(dpi: int = 72) -> None:
     """Small figures, a readable font and a light grid: what every notebook calls once."""
+    dpi = V.positive_int(dpi, "dpi")
     plt.rcParams.update({
         "figure.dpi": dpi,
         "savefig.dpi": dpi,
@@ -43,12 +44,38 @@ def _numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
+def _named_arrays(value, name: str) -> dict:
+    if not isinstance(value, dict):
+        raise TypeError(f"{name}: expected a dict {{label: values}}, got {type(value).__name__}")
+    return value
+
+
+def _points_2d(pts, name: str) -> np.ndarray:
+    arr = V.as_float_array(pts, name, ndim=2)
+    if arr.shape[1] != 2:
+        raise ValueError(f"{name}: expected 2-D points of shape (n, 2), got {arr.shape}")
+    return arr
+
+
+def _limits(lim, name: str) -> tuple[float, float]:
+    if not isinstance(lim, (tuple, list)) or len(lim) != 2:
+        raise TypeError(f"{name}: expected a pair (low, high), got {lim!r}")
+    lo, hi = (V.as_float_array(v, name, ndim=0).item() for v in lim)
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ValueError(f"{name}: expected finite low < high, got {lim!r}")
+    return lo, hi
+
+
 def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 1, pad_value: float = 1.0) -> np.ndarray:
     """Tile a batch (N, C, H, W) in [-1, 1] into one (H', W', C) array in [0, 1] for ``imshow``."""
     V.images(images, "images")
     if images.shape[1] not in (1, 3):
         raise ValueError(f"images: expected 1 or 3 channels, got shape {tuple(images.shape)}")
+    if images.shape[0] == 0:
+        raise ValueError("images: expected at least one image, got an empty batch")
     nrow = V.positive_int(nrow, "nrow")
+    padding = V.positive_int(padding, "padding", minimum=0)
+    pad_value = V.positive_float(pad_value, "pad_value", allow_zero=True)
     x = ((images.detach().float().cpu().clamp(-1, 1) + 1) / 2).numpy()
     n, c, h, w = x.shape
     ncol = min(nrow, n)
@@ -63,6 +90,7 @@ def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 1, pad_value: 
 
 def show_images(images: torch.Tensor, nrow: int = 8, ax=None, title: str | None = None, scale: float = 0.5):
     """Show a batch (N, C, H, W) in [-1, 1] as a grid; ``scale`` inches per image."""
+    scale = V.positive_float(scale, "scale")
     grid = make_grid(images, nrow=nrow)
     if ax is None:
         n = images.shape[0]
@@ -81,10 +109,19 @@ def show_images(images: torch.Tensor, nrow: int = 8, ax=None, title: str | None 
 
 def plot_density_1d(x, densities: dict, ax=None, title: str | None = None, samples: dict | None = None, bins: int = 60):
     """Curves ``{label: density values on x}`` and optional sample histograms ``{label: samples}``."""
-    ax = _axes(ax)
-    x = _numpy(x).reshape(-1)
+    x = V.as_float_array(x, "x").reshape(-1)
+    _named_arrays(densities, "densities")
+    _named_arrays(samples or {}, "samples")
+    bins = V.positive_int(bins, "bins")
+    curves = {}
     for label, values in densities.items():
-        ax.plot(x, _numpy(values).reshape(-1), label=label, lw=2)
+        values = V.as_float_array(values, f"densities[{label!r}]").reshape(-1)
+        if values.shape != x.shape:
+            raise ValueError(f"densities[{label!r}]: expected one value per point of x ({x.size}), got {values.size}")
+        curves[label] = values
+    ax = _axes(ax)
+    for label, values in curves.items():
+        ax.plot(x, values, label=label, lw=2)
     for label, s in (samples or {}).items():
         ax.hist(_numpy(s).reshape(-1), bins=bins, range=(x.min(), x.max()), density=True, alpha=0.35, label=label)
     ax.set_xlabel("x")
@@ -98,6 +135,7 @@ def plot_density_1d(x, densities: dict, ax=None, title: str | None = None, sampl
 def grid_points(xlim=(-3, 3), ylim=(-3, 3), n: int = 100) -> tuple[torch.Tensor, np.ndarray, np.ndarray]:
     """A regular n x n grid: points (n², 2) as a float tensor, and the mesh arrays for contour plots."""
     n = V.positive_int(n, "n", minimum=2)
+    xlim, ylim = _limits(xlim, "xlim"), _limits(ylim, "ylim")
     xs = np.linspace(*xlim, n)
     ys = np.linspace(*ylim, n)
     gx, gy = np.meshgrid(xs, ys)
@@ -108,6 +146,12 @@ def grid_points(xlim=(-3, 3), ylim=(-3, 3), n: int = 100) -> tuple[torch.Tensor,
 def plot_samples_2d(samples: dict, density=None, ax=None, lim: float = 3.0, title: str | None = None,
                     centers=None, s: float = 3.0):
     """Scatter ``{label: (n, 2) samples}`` over an optional density (a ToyDistribution with one)."""
+    _named_arrays(samples, "samples")
+    for label, pts in samples.items():
+        _points_2d(pts, f"samples[{label!r}]")
+    lim = V.positive_float(lim, "lim")
+    if centers is not None:
+        _points_2d(centers, "centers")
     ax = _axes(ax, figsize=(3.2, 3.2))
     if density is not None and getattr(density, "has_density", False):
         pts, gx, gy = grid_points((-lim, lim), (-lim, lim), 150)
@@ -138,9 +182,18 @@ def plot_surface_2d(fn, ax=None, lim: float = 3.0, n: int = 120, samples: dict |
     ``fn`` maps a (k, 2) tensor to k values (any trailing size-1 dims are dropped). Samples are
     drawn on top, as in the WGAN-GP paper's Figure 1a.
     """
+    if not callable(fn):
+        raise TypeError(f"fn: expected a function of (k, 2) points, got {type(fn).__name__}")
+    lim = V.positive_float(lim, "lim")
+    for label, pts in _named_arrays(samples or {}, "samples").items():
+        _points_2d(pts, f"samples[{label!r}]")
     ax = _axes(ax, figsize=(3.6, 3.2))
     pts, gx, gy = grid_points((-lim, lim), (-lim, lim), n)
-    values = _numpy(fn(pts.to(device))).reshape(gx.shape)
+    values = _numpy(fn(pts.to(device)))
+    if values.size != gx.size:
+        raise ValueError(f"fn: expected one value per point ({gx.size} points of shape (k, 2)), "
+                         f"got an output of shape {values.shape}")
+    values = values.reshape(gx.shape)
     cs = ax.contourf(gx, gy, values, levels=levels, cmap=cmap)
     if colorbar:
         plt.colorbar(cs, ax=ax, fraction=0.046, pad=0.04)
@@ -160,9 +213,10 @@ def plot_surface_2d(fn, ax=None, lim: float = 3.0, n: int = 120, samples: dict |
 
 
 def plot_losses(history: dict, ax=None, smooth: int = 1, title: str | None = None, logy: bool = False):
-    """Loss curves from ``{name: list of values}`` (e.g. ``Trainer.history``); optional moving average."""
-    ax = _axes(ax)
+    """Loss curves from ``{name: list of values}`` (e.g. ``fit``'s History); optional moving average."""
+    _named_arrays(history, "history")
     smooth = V.positive_int(smooth, "smooth")
+    ax = _axes(ax)
     for name, values in history.items():
         v = np.asarray([float(x) for x in values], dtype=float)
         if v.size == 0 or name == "step":

@@ -39,8 +39,19 @@ class TensorImageDataset(Dataset):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, classes: list[str], name: str = "images"):
         V.images(images, "images")
+        if images.numel() and not torch.isfinite(images).all():
+            raise ValueError("images: contains NaN or infinite values")
+        if images.numel() and (images.min() < -1 - 1e-4 or images.max() > 1 + 1e-4):
+            raise ValueError(f"images: expected values in [-1, 1] (the range of a tanh generator), got "
+                             f"[{float(images.min()):.3g}, {float(images.max()):.3g}]; map [0, 1] data with x * 2 - 1")
+        if not isinstance(labels, torch.Tensor):
+            raise TypeError(f"labels: expected a torch.Tensor of class indices, got {type(labels).__name__}")
+        if labels.is_floating_point() or labels.is_complex():
+            raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
         if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
             raise ValueError(f"labels: expected shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
+            raise TypeError("classes: expected a list of class names (strings)")
         self.images = images.float().contiguous()
         self.labels = labels.long()
         self.classes = list(classes)
@@ -148,6 +159,13 @@ def texture_image(name: str) -> np.ndarray:
 def random_crops(image: np.ndarray, n: int, size: int, rng: np.random.Generator,
                  rows: tuple[int, int] | None = None) -> np.ndarray:
     """``n`` random ``size`` x ``size`` crops of a 2-D (or H, W, C) array, rows limited to ``rows``."""
+    if not isinstance(image, np.ndarray) or image.ndim not in (2, 3):
+        raise ValueError(f"image: expected a NumPy array (H, W) or (H, W, C), got "
+                         f"{getattr(image, 'shape', type(image).__name__)}")
+    n = V.positive_int(n, "n")
+    size = V.positive_int(size, "size")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected a numpy.random.Generator, got {type(rng).__name__}")
     h, w = image.shape[:2]
     r0, r1 = rows if rows is not None else (0, h)
     if r1 - r0 < size or w < size:

@@ -59,17 +59,29 @@ def _check_n(n) -> int:
     return V.positive_int(n, "n")
 
 
+def _check_generator(generator) -> None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator: expected a torch.Generator or None, got {type(generator).__name__}")
+
+
+def _finite_number(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise TypeError(f"{name}: expected a finite number, got {value!r}")
+    return float(value)
+
+
 class Gaussian1D(ToyDistribution):
     """N(mean, std²) on the real line."""
 
     dim = 1
 
     def __init__(self, mean: float = 0.0, std: float = 1.0):
-        self.mean = float(mean)
+        self.mean = _finite_number(mean, "mean")
         self.std = V.positive_float(std, "std")
 
     def sample(self, n, generator=None):
         n = _check_n(n)
+        _check_generator(generator)
         return self.mean + self.std * torch.randn(n, 1, generator=generator)
 
     def log_prob(self, x):
@@ -92,6 +104,8 @@ class GaussianMixture(ToyDistribution):
             centers = centers[:, None]
         if centers.shape[0] == 0:
             raise ValueError("centers: expected at least one mixture component")
+        if not torch.isfinite(centers).all():
+            raise ValueError("centers: contains NaN or infinite values")
         self.centers = centers.float()
         self.dim = centers.shape[1]
         k = centers.shape[0]
@@ -116,6 +130,7 @@ class GaussianMixture(ToyDistribution):
 
     def sample(self, n, generator=None):
         n = _check_n(n)
+        _check_generator(generator)
         idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator)
         return self.centers[idx] + self.stds[idx, None] * noise
@@ -123,6 +138,7 @@ class GaussianMixture(ToyDistribution):
     def sample_with_labels(self, n, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
         """Samples (n, dim) and the index of the component each came from (n,)."""
         n = _check_n(n)
+        _check_generator(generator)
         idx = torch.multinomial(self.weights, n, replacement=True, generator=generator)
         noise = torch.randn(n, self.dim, generator=generator)
         return self.centers[idx] + self.stds[idx, None] * noise, idx
@@ -181,6 +197,7 @@ class SwissRoll(ToyDistribution):
 
     def sample(self, n, generator=None):
         n = _check_n(n)
+        _check_generator(generator)
         t = 1.5 * math.pi * (1 + 2 * torch.rand(n, generator=generator))
         xy = torch.stack([t * torch.cos(t), t * torch.sin(t)], dim=1)
         xy = xy + self.noise * torch.randn(n, 2, generator=generator)
@@ -207,6 +224,7 @@ class ParallelLine(ToyDistribution):
 
     def sample(self, n, generator=None):
         n = _check_n(n)
+        _check_generator(generator)
         z = torch.rand(n, generator=generator)
         return torch.stack([torch.full_like(z, self.theta), z], dim=1)
 

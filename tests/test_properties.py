@@ -174,3 +174,70 @@ def test_tv_and_the_square_root_of_js_satisfy_the_triangle_inequality(a, b, c):
     assert math.sqrt(dv.js(p, r)) <= math.sqrt(dv.js(p, q)) + math.sqrt(dv.js(q, r)) + 1e-9
     # JS <= TV * log 2 (Lin 1991): JS is never larger than the total variation allows
     assert dv.js(p, q) <= dv.tv(p, q) * math.log(2) + 1e-12
+
+
+@st.composite
+def feature_sets(draw, max_rows=20):
+    d = draw(st.integers(1, 4))
+    n = draw(st.integers(d + 3, max_rows))
+    m = draw(st.integers(d + 3, max_rows))
+    seed = draw(st.integers(0, 2**31 - 1))
+    g = torch.Generator().manual_seed(seed)
+    scale = draw(st.sampled_from([0.1, 1.0, 5.0]))
+    return torch.randn(n, d, generator=g, dtype=torch.float64) * scale, \
+        torch.randn(m, d, generator=g, dtype=torch.float64) * scale + draw(st.floats(-3, 3))
+
+
+@FAST
+@given(feature_sets(), arrays(np.float64, 4, elements=st.floats(-10, 10)))
+def test_frechet_distance_properties(sets, shift):
+    a, b = sets
+    t = torch.from_numpy(shift[:a.shape[1]])
+    fd = metrics.frechet_distance(a, b)
+    assert fd >= 0 and math.isfinite(fd)
+    assert fd == pytest.approx(metrics.frechet_distance(b, a), rel=1e-6, abs=1e-8)
+    assert metrics.frechet_distance(a, a.clone()) == pytest.approx(0, abs=1e-8)
+    assert metrics.frechet_distance(a + t, b + t) == pytest.approx(fd, rel=1e-6, abs=1e-8)
+    # same covariance, means apart by t: the distance is exactly |t|^2 (Heusel et al. 2017, Eq. 6)
+    assert metrics.frechet_distance(a + t, a) == pytest.approx(float(t @ t), rel=1e-6, abs=1e-8)
+
+
+@FAST
+@given(feature_sets(), st.integers(1, 2), st.randoms())
+def test_precision_recall_properties(sets, k, rnd):
+    real, fake = sets
+    pr = metrics.precision_recall(real, fake, k=k)
+    assert 0 <= pr.precision <= 1 and 0 <= pr.recall <= 1
+    swapped = metrics.precision_recall(fake, real, k=k)
+    assert (swapped.precision, swapped.recall) == (pr.recall, pr.precision)
+    perm = list(range(len(fake)))
+    rnd.shuffle(perm)
+    again = metrics.precision_recall(real, fake[perm], k=k)
+    assert (again.precision, again.recall) == (pr.precision, pr.recall)
+    assert metrics.precision_recall(real, real.clone(), k=k)[:2] == (1.0, 1.0)
+
+
+@FAST
+@given(feature_sets(), st.integers(1, 3))
+def test_nearest_neighbours_properties(sets, k):
+    queries, reference = sets
+    nn_ = metrics.nearest_neighbours(queries, reference, k=k)
+    assert nn_.distances.shape == nn_.indices.shape == (len(queries), k)
+    assert (nn_.distances >= 0).all() and (nn_.distances.diff(dim=1) >= 0).all()
+    direct = torch.cdist(queries.float(), reference.float()).min(dim=1).values
+    assert torch.allclose(nn_.distances[:, 0], direct, atol=1e-5)
+    copies = metrics.nearest_neighbours(reference[:3], reference, k=1)
+    assert torch.allclose(copies.distances[:, 0], torch.zeros(3), atol=1e-5), "a copy has distance 0"
+
+
+@FAST
+@given(st.integers(1, 30), st.integers(2, 6), st.integers(0, 2**31 - 1), st.floats(0.05, 0.95))
+def test_class_scores_are_shares_whatever_the_classifier(n, k, seed, threshold):
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, k))
+    images = torch.rand(n, 1, 4, 4, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+    s = metrics.class_scores(images, net, threshold=threshold)
+    assert s.class_fractions.shape == (k,) and float(s.class_fractions.sum()) == pytest.approx(1.0)
+    assert 0 <= s.classes_covered <= k and 0 <= s.confident_fraction <= 1 and 0 <= s.tv_to_uniform < 1
+    flipped = metrics.class_scores(images.flip(0), net, threshold=threshold)
+    assert torch.equal(flipped.class_fractions, s.class_fractions), "the order of the samples does not matter"

@@ -61,6 +61,8 @@ def rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     """Restore the states returned by :func:`rng_state`."""
+    if not isinstance(state, dict) or not {"python", "numpy", "torch"} <= set(state):
+        raise CheckpointError("state: expected the dict of rng_state() with 'python', 'numpy' and 'torch' entries")
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     name, keys, pos, has_gauss, gauss = state["numpy"]

@@ -227,6 +227,8 @@ def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
 
 def steps_per_second(history: History) -> float:
     """Training speed of the last ``fit`` (steps / second of wall time)."""
+    if not isinstance(history, dict):
+        raise TypeError(f"history: expected the History that fit returned, got {type(history).__name__}")
     seconds = getattr(history, "seconds", float("nan"))
     steps = history["step"][-1] if history.get("step") else 0
     return steps / seconds if seconds and not math.isnan(seconds) else float("nan")

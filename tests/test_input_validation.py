@@ -177,3 +177,20 @@ def test_mode_coverage_refuses_nan_samples_and_empty_centres():
     # integer centres and lists still work
     assert metrics.mode_coverage(torch.zeros(3, 2), torch.zeros(1, 2, dtype=torch.long), 0.1).modes == 1
     assert metrics.mode_coverage(torch.zeros(3, 2), [[0, 0]], 0.1).modes == 1
+
+
+def test_remaining_entry_points_name_their_bad_arguments(tmp_path):
+    from gancourse.data import download
+
+    with pytest.raises(checkpoint.CheckpointError, match="state: expected the dict of rng_state"):
+        checkpoint.set_rng_state({"python": None})
+    with pytest.raises(TypeError, match="factory: expected a class or function"):
+        data.register_dataset("mine", "not a factory")
+    with pytest.raises(TypeError, match="name: expected a non-empty dataset name"):
+        data.register_dataset("", data.Digits)
+    with pytest.raises(TypeError, match="history: expected the History that fit returned"):
+        train.steps_per_second("history")
+    (tmp_path / "a.zip").write_bytes(b"")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match="target: .*file is a file, not a folder"):
+        download.extract_archive(tmp_path / "a.zip", tmp_path / "file")

@@ -27,6 +27,10 @@ _DATASETS = {
 
 def register_dataset(name: str, factory) -> None:
     """Make ``load_dataset(name)`` build datasets with ``factory`` (used by later modules)."""
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name: expected a non-empty dataset name (str), got {name!r}")
+    if not callable(factory):
+        raise TypeError(f"factory: expected a class or function that builds the dataset, got {type(factory).__name__}")
     _DATASETS[name] = factory
 
 

@@ -474,6 +474,8 @@ def extract_archive(archive, target, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> l
         raise TypeError(f"target: expected a folder path, got {type(target).__name__}")
     max_bytes = V.positive_int(max_bytes, "max_bytes")
     target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise NotADirectoryError(f"target: {target} is a file, not a folder")
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".extracting-{archive.name}-", dir=target))
     try:

@@ -1,7 +1,10 @@
 """Data for the course: toy distributions, embedded image datasets, and a batch iterator.
 
 ``load_dataset(name, **kwargs)`` builds an image dataset by name; ``make_toy(name, **kwargs)``
-builds a toy distribution. Everything here works offline.
+builds a toy distribution. Everything here works offline, except ``fetch`` (``download.py``: the
+papers' real datasets, downloaded and verified; ``load_real`` reads them once in place).
+``open_folder(path)`` and its layout helpers (``folders.py``) read a folder of the user's own
+images, the ``--data PATH`` of recipes.
 """
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def test_a_folder_of_odd_images_is_scanned_reported_and_served_for_a_full_epoch(
     assert set(ds.report.examples["truncated"]) == {"truncated.png", "truncated.jpg"}
     conv = ds.report.converted
     assert conv["16-bit scaled"] == 1 and conv["grayscale to RGB"] >= 4 and conv["downscaled"] == 2  # photo.jpg, large.jpg
-    assert conv["alpha composited on white"] == 2 and conv["upsampled"] == 1
+    assert conv["alpha composited on white"] == 3 and conv["upsampled"] == 1  # rgba, la, palette
     seen = 0
     for images, labels in DataLoader(ds, batch_size=4, shuffle=True):
         assert images.dtype == torch.float32 and images.shape[1:] == (3, 32, 32)

@@ -397,6 +397,8 @@ def _inspect(path: Path, opts: _Options) -> tuple[str | None, str, tuple[int, in
             return UNREADABLE, "empty file", (0, 0), ""
         with Image.open(path) as img:
             size, mode, fmt = img.size, img.mode, img.format
+            if "transparency" in img.info and mode in ("P", "L", "RGB"):
+                mode += "+transparency"  # a palette entry or colour key that is transparent
             w, h = size
             if w * h > opts.max_pixels:
                 return TOO_LARGE, f"{w} x {h} pixels > max_pixels={opts.max_pixels}", size, mode
@@ -434,8 +436,9 @@ def _conversions(mode: str, size: tuple[int, int], opts: _Options, halves: bool 
     done = []
     if mode.startswith("I;16") or mode == "I":
         done.append("16-bit scaled")
-    elif mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or mode.endswith("+transparency"):
         done.append("alpha dropped" if opts.alpha == "drop" else f"alpha composited on {opts.alpha}")
+    mode = mode.removesuffix("+transparency")
     gray = mode in ("1", "L", "LA", "La", "I", "F") or mode.startswith("I;16")
     if gray and opts.channels == 3:
         done.append("grayscale to RGB")

@@ -290,3 +290,11 @@ def test_folder_bad_paths(tmp_path):
         data.convert_image(np.full((4, 4), 2.0))
     with pytest.raises(ValueError, match=r"image: expected an array of shape \(H, W\)"):
         data.convert_image(np.zeros((4, 4, 2), np.uint8))
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_every_exif_orientation_matches_pillow(orientation):
+    arr = (np.random.default_rng(orientation).random((5, 7, 3)) * 255).astype(np.uint8)
+    name = folders._EXIF_TRANSPOSE[orientation]
+    reference = np.asarray(Image.fromarray(arr).transpose(getattr(Image.Transpose, name)))
+    assert np.array_equal(folders._apply_transpose(arr, name), reference)

@@ -205,7 +205,7 @@ def test_the_checks_catch_a_bad_notebook():
         v4.new_markdown_cell("## What to remember"),
     ])
     assert any("NameError" in p for p in error_problems(bad))
-    assert any("Traceback" in p or "stream" in p for p in error_problems(v4.new_notebook(cells=[v4.new_code_cell(
+    assert any("(stderr): KeyError: 1" in p for p in error_problems(v4.new_notebook(cells=[v4.new_code_cell(
         "x", execution_count=1, outputs=[v4.new_output("stream", name="stderr",
                                                         text="Traceback (most recent call last):\n  ...\nKeyError: 1\n")])])))
     assert any("/work/main" in p for p in path_problems(bad))

@@ -1,0 +1,5 @@
+"""One file per GAN family: its G, its D, its training step (a model object), its recipes.
+
+Importing this package registers every family's recipes with ``gancourse.recipes``.
+"""
+from . import toy_modes, wgan  # noqa: F401  (registers the recipes: toy-modes)

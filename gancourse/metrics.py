@@ -22,6 +22,10 @@ digit classifier, ``gancourse.evaluators.digit_classifier()``):
 ``precision_recall``           improved precision / recall on k-NN manifolds (Kynkäänniemi et al. 2019)
 ``nearest_neighbours``         nearest training images of samples (the memorisation check)
 ``image_report``               all of the above as one dict of rounded numbers
+``per_class_accuracy``         for a class-conditional G: the share of samples of each requested
+                               class that the classifier recognises as that class (notebook 09)
+``l1_error``                   mean |G(x) − y| of translations against their targets (notebook 10)
+``high_frequency_energy``      sharpness: mean squared Laplacian response (notebook 10)
 =============================  ==============================================================
 """
 from __future__ import annotations
@@ -322,3 +326,65 @@ def image_report(samples: torch.Tensor, real: torch.Tensor, classifier=None, k: 
     if train is not None:
         out["median NN distance to train"] = round(float(nearest_neighbours(samples, train).distances[:, 0].median()), 3)
     return out
+
+
+# ============================================================================================
+# Conditional generation and paired translation (notebooks 09 and 10)
+# ============================================================================================
+
+@torch.no_grad()
+def per_class_accuracy(images: torch.Tensor, requested: torch.Tensor, classifier=None) -> torch.Tensor:
+    """For samples of a class-conditional G: accuracy (K,), entry k = share of the samples generated
+    for class k that ``classifier`` assigns to class k (K = the classifier's number of classes).
+
+    ``images``: (N, C, H, W); ``requested``: (N,) the class each sample was generated for;
+    ``classifier`` defaults to the course's digit classifier. A class never requested gets NaN.
+    """
+    V.images(images, "images")
+    V.tensor(requested, "requested", ndim=1, floating=False)
+    if requested.is_floating_point() or requested.dtype == torch.bool:
+        raise TypeError(f"requested: expected integer class indices, got dtype {requested.dtype}")
+    if requested.shape[0] != images.shape[0] or requested.shape[0] == 0:
+        raise ValueError(f"requested: expected one class per image ({images.shape[0]}, at least one), "
+                         f"got {requested.shape[0]}")
+    probs = classifier_probs(images, classifier)
+    k = probs.shape[1]
+    if int(requested.min()) < 0 or int(requested.max()) >= k:
+        raise ValueError(f"requested: expected classes in [0, {k - 1}] (the classifier's), got values from "
+                         f"{int(requested.min())} to {int(requested.max())}")
+    pred = probs.argmax(1)
+    requested = requested.cpu().long()
+    hits = torch.bincount(requested[pred == requested], minlength=k).double()
+    totals = torch.bincount(requested, minlength=k).double()
+    return (hits / totals).float()      # 0/0 = NaN for classes with no sample
+
+
+def l1_error(fake: torch.Tensor, real: torch.Tensor) -> float:
+    """Mean absolute difference between translations and their targets, both (N, C, H, W) in [-1, 1]:
+    the L1 term of Pix2Pix (Isola et al. 2017, Eq. 3) measured on held-out pairs."""
+    V.images(fake, "fake")
+    V.images(real, "real")
+    if fake.shape != real.shape:
+        raise ValueError(f"fake and real: expected the same shape, got {tuple(fake.shape)} and {tuple(real.shape)}")
+    return float((fake.detach().float().cpu() - real.detach().float().cpu()).abs().mean())
+
+
+_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
+
+
+def high_frequency_energy(images: torch.Tensor) -> float:
+    r"""Sharpness: the mean squared response of the discrete Laplacian, :math:`\mathbb{E}(\Delta x)^2`.
+
+    ``images``: (N, C, H, W) in [-1, 1], H and W >= 3. The Laplacian (the 3x3 kernel
+    [[0, 1, 0], [1, -4, 1], [0, 1, 0]]) is applied to every channel without padding; its output
+    is large where intensity changes abruptly (edges, texture, noise) and 0 on linear ramps, so a
+    blurred image has less of it than the sharp original. This is the "variance of the Laplacian"
+    focus measure (Pech-Pacheco et al., ICPR 2000), in a form that is additive over pixels.
+    """
+    V.images(images, "images")
+    if images.shape[-1] < 3 or images.shape[-2] < 3:
+        raise ValueError(f"images: expected at least 3x3 pixels, got shape {tuple(images.shape)}")
+    x = images.detach().float().cpu()
+    n, c, h, w = x.shape
+    response = torch.nn.functional.conv2d(x.reshape(n * c, 1, h, w), _LAPLACIAN.view(1, 1, 3, 3))
+    return float(response.pow(2).mean())

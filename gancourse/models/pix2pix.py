@@ -1,0 +1,358 @@
+r"""Pix2Pix: paired image-to-image translation with a conditional GAN (Isola et al., CVPR 2017).
+
+G translates an input image x (here a one-hot label map) into an output image; D sees the *pair*
+(x, image) and says, patch by patch, whether the image is the real partner of x or G's
+translation. The objective (the paper's Eq. 4)::
+
+    G* = arg min_G max_D  L_cGAN(G, D) + λ L_L1(G),         λ = 100
+    L_cGAN = E log D(x, y) + E log(1 - D(x, G(x)))          (Eq. 1; D sees x too)
+    L_L1   = E ||y - G(x)||_1                               (Eq. 3)
+
+The L1 term alone gives the *median* of the possible outputs: right on average, blurry in
+detail. The adversarial term alone gives sharp, plausible images that need not match y. Together:
+sharp and close. Notebook 10 measures the three.
+
+Settings of the paper and its reference code, used here: U-Net G (:class:`gancourse.nn.UNet`),
+PatchGAN D (:class:`gancourse.nn.PatchDiscriminator`, 70x70 at 256x256), batch norm, Adam with
+lr 2e-4 and β1 = 0.5 for both, D's loss halved ("we divide the objective by 2 while optimizing D,
+which slows down the rate at which D learns relative to G"), one D step per G step, the
+non-saturating generator loss. ``gan_mode="vanilla"`` is the paper's cross-entropy;
+``gan_mode="lsgan"`` the least-squares loss (Mao et al. 2017) the reference code also offers
+(``--gan_mode lsgan``), with targets 1 (real) and 0 (fake): D minimises ½[(D(x,y) - 1)² +
+D(x,G(x))²], G minimises (D(x,G(x)) - 1)², so λ = 100 weighs the same size of GAN loss in both
+modes.
+
+The recipe ``python -m gancourse.train pix2pix`` trains on the procedural scenes (label map ->
+image) or, with ``--data FOLDER``, on your own paired images in the reference code's *aligned*
+layout: ``FOLDER/train/*.jpg|png`` (and optionally ``FOLDER/test/``), each file one picture with
+the input A on the left half and the target B on the right half, as in the facades, maps or
+cityscapes datasets of the paper (:func:`load_aligned_folder` has ``direction="BtoA"`` to
+translate right to left). ``pix2pix-l1`` and ``pix2pix-gan`` train the two ablations.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .. import _validate as V
+from .. import losses, recipes
+from ..metrics import high_frequency_energy, l1_error
+from ..nn.patchgan import PatchDiscriminator
+from ..nn.unet import NORMS, UNet
+
+GAN_MODES = ("vanilla", "lsgan")
+
+
+@dataclass
+class Pix2PixConfig:
+    in_channels: int = 5          # one-hot label map of the scenes (5 classes); 3 for RGB inputs
+    out_channels: int = 3
+    size: int = 32                # image side; the U-Net goes down to 1x1 (log2(size) levels)
+    ngf: int = 32                 # G's base width (64 in the paper)
+    ndf: int = 32                 # D's base width (64 in the paper)
+    d_layers: int = 2             # PatchGAN stride-2 layers (3 = 70x70 at 256; 2 = 34x34)
+    norm: str = "batch"
+    dropout: float = 0.5          # on G's 3 innermost decoder layers, as in the paper
+    gan_mode: str = "lsgan"
+    lambda_gan: float = 1.0       # 0: "L1 only" (no D at all)
+    lambda_l1: float = 100.0      # 0: "GAN only"
+    lr: float = 2e-4
+    beta1: float = 0.5
+    steps: int = 3000
+    batch_size: int = 32
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("in_channels", "out_channels", "ngf", "ndf", "d_layers", "steps", "batch_size"):
+            setattr(self, name, V.positive_int(getattr(self, name), name))
+        self.size = V.positive_int(self.size, "size", minimum=8)
+        V.choice(self.norm, "norm", NORMS)
+        V.choice(self.gan_mode, "gan_mode", GAN_MODES)
+        for name in ("lambda_gan", "lambda_l1"):
+            setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
+        if self.lambda_gan == 0 and self.lambda_l1 == 0:
+            raise ValueError("lambda_gan, lambda_l1: at least one loss must have a positive weight")
+        self.lr = V.positive_float(self.lr, "lr")
+        if not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1}")
+
+    @property
+    def variant(self) -> str:
+        """"L1 only", "GAN only" or "GAN + L1", from the two weights."""
+        if self.lambda_gan == 0:
+            return "L1 only"
+        return "GAN only" if self.lambda_l1 == 0 else "GAN + L1"
+
+
+def build_generator(cfg: Pix2PixConfig) -> UNet:
+    """The U-Net G of a configuration: (N, in_channels, S, S) -> (N, out_channels, S, S)."""
+    return UNet(cfg.in_channels, cfg.out_channels, size=cfg.size, base=cfg.ngf, norm=cfg.norm, dropout=cfg.dropout)
+
+
+def build_discriminator(cfg: Pix2PixConfig) -> PatchDiscriminator:
+    """The conditional PatchGAN D: the pair concatenated, (N, in + out channels, S, S) -> score map."""
+    return PatchDiscriminator(cfg.in_channels + cfg.out_channels, base=cfg.ndf, n_layers=cfg.d_layers, norm=cfg.norm)
+
+
+def init_weights(module: torch.nn.Module, std: float = 0.02) -> torch.nn.Module:
+    """The reference code's initialisation: conv weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
+    for m in module.modules():
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
+            torch.nn.init.normal_(m.weight, 0.0, std)
+            if m.bias is not None:
+                torch.nn.init.zeros_(m.bias)
+        elif isinstance(m, (torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d)) and m.weight is not None:
+            torch.nn.init.normal_(m.weight, 1.0, std)
+            torch.nn.init.zeros_(m.bias)
+    return module
+
+
+class Pix2Pix:
+    """G, D, their optimisers and the training step of Pix2Pix.
+
+    ``set_input(a, b)`` takes a batch of inputs A (N, in_channels, S, S) and targets B
+    (N, out_channels, S, S) in [-1, 1]; ``optimize_parameters()`` does one D step then one G step
+    and returns the losses. With ``lambda_gan = 0`` there is no D ("L1 only").
+    """
+
+    def __init__(self, cfg: Pix2PixConfig | None = None, device="cpu"):
+        self.cfg = cfg = cfg or Pix2PixConfig()
+        if not isinstance(cfg, Pix2PixConfig):
+            raise TypeError(f"cfg: expected a Pix2PixConfig, got {type(cfg).__name__}")
+        self.device = torch.device(device)
+        self.G = init_weights(build_generator(cfg)).to(self.device)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        self.D = self.opt_D = None
+        if cfg.lambda_gan > 0:
+            self.D = init_weights(build_discriminator(cfg)).to(self.device)
+            self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+
+    # ---- losses, on D's raw scores ----------------------------------------------------------
+    def loss_D_gan(self, real_scores, fake_scores):
+        """D's loss, halved: ½[BCE(real, 1) + BCE(fake, 0)] or ½[(real - 1)² + fake²]."""
+        if self.cfg.gan_mode == "lsgan":
+            return losses.d_loss_lsgan(real_scores, fake_scores)        # already ½(...) + ½(...)
+        return 0.5 * losses.d_loss_bce(real_scores, fake_scores)
+
+    def loss_G_gan(self, fake_scores):
+        """G's adversarial loss: -log D(x, G(x)) (non-saturating) or (D(x, G(x)) - 1)²."""
+        if self.cfg.gan_mode == "lsgan":
+            return 2 * losses.g_loss_lsgan(fake_scores)                  # mean (D - 1)², the reference's MSE
+        return losses.g_loss_nonsaturating(fake_scores)
+
+    # ---- one training step ------------------------------------------------------------------
+    def set_input(self, a: torch.Tensor, b: torch.Tensor) -> None:
+        V.images(a, "a", channels=self.cfg.in_channels)
+        V.images(b, "b", channels=self.cfg.out_channels)
+        if a.shape[0] != b.shape[0] or a.shape[-2:] != b.shape[-2:]:
+            raise ValueError(f"a and b: expected pairs of the same batch size and image size, "
+                             f"got {tuple(a.shape)} and {tuple(b.shape)}")
+        self.real_A, self.real_B = a.to(self.device), b.to(self.device)
+
+    def forward(self) -> None:
+        self.fake_B = self.G(self.real_A)
+
+    def backward_D(self) -> torch.Tensor:
+        real_scores = self.D(torch.cat([self.real_A, self.real_B], 1))
+        fake_scores = self.D(torch.cat([self.real_A, self.fake_B.detach()], 1))   # no gradient into G
+        loss_D = self.loss_D_gan(real_scores, fake_scores)
+        loss_D.backward()
+        return loss_D
+
+    def backward_G(self) -> dict:
+        out = {}
+        loss_G = 0.0
+        if self.D is not None:
+            out["G_gan"] = self.loss_G_gan(self.D(torch.cat([self.real_A, self.fake_B], 1)))
+            loss_G = loss_G + self.cfg.lambda_gan * out["G_gan"]
+        out["G_L1"] = (self.fake_B - self.real_B).abs().mean()
+        if self.cfg.lambda_l1 > 0:
+            loss_G = loss_G + self.cfg.lambda_l1 * out["G_L1"]
+        loss_G.backward()
+        return out
+
+    def optimize_parameters(self) -> dict:
+        """One step: G translates the batch; D is updated on (real, fake) pairs; then G."""
+        self.forward()
+        out = {}
+        if self.D is not None:
+            self.D.requires_grad_(True)
+            self.opt_D.zero_grad(set_to_none=True)
+            out["D"] = self.backward_D()
+            self.opt_D.step()
+            self.D.requires_grad_(False)          # G's step needs gradients through D, not for D
+        self.opt_G.zero_grad(set_to_none=True)
+        out.update(self.backward_G())
+        self.opt_G.step()
+        return {k: v.detach() for k, v in out.items()}
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    def modules(self) -> dict:
+        return {"G": self.G} if self.D is None else {"G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"G": self.opt_G} if self.D is None else {"G": self.opt_G, "D": self.opt_D}
+
+    @torch.no_grad()
+    def translate(self, a: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """G(a) in batches, on the CPU. G stays in train mode as in the paper (batch statistics of the
+        test batch, dropout on), unless the caller switched it to eval."""
+        V.images(a, "a", channels=self.cfg.in_channels)
+        return translate(self.G, a, batch_size=batch_size, device=self.device)
+
+
+@torch.no_grad()
+def translate(G: torch.nn.Module, a: torch.Tensor, batch_size: int = 256, device=None) -> torch.Tensor:
+    """Apply G to inputs (N, C, S, S) in batches of ``batch_size``; outputs on the CPU."""
+    V.images(a, "a")
+    batch_size = V.positive_int(batch_size, "batch_size")
+    device = device or next(G.parameters()).device
+    return torch.cat([G(a[i:i + batch_size].to(device)).cpu() for i in range(0, a.shape[0], batch_size)])
+
+
+# ------------------------------------------------------------------------------------------------
+# Paired data from a folder (the reference code's "aligned" layout)
+# ------------------------------------------------------------------------------------------------
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+def load_aligned_folder(folder, size: int, direction: str = "AtoB") -> tuple[torch.Tensor, torch.Tensor]:
+    """Read side-by-side pairs: every image in ``folder`` holds A on its left half and B on its right.
+
+    Returns (A, B), each (N, 3, size, size) float32 in [-1, 1] (halves resized with bilinear
+    interpolation). ``direction="BtoA"`` swaps them.
+    """
+    from PIL import Image
+    import numpy as np
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"folder: {folder} is not a folder")
+    size = V.positive_int(size, "size", minimum=8)
+    V.choice(direction, "direction", ("AtoB", "BtoA"))
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise ValueError(f"folder: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; expected side-by-side "
+                         "A|B pairs as in the Pix2Pix datasets (e.g. facades/train/1.jpg)")
+    a_list, b_list = [], []
+    for path in files:
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 127.5 - 1
+        h, w, _ = arr.shape
+        if w < 2:
+            raise ValueError(f"folder: {path.name} is too narrow to hold two halves ({w} px)")
+        pair = torch.from_numpy(arr).permute(2, 0, 1)[None]
+        half = w // 2
+        for target, part in ((a_list, pair[..., :half]), (b_list, pair[..., half:2 * half])):
+            target.append(F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False))
+    a, b = torch.cat(a_list).clamp(-1, 1), torch.cat(b_list).clamp(-1, 1)
+    return (a, b) if direction == "AtoB" else (b, a)
+
+
+# ------------------------------------------------------------------------------------------------
+# The recipe
+# ------------------------------------------------------------------------------------------------
+
+def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", progress: bool = True,
+          checkpoint=None, resume: bool = False, desc: str | None = None):
+    """Train Pix2Pix on pairs (a, b) for ``cfg.steps`` steps; return ``(model, history)``."""
+    from ..data import TensorImageDataset, batches
+    from ..runtime import seed_everything
+    from ..train import fit
+
+    seed_everything(cfg.seed)
+    model = Pix2Pix(cfg, device)
+    index = TensorImageDataset(torch.zeros(a.shape[0], 1, 1, 1), torch.arange(a.shape[0]), ["pair"])
+    stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed))
+
+    def step(i):
+        _, idx = next(stream)
+        model.set_input(a[idx], b[idx])
+        return model.optimize_parameters()
+
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras["batches"] = stream
+    history = fit(step, cfg.steps, log_every=25, desc=desc or f"pix2pix ({cfg.variant})", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    return model, history
+
+
+PRETRAINED = {"L1 only": "pix2pix-scenes-l1", "GAN only": "pix2pix-scenes-gan", "GAN + L1": "pix2pix-scenes"}
+
+
+def pretrained_generator(variant: str = "GAN + L1") -> tuple[UNet, Pix2PixConfig]:
+    """A shipped scenes generator: ``variant`` is "GAN + L1", "L1 only" or "GAN only". Returns
+    ``(G, cfg)``; the checkpoint's checksum is verified before loading."""
+    from .. import pretrained
+
+    V.choice(variant, "variant", PRETRAINED)
+    state = pretrained.load(PRETRAINED[variant])
+    cfg = Pix2PixConfig(**state["config"])
+    G = build_generator(cfg)
+    G.load_state_dict(state["modules"]["G"])
+    return G, cfg
+
+
+def run(args, variant: str = "GAN + L1") -> dict:
+    """Recipe ``pix2pix``: scenes (label map -> image) by default, or ``--data`` aligned pairs."""
+    from .. import pretrained
+    from ..data.scenes import Scenes, one_hot
+    from ..runtime import pick_device
+    from ..train import Checkpointer
+
+    cfg = Pix2PixConfig(seed=args.seed, size=args.image_size or 32)
+    if args.steps is not None:
+        cfg.steps = args.steps
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    V.choice(variant, "variant", PRETRAINED)
+    cfg.lambda_gan, cfg.lambda_l1 = {"GAN + L1": (1.0, 100.0), "L1 only": (0.0, 100.0), "GAN only": (1.0, 0.0)}[variant]
+    if args.data is None:
+        train_set, test_set = Scenes(4000, cfg.size, "train"), Scenes(500, cfg.size, "test")
+        a, b = one_hot(train_set.maps), train_set.images
+        a_test, b_test = one_hot(test_set.maps), test_set.images
+    else:
+        cfg.in_channels = 3
+        a, b = load_aligned_folder(args.data / "train" if (args.data / "train").is_dir() else args.data, cfg.size)
+        test_dir = args.data / "test"
+        a_test, b_test = load_aligned_folder(test_dir, cfg.size) if test_dir.is_dir() else (a[:200], b[:200])
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    model, history = train(cfg, a, b, device=device, progress=not args.no_progress, checkpoint=ckpt,
+                           resume=args.resume)
+    fake = model.translate(a_test).cpu()
+    metrics = {"variant": variant, "test_l1": round(l1_error(fake, b_test), 4),
+               "test_hf_energy": round(high_frequency_energy(fake), 5),
+               "real_hf_energy": round(high_frequency_energy(b_test), 5)}
+    if args.publish:
+        if args.data is not None:
+            raise SystemExit("pix2pix --publish: only the scenes model is shipped; drop --data")
+        name = PRETRAINED[variant]
+        path = pretrained.save(
+            name, {"G": model.G.cpu()}, config=asdict(cfg), metrics=metrics,
+            command=f"python -m gancourse.train {RECIPE_NAMES[variant]} --steps {cfg.steps} --publish",
+            description=f"Pix2Pix U-Net on 32x32 scenes, label map -> image ({variant})")
+        metrics["published"] = path.name
+    return metrics
+
+
+def run_l1(args) -> dict:
+    """Recipe ``pix2pix-l1``: the ablation without D (λ_GAN = 0)."""
+    return run(args, "L1 only")
+
+
+def run_gan(args) -> dict:
+    """Recipe ``pix2pix-gan``: the ablation without the L1 term (λ_L1 = 0)."""
+    return run(args, "GAN only")
+
+
+RECIPE_NAMES = {"GAN + L1": "pix2pix", "L1 only": "pix2pix-l1", "GAN only": "pix2pix-gan"}
+recipes.register("pix2pix", __name__, "run", "Pix2Pix: scenes label map -> image, or --data aligned A|B pairs (notebook 10)")
+recipes.register("pix2pix-l1", __name__, "run_l1", "Pix2Pix ablation: L1 loss only, no discriminator (notebook 10)")
+recipes.register("pix2pix-gan", __name__, "run_gan", "Pix2Pix ablation: conditional GAN loss only, no L1 (notebook 10)")

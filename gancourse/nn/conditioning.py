@@ -1,0 +1,85 @@
+r"""Feeding a label to a network: one-hot codes (built with ``scatter_``) and learned embeddings.
+
+A conditional GAN (Mirza & Osindero 2014) gives both G and D the condition y:
+:math:`\min_G\max_D\ \mathbb{E}_{x}\log D(x\mid y) + \mathbb{E}_{z}\log(1 - D(G(z\mid y)\mid y))`.
+A class label is an integer, and a network needs a vector. Two ways to make one:
+
+* **one-hot**: the vector with a 1 at position y and 0 elsewhere. ``torch.zeros(N, C)`` filled
+  with ``scatter_(1, y[:, None], 1)``: fixed, nothing to learn, C numbers per label. The same call
+  on dimension 1 of an (N, 1, H, W) map turns a *semantic label map* into C binary channels, which
+  is how Pix2Pix and SPADE take a segmentation as input.
+* **embedding**: ``nn.Embedding(C, dim)``, a learned table with one row per class: the network
+  chooses the code; ``dim`` can be smaller or larger than C.
+
+A one-hot code times a weight matrix *is* an embedding lookup (row y of the matrix), so the two
+differ only in where the learnable table sits: in the label code or in the next layer.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .. import _validate as V
+
+
+def _labels(labels, name: str, n_classes: int) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name}: expected an integer torch.Tensor of class indices, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name}: expected integer class indices, got dtype {labels.dtype}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+        raise ValueError(f"{name}: expected class indices in [0, {n_classes - 1}], "
+                         f"got values from {int(labels.min())} to {int(labels.max())}")
+    return labels.long()
+
+
+def one_hot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """One-hot codes made with ``scatter_``: (N,) -> (N, C), or label maps (N, H, W) -> (N, C, H, W).
+
+    Entry ``[n, c]`` (or ``[n, c, i, j]``) is 1 where the label equals c and 0 elsewhere, so the C
+    channels sum to 1 everywhere. Integer labels in [0, C) are required.
+    """
+    n_classes = V.positive_int(n_classes, "n_classes")
+    labels = _labels(labels, "labels", n_classes)
+    if labels.ndim not in (1, 3):
+        raise ValueError(f"labels: expected class indices of shape (N,) or a label map (N, H, W), "
+                         f"got shape {tuple(labels.shape)}")
+    index = labels.unsqueeze(1)                              # (N, 1) or (N, 1, H, W)
+    shape = (labels.shape[0], n_classes) + tuple(labels.shape[1:])
+    out = torch.zeros(shape, dtype=dtype, device=labels.device)
+    return out.scatter_(1, index, 1)                          # out[n, index[n, ...], ...] = 1
+
+
+class LabelCode(nn.Module):
+    """The vector a conditional network reads for a class label: (N,) integers -> (N, ``dim``).
+
+    ``kind="one_hot"``: the fixed one-hot code (``dim`` = ``n_classes``, nothing to learn).
+    ``kind="embedding"``: a learned ``nn.Embedding(n_classes, dim)`` table (``dim`` defaults to
+    ``n_classes``, as in the usual PyTorch cGAN examples).
+    """
+
+    KINDS = ("one_hot", "embedding")
+
+    def __init__(self, n_classes: int, kind: str = "embedding", dim: int | None = None):
+        super().__init__()
+        self.n_classes = V.positive_int(n_classes, "n_classes", minimum=2)
+        self.kind = V.choice(kind, "kind", self.KINDS)
+        if kind == "one_hot":
+            if dim is not None and dim != n_classes:
+                raise ValueError(f"dim: a one-hot code has n_classes = {n_classes} entries, got dim={dim}")
+            self.dim = self.n_classes
+            self.table = None
+        else:
+            self.dim = V.positive_int(dim if dim is not None else n_classes, "dim")
+            self.table = nn.Embedding(self.n_classes, self.dim)
+
+    def forward(self, labels: torch.Tensor) -> torch.Tensor:
+        labels = _labels(labels, "labels", self.n_classes)
+        if labels.ndim != 1:
+            raise ValueError(f"labels: expected shape (N,), got {tuple(labels.shape)}")
+        if self.table is None:
+            return one_hot(labels, self.n_classes)
+        return self.table(labels)
+
+    def extra_repr(self) -> str:
+        return f"n_classes={self.n_classes}, kind={self.kind!r}, dim={self.dim}"

@@ -388,3 +388,45 @@ def high_frequency_energy(images: torch.Tensor) -> float:
     n, c, h, w = x.shape
     response = torch.nn.functional.conv2d(x.reshape(n * c, 1, h, w), _LAPLACIAN.view(1, 1, 3, 3))
     return float(response.pow(2).mean())
+
+
+def inception_features(images: torch.Tensor, weights, batch_size: int = 32, device="cpu") -> torch.Tensor:
+    """Inception-v3 pool features (N, 2048) of ``images`` (N, 1 or 3, H, W) in [-1, 1], for a real FID.
+
+    FID (Heusel et al. 2017) is :func:`frechet_distance` on these features. The weights are not
+    shipped and never downloaded here: ``weights`` is the path of a torchvision ``inception_v3``
+    state dict (``Inception_V3_Weights.IMAGENET1K_V1``, e.g. from a machine with a network), loaded
+    with ``weights_only=True``. Images are repeated to 3 channels, resized to 299x299 (bilinear)
+    and normalised with ImageNet's statistics. The reference FID implementation uses a TensorFlow
+    port of slightly different weights, so values computed this way are close to, not equal to,
+    published FIDs; compare models with one implementation only.
+    """
+    from pathlib import Path
+
+    import torch.nn.functional as F
+    from torchvision.models import Inception3
+
+    V.images(images, "images")
+    if images.shape[1] not in (1, 3):
+        raise ValueError(f"images: expected 1 or 3 channels, got shape {tuple(images.shape)}")
+    batch_size = V.positive_int(batch_size, "batch_size")
+    path = Path(weights) if isinstance(weights, (str, Path)) else None
+    if path is None:
+        raise TypeError(f"weights: expected the path of an inception_v3 state dict, got {type(weights).__name__}")
+    if not path.is_file():
+        raise FileNotFoundError(f"weights: {path} does not exist. Save torchvision's inception_v3 ImageNet weights "
+                                "there on a machine with a network (torchvision.models.Inception_V3_Weights).")
+    net = Inception3(aux_logits=True, init_weights=False)
+    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    net.fc = torch.nn.Identity()
+    net.eval().to(device)
+    mean = torch.tensor([0.485, 0.456, 0.406], device=device).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225], device=device).view(1, 3, 1, 1)
+    out = []
+    with torch.no_grad():
+        for i in range(0, images.shape[0], batch_size):
+            x = images[i:i + batch_size].to(device, torch.float32)
+            x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+            x = F.interpolate((x + 1) / 2, size=(299, 299), mode="bilinear", align_corners=False)
+            out.append(net((x - mean) / std).cpu())
+    return torch.cat(out)

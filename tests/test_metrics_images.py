@@ -139,3 +139,16 @@ def test_classifier_scores_bad_input(clf):
         metrics.class_scores(torch.zeros(2, 1, 16, 16), classifier="digits")
     with pytest.raises(ValueError, match="at least 8x8"):
         clf(torch.zeros(2, 1, 4, 4))
+
+
+def test_inception_features_load_user_weights_and_return_2048_features(tmp_path):
+    from torchvision.models import Inception3
+
+    path = tmp_path / "inception.pt"
+    torch.save(Inception3(aux_logits=True, init_weights=False).state_dict(), path)
+    f = metrics.inception_features(torch.zeros(2, 1, 16, 16), path)
+    assert f.shape == (2, 2048) and torch.isfinite(f).all()
+    with pytest.raises(FileNotFoundError, match="weights: .* does not exist"):
+        metrics.inception_features(torch.zeros(2, 1, 16, 16), tmp_path / "missing.pt")
+    with pytest.raises(TypeError, match="weights: expected the path"):
+        metrics.inception_features(torch.zeros(2, 1, 16, 16), None)

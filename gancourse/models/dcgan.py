@@ -1,0 +1,280 @@
+"""DCGAN (Radford, Metz & Chintala, ICLR 2016): convolutional G and D for small square images.
+
+The five guidelines of the paper (Section 3), and where each one sits in this file:
+
+1. no pooling: D downsamples with strided convolutions, G upsamples with transposed (fractionally
+   strided) convolutions                                           -> ``_down``, ``_up``
+2. batch norm in G and D (not on G's output layer nor D's input layer) -> ``norm=True`` in blocks
+3. no fully connected hidden layers: G's first layer is a 4x4 transposed convolution of z, D's last
+   a 4x4 convolution to one logit                                  -> ``generator``, ``discriminator``
+4. ReLU in G, tanh on its output                                   -> ``_up``, ``generator``
+5. LeakyReLU (slope 0.2) in D                                      -> ``_down``
+
+Training: Adam with learning rate 2e-4 and β1 = 0.5, weights initialised from N(0, 0.02)
+(:func:`dcgan_init`), batch size 128 in the paper. Sizes are arguments: ``image_size`` a power of
+two >= 8 (16 and 32 for the course's digits), ``channels``, ``z_dim``, base widths.
+
+    cfg = DCGANConfig(image_size=16)
+    model = DCGAN(cfg)
+    losses = model.optimize_parameters(real_images)     # one D step, then one G step
+
+``python -m gancourse.train dcgan`` (alias ``dcgan-digits``) trains it on the digits;
+``--publish`` writes the shipped checkpoint ``dcgan-digits``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .. import _validate as V
+from .. import losses, recipes
+
+PRETRAINED_NAME = "dcgan-digits"
+
+
+def _check_image_size(image_size) -> int:
+    image_size = V.positive_int(image_size, "image_size", minimum=8)
+    if image_size & (image_size - 1):
+        raise ValueError(f"image_size: expected a power of two >= 8 (8, 16, 32, 64, ...), got {image_size}")
+    return image_size
+
+
+def _up(c_in: int, c_out: int) -> list[nn.Module]:
+    """G block: (N, c_in, h, w) -> (N, c_out, 2h, 2w) by a 4x4 transposed conv, stride 2; BN; ReLU."""
+    return [nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(True)]
+
+
+def _down(c_in: int, c_out: int, norm: bool = True) -> list[nn.Module]:
+    """D block: (N, c_in, h, w) -> (N, c_out, h/2, w/2) by a 4x4 conv, stride 2; [BN]; LeakyReLU(0.2)."""
+    layers: list[nn.Module] = [nn.Conv2d(c_in, c_out, 4, 2, 1, bias=not norm)]
+    if norm:
+        layers.append(nn.BatchNorm2d(c_out))
+    layers.append(nn.LeakyReLU(0.2, True))
+    return layers
+
+
+class Generator(nn.Module):
+    """G: z (N, z_dim) -> images (N, channels, image_size, image_size) in [-1, 1].
+
+    z is read as a (z_dim, 1, 1) map; a 4x4 transposed conv makes it (width·2^(L-1), 4, 4); then
+    L - 1 up blocks halve the channels and double the side; a last transposed conv to ``channels``
+    and tanh. L = log2(image_size / 4): 2 blocks for 16x16, 3 for 32x32.
+    """
+
+    def __init__(self, image_size: int = 16, z_dim: int = 32, width: int = 64, channels: int = 1):
+        super().__init__()
+        self.image_size = _check_image_size(image_size)
+        self.z_dim = V.positive_int(z_dim, "z_dim")
+        width = V.positive_int(width, "width")
+        self.channels = V.positive_int(channels, "channels")
+        n_up = int(math.log2(self.image_size // 4))
+        c = width * 2 ** (n_up - 1)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(self.z_dim, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
+        for _ in range(n_up - 1):
+            layers += _up(c, c // 2)
+            c //= 2
+        layers += [nn.ConvTranspose2d(c, self.channels, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        V.tensor(z, "z", ndim=2, last_dim=self.z_dim)
+        return self.net(z[:, :, None, None])
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images G(z), z ~ N(0, I), computed in eval mode (batch norm uses its running statistics)
+        and without gradients; the module's train/eval mode is restored afterwards."""
+        n = V.positive_int(n, "n")
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.z_dim, generator=generator).to(device)
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                return self(z)
+        finally:
+            self.train(was_training)
+
+
+class Discriminator(nn.Module):
+    """D: images (N, channels, image_size, image_size) -> one logit per image, shape (N,).
+
+    L = log2(image_size / 4) strided down blocks (the first without batch norm), doubling the
+    channels from ``width``; then a 4x4 convolution of the (4, 4) map to one logit.
+    """
+
+    def __init__(self, image_size: int = 16, width: int = 64, channels: int = 1):
+        super().__init__()
+        self.image_size = _check_image_size(image_size)
+        width = V.positive_int(width, "width")
+        self.channels = V.positive_int(channels, "channels")
+        n_down = int(math.log2(self.image_size // 4))
+        layers = _down(self.channels, width, norm=False)
+        c = width
+        for _ in range(n_down - 1):
+            layers += _down(c, 2 * c)
+            c *= 2
+        layers.append(nn.Conv2d(c, 1, 4, 1, 0))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        V.images(x, "x", channels=self.channels)
+        if tuple(x.shape[-2:]) != (self.image_size, self.image_size):
+            raise ValueError(f"x: expected {self.image_size}x{self.image_size} images, got shape {tuple(x.shape)}")
+        return self.net(x).reshape(-1)
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """DCGAN's initialisation (Radford et al. 2016, Section 4): conv weights ~ N(0, 0.02);
+    batch-norm scales ~ N(1, 0.02), shifts 0. Use as ``net.apply(dcgan_init)``."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+def generator(image_size: int = 16, z_dim: int = 32, width: int = 64, channels: int = 1) -> Generator:
+    """A DCGAN generator with DCGAN's initialisation."""
+    G = Generator(image_size, z_dim, width, channels)
+    G.apply(dcgan_init)
+    return G
+
+
+def discriminator(image_size: int = 16, width: int = 64, channels: int = 1) -> Discriminator:
+    """A DCGAN discriminator with DCGAN's initialisation."""
+    D = Discriminator(image_size, width, channels)
+    D.apply(dcgan_init)
+    return D
+
+
+@dataclass
+class DCGANConfig:
+    image_size: int = 16
+    channels: int = 1
+    z_dim: int = 32
+    g_width: int = 32        # the paper uses 128 at 64x64; 32 suffices for 16x16 digits on a CPU
+    d_width: int = 32
+    lr: float = 2e-4          # Adam, as in the paper
+    beta1: float = 0.5
+    batch_size: int = 64
+    steps: int = 4000
+    g_loss: str = "nonsaturating"   # or "saturating" (the minimax loss)
+    seed: int = 0
+
+
+_G_LOSSES = {"nonsaturating": losses.g_loss_nonsaturating, "saturating": losses.g_loss_saturating}
+
+
+class DCGAN:
+    """G, D, their Adam optimisers and the update of one training step."""
+
+    def __init__(self, config: DCGANConfig | None = None, device="cpu"):
+        cfg = config or DCGANConfig()
+        if not isinstance(cfg, DCGANConfig):
+            raise TypeError(f"config: expected a DCGANConfig, got {type(cfg).__name__}")
+        V.choice(cfg.g_loss, "config.g_loss", _G_LOSSES)
+        self.config, self.device = cfg, torch.device(device)
+        self.G = generator(cfg.image_size, cfg.z_dim, cfg.g_width, cfg.channels).to(self.device)
+        self.D = discriminator(cfg.image_size, cfg.d_width, cfg.channels).to(self.device)
+        betas = (cfg.beta1, 0.999)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        self.g_loss = _G_LOSSES[cfg.g_loss]
+
+    def optimize_parameters(self, real: torch.Tensor) -> dict:
+        """One step of Algorithm 1 (k = 1) on a batch of real images (N, C, H, W) in [-1, 1]."""
+        V.images(real, "real", channels=self.config.channels)
+        real = real.to(self.device)
+        z = torch.randn(real.shape[0], self.config.z_dim, device=self.device)
+        fake = self.G(z)
+        # 1. D: minimise -log D(x) - log(1 - D(G(z))); fake is detached, so G gets no gradient here
+        real_logits, fake_logits = self.D(real), self.D(fake.detach())
+        loss_D = losses.d_loss_bce(real_logits, fake_logits)
+        self.opt_D.zero_grad(set_to_none=True)
+        loss_D.backward()
+        self.opt_D.step()
+        # 2. G: minimise -log D(G(z)) (non-saturating) through the just-updated D
+        loss_G = self.g_loss(self.D(fake))
+        self.opt_G.zero_grad(set_to_none=True)
+        loss_G.backward()
+        self.opt_G.step()
+        return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(),
+                "D(x)": torch.sigmoid(real_logits.detach()).mean(),
+                "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
+
+    def modules(self) -> dict:
+        return {"G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+
+def load_pretrained(name: str = PRETRAINED_NAME, device="cpu") -> Generator:
+    """The shipped generator ``name`` (checksum verified, ``weights_only=True``) in eval mode."""
+    from .. import pretrained
+
+    state = pretrained.load(name)
+    cfg = state["config"]
+    G = Generator(cfg["image_size"], cfg["z_dim"], cfg["g_width"], cfg["channels"])
+    G.load_state_dict(state["modules"]["G"])
+    return G.eval().to(device)
+
+
+def evaluate(G: Generator, n: int = 2000, seed: int = 1) -> dict:
+    """Image metrics of ``G``'s samples against the held-out test digits (``metrics.image_report``)."""
+    from .. import metrics
+    from ..data import Digits
+
+    if not isinstance(G, Generator):
+        raise TypeError(f"G: expected a dcgan.Generator, got {type(G).__name__}")
+    samples = G.sample(V.positive_int(n, "n"), generator=torch.Generator().manual_seed(seed)).cpu()
+    size = G.image_size
+    return metrics.image_report(samples, Digits(size, "test").images, train=Digits(size, "train").images)
+
+
+def run(args) -> dict:
+    """Recipe ``dcgan`` / ``dcgan-digits``: train on the digits (or ``--data``: not supported yet),
+    evaluate with the course's classifier, optionally publish G and D into ``data/``."""
+    from .. import pretrained
+    from ..data import Digits, batches
+    from ..runtime import pick_device, seed_everything
+    from ..train import Checkpointer, fit
+
+    if args.data is not None:
+        raise SystemExit("dcgan: --data is not supported by this recipe; it trains on the embedded digits")
+    cfg = DCGANConfig(seed=args.seed)
+    for field in ("image_size", "steps", "batch_size"):
+        if getattr(args, field) is not None:
+            setattr(cfg, field, getattr(args, field))
+    seed_everything(cfg.seed)
+    device = pick_device(args.device) if args.device else pick_device()
+    model = DCGAN(cfg, device)
+    data = batches(Digits(cfg.image_size, "train"), cfg.batch_size,
+                   generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(), extras={"batches": data},
+                        every=args.checkpoint_every or 1000, config=asdict(cfg))
+    history = fit(lambda i: model.optimize_parameters(next(data)[0]), cfg.steps, log_every=50, desc="DCGAN",
+                  progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
+    model.G.cpu()
+    model.D.cpu()
+    result = evaluate(model.G)
+    result["final loss_D"] = round(history.mean("loss_D"), 4)
+    if args.publish:
+        seed = f" --seed {args.seed}" if args.seed else ""
+        size = f" --image-size {cfg.image_size}" if cfg.image_size != 16 else ""
+        steps = f" --steps {cfg.steps}" if cfg.steps != DCGANConfig.steps else ""
+        name = PRETRAINED_NAME if cfg.image_size == 16 else f"{PRETRAINED_NAME}-{cfg.image_size}"
+        path = pretrained.save(name, model.modules(), config=asdict(cfg), metrics=result,
+                               command=f"python -m gancourse.train dcgan-digits --publish{size}{steps}{seed}",
+                               description=f"DCGAN on the {cfg.image_size}x{cfg.image_size} digits (notebooks 05, 06)")
+        result["published"] = path.name
+    return result
+
+
+recipes.register("dcgan", __name__, "run", "DCGAN on the digits (notebook 05)")
+recipes.register("dcgan-digits", __name__, "run", "alias of dcgan; --publish writes data/dcgan_digits.pt")

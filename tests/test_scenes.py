@@ -62,6 +62,16 @@ def test_a_map_does_not_fix_its_image():
     assert gray[inside].std() > 0.1
 
 
+def test_render_variants_share_the_map_and_differ_in_the_image():
+    maps, images = scenes.make_scenes(30, 32, seed=4)
+    v_maps, variants = scenes.render_variants(30, 3, 32, seed=4)
+    assert variants.shape == (3, 30, 3, 32, 32)
+    assert torch.equal(v_maps, maps) and torch.equal(variants[0], images)
+    assert (variants[1] - variants[0]).abs().mean() > 0.05
+    with pytest.raises(ValueError, match="k"):
+        scenes.render_variants(5, 0)
+
+
 def test_textures_of_train_and_test_come_from_different_rows():
     train = scenes._textures("train")
     test = scenes._textures("test")

@@ -20,6 +20,12 @@ def test_the_paper_size_has_eight_downsamplings_and_the_reference_parameter_coun
     assert round(sum(p.numel() for p in G.parameters()) / 1e6, 3) == 54.414
 
 
+def test_widths_double_up_to_the_cap():
+    widths = lambda G: [down[0].out_channels for down in G.down]
+    assert widths(UNet(3, 3, size=64, base=8)) == [8, 16, 32, 64, 64, 64]
+    assert widths(UNet(3, 3, size=64, base=8, max_mult=2)) == [8, 16, 16, 16, 16, 16]
+
+
 def test_skip_connections_carry_the_input_around_the_bottleneck():
     """With the bottleneck's output zeroed, a U-Net still depends on its input (through the skips)."""
     torch.manual_seed(0)

@@ -321,14 +321,8 @@ def _generator(seed: int, split: str) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def make_scenes(n: int, size: int = 32, split: str = "train", seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``n`` paired scenes: label maps (n, size, size) int64 with values in [0, 5) and images
-    (n, 3, size, size) float32 in [-1, 1]. Deterministic in (``seed``, ``split``).
-
-    ``size`` is 16, 32 or 64. Random numbers are drawn in bulk, so the scenes depend on ``n`` too:
-    compare datasets built with the same ``n``.
-    """
-    n = V.positive_int(n, "n")
+def _check_args(n, size, split, seed) -> None:
+    V.positive_int(n, "n")
     if isinstance(size, bool) or not isinstance(size, int):
         raise TypeError(f"size: expected an int, got {type(size).__name__}")
     if size not in SIZES:
@@ -336,16 +330,46 @@ def make_scenes(n: int, size: int = 32, split: str = "train", seed: int = 0) -> 
     V.choice(split, "split", SPLITS)
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+
+
+def _make(n: int, size: int, split: str, seed: int, renders: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
     g = _generator(int(seed), split)
     layout = _sample_layout(n, g)
     hi_labels, hi_objects = _rasterize(layout, RENDER_SIZE)
-    images = _render(layout, hi_labels, hi_objects, _textures(split), g)
+    textures = _textures(split)
+    images = [_render(layout, hi_labels, hi_objects, textures, g) for _ in range(renders)]
     if size == RENDER_SIZE:
         labels = hi_labels
     else:
         labels, _ = _rasterize(layout, size)
-        images = F.avg_pool2d(images, RENDER_SIZE // size)   # area averaging = anti-aliased shrink
-    return labels, images * 2 - 1
+        images = [F.avg_pool2d(x, RENDER_SIZE // size) for x in images]   # area averaging = anti-aliased shrink
+    return labels, [x * 2 - 1 for x in images]
+
+
+def make_scenes(n: int, size: int = 32, split: str = "train", seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` paired scenes: label maps (n, size, size) int64 with values in [0, 5) and images
+    (n, 3, size, size) float32 in [-1, 1]. Deterministic in (``seed``, ``split``).
+
+    ``size`` is 16, 32 or 64. Random numbers are drawn in bulk, so the scenes depend on ``n`` too:
+    compare datasets built with the same ``n``.
+    """
+    _check_args(n, size, split, seed)
+    labels, images = _make(n, size, split, seed, renders=1)
+    return labels, images[0]
+
+
+def render_variants(n: int, k: int, size: int = 32, split: str = "train", seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``n`` label maps of ``make_scenes(n, size, split, seed)``, each rendered ``k`` times with
+    fresh colours, textures, lighting and noise: maps (n, size, size) and images
+    (k, n, 3, size, size) in [-1, 1]. ``images[0]`` is exactly ``make_scenes``'s images.
+
+    How much a map leaves open: two renders of one map are two equally right answers for a
+    translation network (notebook 10 measures their L1 distance).
+    """
+    _check_args(n, size, split, seed)
+    k = V.positive_int(k, "k")
+    labels, images = _make(n, size, split, seed, renders=k)
+    return labels, torch.stack(images)
 
 
 class Scenes(Dataset):
@@ -387,4 +411,5 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["CLASSES", "N_CLASSES", "PALETTE", "Scenes", "make_scenes", "one_hot", "colorize", "class_frequencies"]
+__all__ = ["CLASSES", "N_CLASSES", "PALETTE", "Scenes", "make_scenes", "render_variants", "one_hot", "colorize",
+           "class_frequencies"]

@@ -52,6 +52,7 @@ class Pix2PixConfig:
     out_channels: int = 3
     size: int = 32                # image side; the U-Net goes down to 1x1 (log2(size) levels)
     ngf: int = 32                 # G's base width (64 in the paper)
+    max_mult: int = 8             # G's widths are ngf * min(2^i, max_mult) (8 in the paper)
     ndf: int = 32                 # D's base width (64 in the paper)
     d_layers: int = 2             # PatchGAN stride-2 layers (3 = 70x70 at 256; 2 = 34x34)
     norm: str = "batch"
@@ -66,7 +67,7 @@ class Pix2PixConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("in_channels", "out_channels", "ngf", "ndf", "d_layers", "steps", "batch_size"):
+        for name in ("in_channels", "out_channels", "ngf", "max_mult", "ndf", "d_layers", "steps", "batch_size"):
             setattr(self, name, V.positive_int(getattr(self, name), name))
         self.size = V.positive_int(self.size, "size", minimum=8)
         V.choice(self.norm, "norm", NORMS)
@@ -89,7 +90,8 @@ class Pix2PixConfig:
 
 def build_generator(cfg: Pix2PixConfig) -> UNet:
     """The U-Net G of a configuration: (N, in_channels, S, S) -> (N, out_channels, S, S)."""
-    return UNet(cfg.in_channels, cfg.out_channels, size=cfg.size, base=cfg.ngf, norm=cfg.norm, dropout=cfg.dropout)
+    return UNet(cfg.in_channels, cfg.out_channels, size=cfg.size, base=cfg.ngf, norm=cfg.norm, dropout=cfg.dropout,
+                max_mult=cfg.max_mult)
 
 
 def build_discriminator(cfg: Pix2PixConfig) -> PatchDiscriminator:

@@ -59,13 +59,15 @@ class UNet(nn.Module):
 
     ``size``: the image side S (a power of 2) the network is built for; ``depth`` defaults to
     log2(S), i.e. a 1x1 bottleneck. Inputs of another side work when it is a multiple of
-    2^depth. ``base``: channels after the first layer (``ngf``); widths are base·min(2^i, 8).
+    2^depth. ``base``: channels after the first layer (``ngf``); widths are base·min(2^i,
+    ``max_mult``) (8 in the reference; a smaller cap keeps small models small).
     ``norm``: "batch" (Pix2Pix), "instance" or "none". ``dropout``: probability on the innermost
     ``n_dropout`` decoder layers (0.5 and 3 in the paper).
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, size: int = 256, base: int = 64,
-                 depth: int | None = None, norm: str = "batch", dropout: float = 0.5, n_dropout: int = 3):
+                 depth: int | None = None, norm: str = "batch", dropout: float = 0.5, n_dropout: int = 3,
+                 max_mult: int = 8):
         super().__init__()
         self.in_channels = V.positive_int(in_channels, "in_channels")
         self.out_channels = V.positive_int(out_channels, "out_channels")
@@ -80,8 +82,9 @@ class UNet(nn.Module):
         if dropout >= 1:
             raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout}")
         n_dropout = V.positive_int(n_dropout, "n_dropout", minimum=0)
+        max_mult = V.positive_int(max_mult, "max_mult")
         self.size = size
-        width = [base * min(2 ** i, 8) for i in range(self.depth)]        # channels of d1 .. d_depth
+        width = [base * min(2 ** i, max_mult) for i in range(self.depth)]        # channels of d1 .. d_depth
         bias = norm != "batch"             # batch norm's shift makes a bias redundant (reference rule)
 
         self.down = nn.ModuleList()

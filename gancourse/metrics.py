@@ -390,6 +390,23 @@ def high_frequency_energy(images: torch.Tensor) -> float:
     return float(response.pow(2).mean())
 
 
+def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Intersection over union of two batches of binary masks, per image: (N, ...) bool -> (N,).
+
+    |a ∧ b| / |a ∨ b| over all pixels of each image; two empty masks count as a perfect match (1).
+    Notebook 11 uses it to ask whether a translation kept the shape's outline.
+    """
+    for value, name in ((a, "a"), (b, "b")):
+        if not isinstance(value, torch.Tensor) or value.dtype != torch.bool:
+            raise TypeError(f"{name}: expected a bool tensor of masks, got "
+                            f"{value.dtype if isinstance(value, torch.Tensor) else type(value).__name__}")
+    if a.shape != b.shape or a.ndim < 2:
+        raise ValueError(f"a and b: expected masks of the same shape (N, ...), got {tuple(a.shape)} and {tuple(b.shape)}")
+    inter = (a & b).flatten(1).sum(1).double()
+    union = (a | b).flatten(1).sum(1).double()
+    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union)).float()
+
+
 def inception_features(images: torch.Tensor, weights, batch_size: int = 32, device="cpu") -> torch.Tensor:
     """Inception-v3 pool features (N, 2048) of ``images`` (N, 1 or 3, H, W) in [-1, 1], for a real FID.
 

@@ -32,7 +32,7 @@ def register(name: str, module: str, function: str, description: str) -> None:
 
 def _load_registry() -> None:
     """Import the model packages so that each registers its recipes."""
-    for module in ("gancourse.models", "gancourse.evaluators"):
+    for module in ("gancourse.models", "gancourse.evaluators", "gancourse.evaluators_shapes"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -8,3 +8,7 @@ from .unet import UNet, norm_layer
 
 __all__ = ["mlp", "ToyGenerator", "ToyDiscriminator", "EMA", "power_iteration", "spectral_norms", "lipschitz_upper_bound", "apply_spectral_norm"]
 __all__ += ["LabelCode", "one_hot", "PatchDiscriminator", "receptive_field", "UNet", "norm_layer"]
+from .image_pool import ImagePool
+from .resnet import ResidualBlock, ResnetGenerator
+
+__all__ += ["ImagePool", "ResidualBlock", "ResnetGenerator"]

@@ -1,0 +1,303 @@
+r"""Judges of translated shapes: an attribute classifier, the outline's IoU, the colour shift.
+
+Notebooks 11 and 12 ask of a translation three things that a network trained on real shapes can
+answer (the course's stand-in for the Inception- and FCN-based scores of the papers):
+
+* **does it show the target?** :class:`AttributeClassifier` reads all five attributes of a
+  shape image (shape, colour, fill, size, background), one softmax head each. Its fill head is
+  the *domain classifier* of CycleGAN's solid <-> striped task; its colour and shape heads score
+  StarGAN's translations. Trained on rendered shapes by the recipe
+  ``python -m gancourse.train shapes-classifier --publish`` (shipped: ``data/shapes_classifier.pt``,
+  test accuracies in ``data/MANIFEST.json``).
+* **does it keep what should not change?** :func:`outline_iou` compares the input's foreground
+  mask with the foreground found in the translation (:func:`gancourse.data.shapes.foreground_mask`)
+  by intersection over union; :func:`color_shift` measures how far the background colour moved and
+  whether the shape's colour class survived.
+* **can it go back?** the cycle's reconstruction error, :func:`gancourse.metrics.l1_error`.
+
+    clf = attribute_classifier()                 # shipped weights, checksum verified, eval mode
+    labels = clf.predict(images)                 # (N, 5) int64, columns as shapes.ATTRIBUTES
+    acc = attribute_accuracy(clf, images, "fill", torch.ones(len(images), dtype=torch.long))
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate as V
+from . import recipes
+from .data.shapes import ATTRIBUTES, N_VALUES, VALUES, foreground_mask
+from .metrics import mask_iou
+
+PRETRAINED_NAME = "shapes-classifier"
+_OFFSETS = [sum(N_VALUES[:k]) for k in range(len(N_VALUES) + 1)]
+
+
+@dataclass
+class AttributeClassifierConfig:
+    size: int = 32          # working resolution: inputs are resized to size x size
+    width: int = 32         # channels of the first conv block (then 2x and 4x)
+    features: int = 128     # width of the shared penultimate layer
+    steps: int = 2500
+    batch_size: int = 64
+    lr: float = 1e-3
+    n_train: int = 8000
+    seed: int = 0
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    """Two 3x3 convolutions with batch norm and ReLU, then 2x2 max pooling (halves H and W)."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.Conv2d(c_out, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(),
+        nn.MaxPool2d(2))
+
+
+class AttributeClassifier(nn.Module):
+    """A small CNN: shape images (N, 3, H, W) in [-1, 1] -> logits of the five attributes.
+
+    ``forward`` returns one tensor (N, 14): the logits of shape (3), colour (4), fill (2), size
+    (2) and background (3), concatenated in the order of ``ATTRIBUTES``; :meth:`logits` picks one
+    attribute's block, :meth:`predict` returns the labels (N, 5). Inputs of another side are
+    resized to ``size`` first (bilinear, antialiased when shrinking).
+    """
+
+    def __init__(self, size: int = 32, width: int = 32, features: int = 128):
+        super().__init__()
+        self.size = V.positive_int(size, "size", minimum=8)
+        if self.size % 8:
+            raise ValueError(f"size: expected a multiple of 8 (three 2x poolings), got {size}")
+        width = V.positive_int(width, "width")
+        features = V.positive_int(features, "features")
+        self.body = nn.Sequential(_block(3, width), _block(width, 2 * width), _block(2 * width, 4 * width),
+                                  nn.Flatten(), nn.Linear(4 * width * (self.size // 8) ** 2, features), nn.ReLU(),
+                                  nn.Dropout(0.2))
+        self.head = nn.Linear(features, sum(N_VALUES))
+
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        V.images(images, "images", channels=3)
+        x = images.to(next(self.parameters()).device, torch.float32)
+        if x.shape[-2:] != (self.size, self.size):
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                              antialias=x.shape[-1] > self.size)
+        return x
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.body(self.prepare(images)))
+
+    @staticmethod
+    def logits(out: torch.Tensor, attribute: str) -> torch.Tensor:
+        """The block of ``out`` (N, 14) that holds ``attribute``'s logits: (N, number of values)."""
+        k = ATTRIBUTES.index(V.choice(attribute, "attribute", ATTRIBUTES))
+        return out[:, _OFFSETS[k]:_OFFSETS[k + 1]]
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Predicted labels (N, 5) int64 in eval mode, columns in the order of ``ATTRIBUTES``."""
+        V.images(images, "images", channels=3)
+        batch_size = V.positive_int(batch_size, "batch_size")
+        was_training = self.training
+        self.eval()
+        try:
+            preds = []
+            for i in range(0, images.shape[0], batch_size):
+                out = self(images[i:i + batch_size])
+                preds.append(torch.stack([self.logits(out, a).argmax(1) for a in ATTRIBUTES], 1).cpu())
+        finally:
+            self.train(was_training)
+        return torch.cat(preds) if preds else torch.zeros(0, len(ATTRIBUTES), dtype=torch.long)
+
+
+def loss(classifier: AttributeClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Sum over the five attributes of the cross-entropy of their heads; labels (N, 5)."""
+    out = classifier(images)
+    return sum(F.cross_entropy(classifier.logits(out, a), labels[:, k]) for k, a in enumerate(ATTRIBUTES))
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Nuisances a generator's output may have and a rendered image has not: a random blur (a 3x3
+    box filter mixed in with weight 0..0.6), pixel noise (std 0..0.08) and a +-1 pixel shift.
+    Images (N, 3, H, W) in [-1, 1] -> the same shape. None of them changes an attribute."""
+    V.images(images, "images", channels=3)
+    n = images.shape[0]
+    u = torch.rand(n, 2, generator=generator).to(images.device)
+    blurred = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    mix = (0.6 * u[:, 0]).view(n, 1, 1, 1)
+    x = (1 - mix) * images + mix * blurred
+    x = x + (0.08 * u[:, 1]).view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator).to(x.device)
+    shift = torch.randint(-1, 2, (2,), generator=generator)
+    x = torch.roll(x, shifts=(int(shift[0]), int(shift[1])), dims=(2, 3))
+    return x.clamp(-1, 1)
+
+
+def train_attribute_classifier(config: AttributeClassifierConfig | None = None, device="cpu",
+                               progress: bool = True, checkpoint=None, resume: bool = False):
+    """Train an :class:`AttributeClassifier` on ``config.n_train`` rendered shapes (train split, all
+    attributes mixed), with :func:`augment`, Adam and a cosine learning-rate decay to 0. Returns
+    ``(classifier, history)``."""
+    from .data import TensorImageDataset, batches
+    from .data.shapes import Shapes
+    from .runtime import seed_everything
+    from .train import fit
+
+    cfg = config or AttributeClassifierConfig()
+    if not isinstance(cfg, AttributeClassifierConfig):
+        raise TypeError(f"config: expected an AttributeClassifierConfig, got {type(cfg).__name__}")
+    seed_everything(cfg.seed)
+    data = Shapes(cfg.n_train, cfg.size, "train", seed=cfg.seed)
+    # batches of indices, so that one draw gives the images and all five labels
+    index = TensorImageDataset(torch.zeros(len(data), 1, 1, 1), torch.arange(len(data)), ["index"])
+    stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    net = AttributeClassifier(cfg.size, cfg.width, cfg.features).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+
+    def step(i):
+        _, idx = next(stream)
+        x, y = data.images[idx].to(device), data.attributes[idx].to(device)
+        out = loss(net, augment(x, gen), y)
+        opt.zero_grad(set_to_none=True)
+        out.backward()
+        opt.step()
+        sched.step()
+        return {"cross_entropy": out}
+
+    if checkpoint is not None:
+        checkpoint.modules.setdefault("classifier", net)
+        checkpoint.optimizers.setdefault("opt", opt)
+        checkpoint.extras.update({"sched": sched, "batches": stream, "augment": gen})
+    net.train()
+    history = fit(step, cfg.steps, log_every=50, desc="shapes classifier", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    net.eval()
+    return net, history
+
+
+@torch.no_grad()
+def attribute_accuracy(classifier: AttributeClassifier, images: torch.Tensor, attribute: str,
+                       targets: torch.Tensor) -> float:
+    """Share of ``images`` (N, 3, H, W) whose predicted ``attribute`` equals ``targets`` (N,)."""
+    if not isinstance(classifier, AttributeClassifier):
+        raise TypeError(f"classifier: expected an AttributeClassifier, got {type(classifier).__name__}")
+    V.choice(attribute, "attribute", ATTRIBUTES)
+    V.tensor(targets, "targets", ndim=1, floating=False)
+    if targets.shape[0] != images.shape[0]:
+        raise ValueError(f"targets: expected {images.shape[0]} labels (one per image), got {targets.shape[0]}")
+    pred = classifier.predict(images)[:, ATTRIBUTES.index(attribute)]
+    return float((pred == targets.cpu()).float().mean())
+
+
+@torch.no_grad()
+def per_value_accuracy(classifier: AttributeClassifier, images: torch.Tensor, attribute: str,
+                       targets: torch.Tensor) -> torch.Tensor:
+    """Accuracy per target value (K,) of ``attribute`` (K values): entry k is the share of the
+    images asked to show value k that the classifier reads as k (NaN where no image asked for k)."""
+    if not isinstance(classifier, AttributeClassifier):
+        raise TypeError(f"classifier: expected an AttributeClassifier, got {type(classifier).__name__}")
+    V.choice(attribute, "attribute", ATTRIBUTES)
+    V.tensor(targets, "targets", ndim=1, floating=False)
+    if targets.shape[0] != images.shape[0]:
+        raise ValueError(f"targets: expected {images.shape[0]} labels (one per image), got {targets.shape[0]}")
+    k = len(VALUES[attribute])
+    if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= k):
+        raise ValueError(f"targets: expected values in [0, {k - 1}] for {attribute!r}")
+    pred = classifier.predict(images)[:, ATTRIBUTES.index(attribute)]
+    targets = targets.cpu().long()
+    hits = torch.bincount(targets[pred == targets], minlength=k).double()
+    totals = torch.bincount(targets, minlength=k).double()
+    return (hits / totals).float()
+
+
+def outline_iou(masks: torch.Tensor, translations: torch.Tensor, threshold: float = 0.7) -> torch.Tensor:
+    """Per-image IoU (N,) between the inputs' foreground ``masks`` (N, 1, H, W) bool and the
+    foreground found in their ``translations`` (N, 3, H, W) by
+    :func:`~gancourse.data.shapes.foreground_mask`. 1 = the outline is kept pixel for pixel."""
+    V.tensor(masks, "masks", ndim=4, floating=False)
+    V.images(translations, "translations", channels=3)
+    if masks.shape[0] != translations.shape[0] or masks.shape[-2:] != translations.shape[-2:]:
+        raise ValueError(f"masks and translations: expected the same batch and image size, got "
+                         f"{tuple(masks.shape)} and {tuple(translations.shape)}")
+    return mask_iou(masks.bool(), foreground_mask(translations, threshold))
+
+
+def color_shift(inputs: torch.Tensor, outputs: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """How far the background colour moved: per image (N,), the mean over RGB of
+    |mean background colour of ``outputs`` - that of ``inputs``|, in [0, 1] units (1 = black to
+    white). The background is every pixel at least 2 pixels away from the input's foreground
+    ``masks`` (N, 1, H, W). Inputs and outputs (N, 3, H, W) in [-1, 1]."""
+    V.images(inputs, "inputs", channels=3)
+    V.images(outputs, "outputs", channels=3)
+    V.tensor(masks, "masks", ndim=4, floating=False)
+    if inputs.shape != outputs.shape or masks.shape[0] != inputs.shape[0] or masks.shape[-2:] != inputs.shape[-2:]:
+        raise ValueError(f"inputs, outputs, masks: expected matching shapes (N, 3, H, W), (N, 3, H, W), "
+                         f"(N, 1, H, W), got {tuple(inputs.shape)}, {tuple(outputs.shape)}, {tuple(masks.shape)}")
+    near = F.max_pool2d(masks.float().cpu(), 5, stride=1, padding=2) > 0       # dilate by 2 pixels
+    back = (~near).float()
+    count = back.sum((2, 3)).clamp(min=1)
+    mean_in = (inputs.detach().float().cpu() * back).sum((2, 3)) / count     # (N, 3)
+    mean_out = (outputs.detach().float().cpu() * back).sum((2, 3)) / count
+    return ((mean_out - mean_in).abs() / 2).mean(1)
+
+
+def test_accuracy(classifier: AttributeClassifier, n: int = 2000, size: int = 32) -> dict:
+    """Accuracy of each attribute on ``n`` test-split shapes: ``{"test_accuracy_shape": ..., ...}``."""
+    from .data.shapes import Shapes
+
+    test = Shapes(n, size, "test")
+    pred = classifier.predict(test.images)
+    return {f"test_accuracy_{a}": round(float((pred[:, k] == test.attributes[:, k]).float().mean()), 4)
+            for k, a in enumerate(ATTRIBUTES)}
+
+
+def attribute_classifier(device="cpu") -> AttributeClassifier:
+    """The course's shipped shapes classifier: checksum verified, weights loaded with
+    ``weights_only=True``, in eval mode, gradients switched off."""
+    from . import pretrained
+
+    state = pretrained.load(PRETRAINED_NAME)
+    cfg = state["config"]
+    net = AttributeClassifier(cfg["size"], cfg["width"], cfg["features"])
+    net.load_state_dict(state["modules"]["classifier"])
+    net.eval().requires_grad_(False)
+    return net.to(device)
+
+
+def run(args) -> dict:
+    """Recipe ``shapes-classifier``: train, report test accuracies, optionally publish into ``data/``."""
+    from . import pretrained
+    from .runtime import pick_device
+    from .train import Checkpointer
+
+    if args.data is not None:
+        raise SystemExit("shapes-classifier: trains on the procedural shapes only; --data is not supported")
+    cfg = AttributeClassifierConfig(seed=args.seed)
+    if args.image_size is not None:
+        cfg.size = args.image_size
+    if args.steps is not None:
+        cfg.steps = args.steps
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    net, history = train_attribute_classifier(cfg, device=device, progress=not args.no_progress,
+                                              checkpoint=ckpt, resume=args.resume)
+    net = net.cpu()
+    metrics = test_accuracy(net, size=cfg.size)
+    metrics["train_cross_entropy"] = round(history.mean("cross_entropy"), 4)
+    if args.publish:
+        extra = f" --seed {args.seed}" if args.seed else ""
+        extra += f" --device {args.device}" if args.device else ""
+        path = pretrained.save(
+            PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
+            command=f"python -m gancourse.train shapes-classifier --publish{extra}",
+            description="small CNN reading the five attributes of a shapes image (notebooks 11-12)")
+        metrics["published"] = str(path.name)
+    return metrics
+
+
+recipes.register(PRETRAINED_NAME, __name__, "run",
+                 "CNN reading shape, colour, fill, size and background of shapes images (notebooks 11-12)")

@@ -1,0 +1,381 @@
+r"""CycleGAN: unpaired image-to-image translation with cycle consistency (Zhu et al., ICCV 2017).
+
+Two domains X and Y, images of each but no pairs. Two generators, G: X -> Y and F: Y -> X, and two
+discriminators, D_Y (real y vs G(x)) and D_X (real x vs F(y)). The full objective (the paper's
+Eq. 3, with the identity term of Section 5.2)::
+
+    L(G, F, D_X, D_Y) = L_GAN(G, D_Y, X, Y) + L_GAN(F, D_X, Y, X)
+                        + λ_cyc L_cyc(G, F) + λ_id L_identity(G, F)
+    L_cyc      = E_x ||F(G(x)) - x||_1 + E_y ||G(F(y)) - y||_1          (Eq. 2)
+    L_identity = E_y ||G(y) - y||_1 + E_x ||F(x) - x||_1                 (Section 5.2)
+
+An adversarial loss alone only asks that G(X) *as a set* look like Y: any bijection between the
+two sets is as good as any other, including one that maps a red circle to a blue square. The
+cycle term asks that F undo G (and G undo F), so that G(x) keeps enough of x to get x back. The
+identity term asks that a generator leave an image of its own output domain alone, which
+discourages gratuitous changes of colour (the paper's Monet -> photo example; notebook 11
+measures the shift without it).
+
+Settings of the paper and its reference code, used here: LSGAN losses (Mao et al. 2017): D
+minimises ½[(D(y) - 1)² + D(G(x))²], G minimises (D(G(x)) - 1)²; λ_cyc = 10; identity weight
+0.5·λ_cyc; a pool of the 50 last fakes for each D (:class:`gancourse.nn.image_pool.ImagePool`);
+Adam with lr 2e-4, β1 = 0.5; the learning rate constant for the first half of training, then
+decayed linearly towards 0; ResNet generators (reflection padding, instance norm,
+:class:`gancourse.nn.resnet.ResnetGenerator`) and 70x70 PatchGAN discriminators with instance
+norm (:class:`gancourse.nn.patchgan.PatchDiscriminator`). At 32x32 the course uses smaller
+networks (16 base channels, 4 residual blocks, a 34x34 PatchGAN) and batches of 8 (the paper
+uses 1).
+
+The update order, as in the reference implementation: G and F together (one optimizer, D_X and
+D_Y frozen), then D_X and D_Y (one optimizer) on real images and pooled fakes.
+
+Recipes: ``python -m gancourse.train cyclegan`` trains on the procedural shapes, X = solid, Y =
+striped (:func:`gancourse.data.shapes.cyclegan_domains`), or with ``--data FOLDER`` on your own
+unpaired images in the reference layout ``FOLDER/trainA``, ``FOLDER/trainB`` (e.g. horse2zebra,
+from ``gancourse.data.fetch("horse2zebra")``). ``cyclegan-noid`` trains without the identity term.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .. import _validate as V
+from .. import losses, recipes
+from ..nn.image_pool import ImagePool
+from ..nn.patchgan import PatchDiscriminator
+from ..nn.resnet import ResnetGenerator
+from ..nn.unet import NORMS
+from .pix2pix import init_weights, translate
+
+
+@dataclass
+class CycleGANConfig:
+    channels: int = 3
+    size: int = 32
+    ngf: int = 16             # G's and F's base width (64 in the paper)
+    n_blocks: int = 4         # residual blocks (6 at 128 px, 9 at 256 px in the paper)
+    ndf: int = 32             # D's base width (64 in the paper)
+    d_layers: int = 2         # PatchGAN stride-2 layers (3 = 70x70 at 256 px; 2 = 34x34)
+    norm: str = "instance"
+    lambda_cyc: float = 10.0
+    lambda_id: float = 0.5    # identity weight as a fraction of lambda_cyc (reference: --lambda_identity 0.5)
+    pool_size: int = 50
+    lr: float = 2e-4
+    beta1: float = 0.5
+    steps: int = 4000
+    decay_steps: int | None = None   # the last steps, with a linear decay; default steps // 2
+    batch_size: int = 8
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("channels", "ngf", "ndf", "d_layers", "steps", "batch_size"):
+            setattr(self, name, V.positive_int(getattr(self, name), name))
+        self.size = V.positive_int(self.size, "size", minimum=8)
+        if self.size % 4:
+            raise ValueError(f"size: expected a multiple of 4 (G downsamples twice), got {self.size}")
+        self.n_blocks = V.positive_int(self.n_blocks, "n_blocks", minimum=0)
+        self.pool_size = V.positive_int(self.pool_size, "pool_size", minimum=0)
+        V.choice(self.norm, "norm", NORMS)
+        self.lambda_cyc = V.positive_float(self.lambda_cyc, "lambda_cyc", allow_zero=True)
+        self.lambda_id = V.positive_float(self.lambda_id, "lambda_id", allow_zero=True)
+        self.lr = V.positive_float(self.lr, "lr")
+        if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
+        if self.decay_steps is None:
+            self.decay_steps = self.steps // 2
+        self.decay_steps = V.positive_int(self.decay_steps, "decay_steps", minimum=0)
+        if self.decay_steps > self.steps:
+            raise ValueError(f"decay_steps: expected at most steps = {self.steps}, got {self.decay_steps}")
+
+
+def build_generator(cfg: CycleGANConfig) -> ResnetGenerator:
+    """A ResNet generator of the configuration (reflection padding): (N, C, S, S) -> (N, C, S, S)."""
+    return ResnetGenerator(cfg.channels, cfg.channels, base=cfg.ngf, n_blocks=cfg.n_blocks, n_down=2,
+                           norm=cfg.norm, padding="reflect")
+
+
+def build_discriminator(cfg: CycleGANConfig) -> PatchDiscriminator:
+    """An unconditional PatchGAN (instance norm): (N, C, S, S) -> a score map (N, 1, h, w)."""
+    return PatchDiscriminator(cfg.channels, base=cfg.ndf, n_layers=cfg.d_layers, norm=cfg.norm)
+
+
+def linear_decay(step: int, steps: int, decay_steps: int) -> float:
+    """The reference schedule's learning-rate factor at ``step`` (0-based): 1 for the first
+    ``steps - decay_steps`` steps, then decreasing linearly, 1 - k / (decay_steps + 1) at the k-th
+    step of the decay (k = 1, ..., decay_steps), so it ends just above 0."""
+    steps = V.positive_int(steps, "steps")
+    decay_steps = V.positive_int(decay_steps, "decay_steps", minimum=0)
+    step = V.positive_int(step, "step", minimum=0)
+    if decay_steps > steps:
+        raise ValueError(f"decay_steps: expected at most steps = {steps}, got {decay_steps}")
+    return 1.0 - max(0, step + 1 - (steps - decay_steps)) / (decay_steps + 1)
+
+
+class CycleGAN:
+    """G: X -> Y, F: Y -> X, D_X, D_Y, their optimisers, pools and schedules; the training step.
+
+    ``set_input(x, y)``: a batch of each domain, (N, C, S, S) and (M, C, S, S) in [-1, 1] (unpaired:
+    nothing links x[i] to y[i]). ``optimize_parameters()`` does one update of G and F, then one of
+    D_X and D_Y, steps the learning-rate schedules, and returns the losses.
+    """
+
+    def __init__(self, cfg: CycleGANConfig | None = None, device="cpu"):
+        self.cfg = cfg = cfg or CycleGANConfig()
+        if not isinstance(cfg, CycleGANConfig):
+            raise TypeError(f"cfg: expected a CycleGANConfig, got {type(cfg).__name__}")
+        self.device = torch.device(device)
+        self.G = init_weights(build_generator(cfg)).to(self.device)      # X -> Y
+        self.F = init_weights(build_generator(cfg)).to(self.device)      # Y -> X
+        self.D_X = init_weights(build_discriminator(cfg)).to(self.device)
+        self.D_Y = init_weights(build_discriminator(cfg)).to(self.device)
+        betas = (cfg.beta1, 0.999)
+        self.opt_G = torch.optim.Adam(itertools.chain(self.G.parameters(), self.F.parameters()), lr=cfg.lr, betas=betas)
+        self.opt_D = torch.optim.Adam(itertools.chain(self.D_X.parameters(), self.D_Y.parameters()), lr=cfg.lr, betas=betas)
+        rule = lambda step: linear_decay(min(step, cfg.steps - 1), cfg.steps, cfg.decay_steps)   # noqa: E731
+        self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_G, rule),
+                           "D": torch.optim.lr_scheduler.LambdaLR(self.opt_D, rule)}
+        seeds = torch.Generator().manual_seed(cfg.seed)
+        self.pool_X = ImagePool(cfg.pool_size, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=seeds))))
+        self.pool_Y = ImagePool(cfg.pool_size, torch.Generator().manual_seed(int(torch.randint(0, 2**31, (1,), generator=seeds))))
+
+    # ---- losses, on D's raw scores (LSGAN, as the reference's MSELoss) ----------------------
+    @staticmethod
+    def loss_D(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        """½[E(D(real) - 1)² + E D(fake)²]: the reference's (MSE(real, 1) + MSE(fake, 0)) · 0.5."""
+        return losses.d_loss_lsgan(real_scores, fake_scores)
+
+    @staticmethod
+    def loss_G_adv(fake_scores: torch.Tensor) -> torch.Tensor:
+        """E(D(fake) - 1)²: the reference's MSE(fake, 1)."""
+        return 2 * losses.g_loss_lsgan(fake_scores)
+
+    # ---- one training step ------------------------------------------------------------------
+    def set_input(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        V.images(x, "x", channels=self.cfg.channels)
+        V.images(y, "y", channels=self.cfg.channels)
+        self.real_X, self.real_Y = x.to(self.device), y.to(self.device)
+
+    def forward(self) -> None:
+        """Both translations and both cycles: x -> G(x) -> F(G(x)) and y -> F(y) -> G(F(y))."""
+        self.fake_Y = self.G(self.real_X)
+        self.rec_X = self.F(self.fake_Y)
+        self.fake_X = self.F(self.real_Y)
+        self.rec_Y = self.G(self.fake_X)
+
+    def backward_G(self) -> dict:
+        """G's and F's loss: adversarial (both directions) + λ_cyc·cycle + λ_id·λ_cyc·identity."""
+        cfg = self.cfg
+        adv = self.loss_G_adv(self.D_Y(self.fake_Y)) + self.loss_G_adv(self.D_X(self.fake_X))
+        cyc = (self.rec_X - self.real_X).abs().mean() + (self.rec_Y - self.real_Y).abs().mean()
+        total = adv + cfg.lambda_cyc * cyc
+        out = {"G_adv": adv, "cycle": cyc}
+        if cfg.lambda_id > 0:
+            # a generator fed an image of its own output domain should return it unchanged
+            idt = (self.G(self.real_Y) - self.real_Y).abs().mean() + (self.F(self.real_X) - self.real_X).abs().mean()
+            total = total + cfg.lambda_id * cfg.lambda_cyc * idt
+            out["identity"] = idt
+        total.backward()
+        return out
+
+    def backward_D(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """One discriminator's LSGAN loss on real images and (pooled, detached) fakes; backpropagated."""
+        loss = self.loss_D(D(real), D(fake.detach()))
+        loss.backward()
+        return loss
+
+    def optimize_parameters(self) -> dict:
+        """One step in the reference order: G and F (Ds frozen), then D_X and D_Y on pooled fakes."""
+        self.forward()
+        self.D_X.requires_grad_(False)
+        self.D_Y.requires_grad_(False)            # G's step needs gradients through the Ds, not for them
+        self.opt_G.zero_grad(set_to_none=True)
+        out = self.backward_G()
+        self.opt_G.step()
+        self.D_X.requires_grad_(True)
+        self.D_Y.requires_grad_(True)
+        self.opt_D.zero_grad(set_to_none=True)
+        out["D_Y"] = self.backward_D(self.D_Y, self.real_Y, self.pool_Y.query(self.fake_Y))
+        out["D_X"] = self.backward_D(self.D_X, self.real_X, self.pool_X.query(self.fake_X))
+        self.opt_D.step()
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        return {k: v.detach() for k, v in out.items()}
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    def modules(self) -> dict:
+        return {"G": self.G, "F": self.F, "D_X": self.D_X, "D_Y": self.D_Y}
+
+    def optimizers(self) -> dict:
+        return {"G": self.opt_G, "D": self.opt_D}
+
+    def extras(self) -> dict:
+        """What else a checkpoint must hold to resume exactly: the schedules and the two pools."""
+        return {"sched_G": self.schedulers["G"], "sched_D": self.schedulers["D"],
+                "pool_X": self.pool_X, "pool_Y": self.pool_Y}
+
+    @property
+    def lr(self) -> float:
+        return self.opt_G.param_groups[0]["lr"]
+
+
+def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", progress: bool = True,
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25):
+    """Train CycleGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S) for ``cfg.steps``
+    steps; return ``(model, history)``. Each step draws a shuffled batch from each set, independently."""
+    from ..data import TensorImageDataset, batches
+    from ..runtime import seed_everything
+    from ..train import fit
+
+    V.images(X, "X", channels=cfg.channels)
+    V.images(Y, "Y", channels=cfg.channels)
+    seed_everything(cfg.seed)
+    model = CycleGAN(cfg, device)
+    streams = [batches(TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["domain"]),
+                       cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k), device=device)
+               for k, images in enumerate((X, Y))]
+
+    def step(i):
+        model.set_input(next(streams[0])[0], next(streams[1])[0])
+        return model.optimize_parameters()
+
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras.update(model.extras())
+        checkpoint.extras.update({"batches_X": streams[0], "batches_Y": streams[1]})
+    variant = "" if cfg.lambda_id > 0 else ", no identity"
+    variant += "" if cfg.pool_size > 0 else ", no pool"
+    history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"CycleGAN{variant}", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    return model, history
+
+
+# ------------------------------------------------------------------------------------------------
+# Measuring a solid <-> striped model on the shapes, and the shipped checkpoints
+# ------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def evaluate_shapes(G: nn.Module, F: nn.Module, X, Y, classifier=None) -> dict:
+    """The numbers of notebook 11 for generators G: X -> Y and F: Y -> X on test shapes.
+
+    ``X``, ``Y``: :class:`gancourse.data.shapes.Shapes` of the two domains (e.g. from
+    ``cyclegan_domains(split="test")``). Returns a dict: ``domain_acc_XtoY`` / ``domain_acc_YtoX``
+    (share of translations the classifier's fill head calls the target domain), ``iou_XtoY`` /
+    ``iou_YtoX`` (mean outline IoU), ``cycle_l1_X`` / ``cycle_l1_Y`` (mean |F(G(x)) - x| and
+    |G(F(y)) - y|, in [-1, 1] units), ``color_kept_XtoY`` / ``color_kept_YtoX`` (share of
+    translations whose colour class equals the input's) and ``bg_shift_XtoY`` / ``bg_shift_YtoX``
+    (mean background colour shift, :func:`gancourse.evaluators_shapes.color_shift`).
+    """
+    from ..data.shapes import ATTRIBUTES, Shapes
+    from ..evaluators_shapes import attribute_classifier, color_shift, outline_iou
+    from ..metrics import l1_error
+
+    for value, name in ((X, "X"), (Y, "Y")):
+        if not isinstance(value, Shapes):
+            raise TypeError(f"{name}: expected a Shapes dataset, got {type(value).__name__}")
+    clf = classifier if classifier is not None else attribute_classifier()
+    fill, color = ATTRIBUTES.index("fill"), ATTRIBUTES.index("color")
+    out = {}
+    for src, gen, back, tag in ((X, G, F, "XtoY"), (Y, F, G, "YtoX")):
+        fake = translate(gen, src.images)
+        rec = translate(back, fake)
+        pred = clf.predict(fake)
+        target = 1 - src.attributes[:, fill]
+        out[f"domain_acc_{tag}"] = round(float((pred[:, fill] == target).float().mean()), 4)
+        out[f"iou_{tag}"] = round(float(outline_iou(src.masks, fake).mean()), 4)
+        out[f"cycle_l1_{tag[0]}"] = round(l1_error(rec, src.images), 4)
+        out[f"color_kept_{tag}"] = round(float((pred[:, color] == src.attributes[:, color]).float().mean()), 4)
+        out[f"bg_shift_{tag}"] = round(float(color_shift(src.images, fake, src.masks).mean()), 4)
+    return out
+
+
+PRETRAINED = {"identity": "cyclegan-shapes", "no identity": "cyclegan-shapes-noid"}
+
+
+def load_pretrained(variant: str = "identity") -> tuple[ResnetGenerator, ResnetGenerator, CycleGANConfig]:
+    """A shipped solid <-> striped model: ``(G, F, cfg)``, G: solid -> striped, F: striped -> solid.
+    ``variant``: "identity" (trained with the identity loss) or "no identity". Checksum verified."""
+    from .. import pretrained
+
+    V.choice(variant, "variant", PRETRAINED)
+    state = pretrained.load(PRETRAINED[variant])
+    cfg = CycleGANConfig(**state["config"])
+    G, F = build_generator(cfg), build_generator(cfg)
+    G.load_state_dict(state["modules"]["G"])
+    F.load_state_dict(state["modules"]["F"])
+    return G.eval(), F.eval(), cfg
+
+
+def _load_folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """trainA/trainB (and testA/testB if present) of a CycleGAN folder, as tensors in [-1, 1]."""
+    from ..data import cyclegan_folders
+
+    def stack(ds):
+        return torch.stack([ds[i][0] for i in range(len(ds))])
+
+    A, B = cyclegan_folders(root, size=size, split="train")
+    X, Y = stack(A), stack(B)
+    try:
+        A_t, B_t = cyclegan_folders(root, size=size, split="test")
+        return X, Y, stack(A_t), stack(B_t)
+    except FileNotFoundError:
+        return X, Y, X[:200], Y[:200]
+
+
+def run(args, variant: str = "identity") -> dict:
+    """Recipe ``cyclegan``: shapes solid <-> striped by default, or ``--data`` trainA/trainB folders."""
+    from .. import pretrained
+    from ..data.shapes import cyclegan_domains
+    from ..metrics import l1_error
+    from ..runtime import pick_device
+    from ..train import Checkpointer
+
+    V.choice(variant, "variant", PRETRAINED)
+    settings = {"seed": args.seed, "size": args.image_size or 32, "lambda_id": 0.5 if variant == "identity" else 0.0}
+    if args.steps is not None:
+        settings["steps"] = args.steps
+    if args.batch_size is not None:
+        settings["batch_size"] = args.batch_size
+    cfg = CycleGANConfig(**settings)
+    if args.data is None:
+        X_train, Y_train = cyclegan_domains(4000, cfg.size, "train")
+        X_test, Y_test = cyclegan_domains(1000, cfg.size, "test")
+        X, Y = X_train.images, Y_train.images
+    else:
+        X, Y, X_t, Y_t = _load_folder_domains(args.data, cfg.size)
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    model, history = train(cfg, X, Y, device=device, progress=not args.no_progress, checkpoint=ckpt,
+                           resume=args.resume)
+    G, F = model.G.cpu().eval(), model.F.cpu().eval()
+    if args.data is None:
+        metrics = evaluate_shapes(G, F, X_test, Y_test)
+    else:
+        metrics = {"cycle_l1_X": round(l1_error(translate(F, translate(G, X_t)), X_t), 4),
+                   "cycle_l1_Y": round(l1_error(translate(G, translate(F, Y_t)), Y_t), 4)}
+    metrics["variant"] = variant
+    if args.publish:
+        if args.data is not None:
+            raise SystemExit("cyclegan --publish: only the shapes model is shipped; drop --data")
+        name = PRETRAINED[variant]
+        extra = f" --device {args.device}" if args.device else ""
+        path = pretrained.save(
+            name, {"G": G, "F": F}, config=asdict(cfg), metrics=metrics,
+            command=f"python -m gancourse.train {RECIPE_NAMES[variant]} --steps {cfg.steps} --publish{extra}",
+            description=f"CycleGAN on 32x32 shapes, G: solid -> striped, F: striped -> solid ({variant} loss)")
+        metrics["published"] = path.name
+    return metrics
+
+
+def run_noid(args) -> dict:
+    """Recipe ``cyclegan-noid``: the same without the identity loss (λ_id = 0)."""
+    return run(args, "no identity")
+
+
+RECIPE_NAMES = {"identity": "cyclegan", "no identity": "cyclegan-noid"}
+recipes.register("cyclegan", __name__, "run",
+                 "CycleGAN: shapes solid <-> striped, or --data trainA/trainB unpaired folders (notebook 11)")
+recipes.register("cyclegan-noid", __name__, "run_noid", "CycleGAN without the identity loss (notebook 11)")

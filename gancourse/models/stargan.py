@@ -1,0 +1,584 @@
+r"""StarGAN: one generator for many domains, and training on several datasets (Choi et al., CVPR 2018).
+
+CycleGAN needs a generator pair per pair of domains: k domains, k(k - 1) generators. StarGAN
+trains **one** G that takes the target domain as input, G(x, c) -> y, and **one** D with two
+heads: a real/fake score map D_src and an auxiliary classifier D_cls of the domain (AC-GAN,
+notebook 09). The objectives (the paper's Eqs. 5 and 6)::
+
+    L_D = -L_adv + λ_cls L_cls^r                  L_cls^r = E_{x,c'} -log D_cls(c'|x)      (real x, its label c')
+    L_G =  L_adv + λ_cls L_cls^f + λ_rec L_rec    L_cls^f = E_{x,c}  -log D_cls(c|G(x, c))  (target c)
+                                                  L_rec   = E ||x - G(G(x, c), c')||_1         (Eq. 4, a cycle)
+
+with the Wasserstein adversarial loss and gradient penalty (Eq. 8, Gulrajani et al. 2017):
+L_adv = E D_src(x) - E D_src(G(x, c)) - λ_gp E(||∇ D_src(x̂)||₂ - 1)². Weights of the paper:
+λ_cls = 1, λ_rec = 10, λ_gp = 10; 5 D updates per G update; Adam with lr 1e-4, β = (0.5, 0.999);
+the learning rate decays linearly to 0 over the second half of training (reference: 100k of
+200k iterations).
+
+**The label goes in as image channels.** G reads c (N, c_dim) replicated over the image, (N, c_dim,
+H, W), concatenated with x. That only works with zero padding in G (see
+:mod:`gancourse.nn.resnet`): :class:`StarGenerator` is a ResNet generator with
+``padding="zero"``; StarGAN's G has 6 residual blocks and instance norm.
+
+**D**: the paper's is six stride-2 convolutions (LeakyReLU 0.01, no normalisation) with a
+3x3 score head and a full-size class head. Here it is the course's PatchGAN
+(:class:`gancourse.nn.patchgan.PatchDiscriminator`) configured the same way where it matters:
+no normalisation (a batch norm would break the per-sample gradient penalty), ``n_classes`` =
+c_dim for the auxiliary head (class logits averaged over positions); its LeakyReLU slope is 0.2.
+
+**Several datasets, different label sets: the mask vector** (Section 3.2). CelebA has hair
+colour, gender, age; RaFD has expressions. Neither labels the other's attributes. StarGAN's code
+for G is ``[c_1, ..., c_K, m]`` with c_k the labels of dataset k (zeros for the other datasets)
+and m the one-hot **mask vector** saying which dataset's labels are valid (:func:`mask_vector`).
+D's classifier has an output block per dataset, and the classification losses use only the
+active dataset's block. After training on both, G can translate an image of dataset 1 along the
+labels of dataset 2 (the paper's CelebA faces with RaFD expressions).
+
+Here a configuration lists the label groups (categorical attributes, by their number of values)
+of each dataset: ``datasets=((4, 3),)`` is one dataset labelled with colour (4 values) and shape
+(3 values); ``datasets=((4,), (3,))`` is two datasets, one labelled with colour only, the other
+with shape only, trained with the mask vector. Recipes: ``python -m gancourse.train stargan``
+(shapes, colour x shape, or ``--data FOLDER`` with one sub-folder per domain) and
+``stargan-mask`` (the two-dataset shapes setting of notebook 12).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import _validate as V
+from .. import losses, recipes
+from ..nn.conditioning import one_hot
+from ..nn.patchgan import PatchDiscriminator
+from ..nn.resnet import ResnetGenerator
+from .cyclegan import linear_decay
+from .pix2pix import init_weights
+
+
+def _groups(datasets) -> tuple[tuple[int, ...], ...]:
+    """Validate ``datasets``: a non-empty sequence of non-empty sequences of ints >= 2."""
+    if isinstance(datasets, (str, bytes)) or not isinstance(datasets, (tuple, list)) or not datasets:
+        raise TypeError(f"datasets: expected a sequence of label groups per dataset, e.g. ((4, 3),), got {datasets!r}")
+    out = []
+    for k, groups in enumerate(datasets):
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, (tuple, list)) or not groups:
+            raise TypeError(f"datasets[{k}]: expected a non-empty sequence of group sizes, got {groups!r}")
+        out.append(tuple(V.positive_int(g, f"datasets[{k}]", minimum=2) for g in groups))
+    return tuple(out)
+
+
+@dataclass
+class StarGANConfig:
+    datasets: tuple = ((4, 3),)   # label groups of each dataset (values per categorical attribute)
+    names: tuple = (("color", "shape"),)   # the groups' names (for reports), same layout
+    size: int = 32
+    ngf: int = 32                 # G's base width (64 in the paper)
+    n_blocks: int = 3             # residual blocks (6 in the paper)
+    ndf: int = 32                 # D's base width (64 in the paper)
+    d_layers: int = 3             # stride-2 layers of D (the paper: 6 at 128 px)
+    lambda_cls: float = 1.0
+    lambda_rec: float = 10.0
+    lambda_gp: float = 10.0
+    n_critic: int = 5
+    g_lr: float = 1e-4
+    d_lr: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    steps: int = 20000            # iterations (D updates); G is updated every n_critic of them
+    decay_steps: int | None = None   # the last iterations, with a linear lr decay; default steps // 2
+    batch_size: int = 16
+    seed: int = 0
+
+    def __post_init__(self):
+        self.datasets = _groups(self.datasets)
+        if isinstance(self.names, (str, bytes)) or not isinstance(self.names, (tuple, list)) or \
+                len(self.names) != len(self.datasets) or \
+                any(isinstance(n, (str, bytes)) or len(n) != len(g) for n, g in zip(self.names, self.datasets)):
+            raise ValueError(f"names: expected one name per label group, laid out like datasets={self.datasets}, "
+                             f"got {self.names!r}")
+        self.names = tuple(tuple(str(x) for x in n) for n in self.names)
+        for name in ("ngf", "ndf", "d_layers", "n_critic", "steps", "batch_size"):
+            setattr(self, name, V.positive_int(getattr(self, name), name))
+        self.size = V.positive_int(self.size, "size", minimum=8)
+        if self.size % 4:
+            raise ValueError(f"size: expected a multiple of 4 (G downsamples twice), got {self.size}")
+        if self.size < 2 ** (self.d_layers + 1):
+            raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
+        self.n_blocks = V.positive_int(self.n_blocks, "n_blocks", minimum=0)
+        for name in ("lambda_cls", "lambda_rec", "lambda_gp"):
+            setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
+        self.g_lr = V.positive_float(self.g_lr, "g_lr")
+        self.d_lr = V.positive_float(self.d_lr, "d_lr")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+        if self.decay_steps is None:
+            self.decay_steps = self.steps // 2
+        self.decay_steps = V.positive_int(self.decay_steps, "decay_steps", minimum=0)
+        if self.decay_steps > self.steps:
+            raise ValueError(f"decay_steps: expected at most steps = {self.steps}, got {self.decay_steps}")
+
+    @property
+    def c_dim(self) -> int:
+        """Outputs of D's classifier: every group of every dataset."""
+        return sum(sum(g) for g in self.datasets)
+
+    @property
+    def code_dim(self) -> int:
+        """Label channels G reads: the groups, plus the mask vector when there are several datasets."""
+        return self.c_dim + (len(self.datasets) if len(self.datasets) > 1 else 0)
+
+
+# ------------------------------------------------------------------------------------------------
+# Label codes and the mask vector
+# ------------------------------------------------------------------------------------------------
+
+def _int_labels(labels, name: str) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name}: expected an integer torch.Tensor, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name}: expected integer labels, got dtype {labels.dtype}")
+    return labels
+
+
+def label_code(labels: torch.Tensor, groups) -> torch.Tensor:
+    """Concatenated one-hot codes of categorical attributes: labels (N, A) int -> (N, Σ groups).
+
+    ``groups``: the number of values of each of the A attributes, e.g. (4, 3) for colour and
+    shape; column a of ``labels`` holds values in [0, groups[a]). A single attribute may be given
+    as labels of shape (N,).
+    """
+    groups = _groups([groups])[0]
+    labels = _int_labels(labels, "labels")
+    if labels.ndim == 1:
+        labels = labels.unsqueeze(1)
+    if labels.ndim != 2 or labels.shape[1] != len(groups):
+        raise ValueError(f"labels: expected shape (N, {len(groups)}) for groups {groups}, got {tuple(labels.shape)}")
+    return torch.cat([one_hot(labels[:, a], n) for a, n in enumerate(groups)], dim=1)
+
+
+def mask_vector(labels: torch.Tensor, dataset: int, n_classes) -> torch.Tensor:
+    """StarGAN's unified label for several datasets (Section 3.2): ``[c_1, ..., c_K, m]``.
+
+    ``n_classes``: the size of each dataset's label code, e.g. (4, 3). ``dataset``: which dataset
+    the batch comes from (0-based). ``labels``: the batch's labels in that dataset, as class
+    indices (N,) (one-hot encoded here) or as a ready code (N, n_classes[dataset]) (e.g. several
+    attributes, :func:`label_code`). Returns (N, Σ n_classes + K): the code in the dataset's own
+    block, zeros in the blocks of the other datasets (their labels are unknown), and the one-hot
+    mask m of length K that tells G which block to read.
+
+    Example with K = 2, n_classes = (4, 3): labels [2] of dataset 0 -> [0 0 1 0 | 0 0 0 | 1 0];
+    labels [1] of dataset 1 -> [0 0 0 0 | 0 1 0 | 0 1].
+    """
+    if isinstance(n_classes, (str, bytes)) or not isinstance(n_classes, (tuple, list)) or len(n_classes) < 2:
+        raise ValueError(f"n_classes: expected the label sizes of at least two datasets, got {n_classes!r}")
+    n_classes = tuple(V.positive_int(n, "n_classes") for n in n_classes)
+    if isinstance(dataset, bool) or not isinstance(dataset, int) or not 0 <= dataset < len(n_classes):
+        raise ValueError(f"dataset: expected an index in [0, {len(n_classes) - 1}], got {dataset!r}")
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels: expected a torch.Tensor, got {type(labels).__name__}")
+    if labels.is_floating_point():
+        if labels.ndim != 2 or labels.shape[1] != n_classes[dataset]:
+            raise ValueError(f"labels: a code of dataset {dataset} must have shape (N, {n_classes[dataset]}), "
+                             f"got {tuple(labels.shape)}")
+        code = labels
+    else:
+        _int_labels(labels, "labels")
+        if labels.ndim != 1:
+            raise ValueError(f"labels: expected class indices (N,) or a float code (N, {n_classes[dataset]}), "
+                             f"got shape {tuple(labels.shape)}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes[dataset]):
+            raise ValueError(f"labels: expected classes in [0, {n_classes[dataset] - 1}] for dataset {dataset}")
+        code = one_hot(labels, n_classes[dataset])
+    n = code.shape[0]
+    parts = [code if k == dataset else code.new_zeros(n, size) for k, size in enumerate(n_classes)]
+    mask = code.new_zeros(n, len(n_classes))
+    mask[:, dataset] = 1
+    return torch.cat(parts + [mask], dim=1)
+
+
+# ------------------------------------------------------------------------------------------------
+# Networks
+# ------------------------------------------------------------------------------------------------
+
+class StarGenerator(nn.Module):
+    """G(x, c): images (N, 3, H, W) and codes (N, code_dim) -> images (N, 3, H, W) in [-1, 1].
+
+    The code is replicated over the image (N, code_dim, H, W) and concatenated to x along the
+    channels; a ResNet generator with **zero** padding and instance norm does the rest.
+    """
+
+    def __init__(self, code_dim: int, channels: int = 3, base: int = 64, n_blocks: int = 6):
+        super().__init__()
+        self.code_dim = V.positive_int(code_dim, "code_dim")
+        self.channels = V.positive_int(channels, "channels")
+        self.net = ResnetGenerator(self.channels + self.code_dim, self.channels, base=base, n_blocks=n_blocks,
+                                   n_down=2, norm="instance", padding="zero")
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        V.images(x, "x", channels=self.channels)
+        V.tensor(c, "c", ndim=2, last_dim=self.code_dim)
+        if c.shape[0] != x.shape[0]:
+            raise ValueError(f"c: expected one code per image ({x.shape[0]}), got {c.shape[0]}")
+        c_map = c.view(c.shape[0], self.code_dim, 1, 1).expand(-1, -1, x.shape[2], x.shape[3])
+        return self.net(torch.cat([x, c_map.to(x.dtype)], dim=1))
+
+
+def build_generator(cfg: StarGANConfig) -> StarGenerator:
+    return StarGenerator(cfg.code_dim, 3, base=cfg.ngf, n_blocks=cfg.n_blocks)
+
+
+def build_discriminator(cfg: StarGANConfig) -> PatchDiscriminator:
+    """D: a PatchGAN without normalisation, with an auxiliary classifier of ``cfg.c_dim`` outputs:
+    images (N, 3, S, S) -> (scores (N, 1, h, w), class logits (N, c_dim))."""
+    return PatchDiscriminator(3, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.c_dim)
+
+
+# ------------------------------------------------------------------------------------------------
+# The model object
+# ------------------------------------------------------------------------------------------------
+
+class StarGAN:
+    """G, D, their optimisers and schedules; the training iteration of StarGAN.
+
+    ``set_input(x, labels, dataset=0)``: images (N, 3, S, S) in [-1, 1] and their labels (N, A)
+    int in dataset ``dataset`` (A = its number of label groups). ``optimize_parameters(step)``
+    draws target labels (the batch's labels shuffled, as the reference code does), updates D, and
+    every ``n_critic``-th step also G.
+    """
+
+    def __init__(self, cfg: StarGANConfig | None = None, device="cpu"):
+        self.cfg = cfg = cfg or StarGANConfig()
+        if not isinstance(cfg, StarGANConfig):
+            raise TypeError(f"cfg: expected a StarGANConfig, got {type(cfg).__name__}")
+        self.device = torch.device(device)
+        self.G = init_weights(build_generator(cfg)).to(self.device)
+        self.D = init_weights(build_discriminator(cfg)).to(self.device)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
+        rule_D = lambda step: linear_decay(min(step, cfg.steps - 1), cfg.steps, cfg.decay_steps)   # noqa: E731
+        # G is stepped once per n_critic iterations: its schedule counts in those units
+        rule_G = lambda k: linear_decay(min(k * cfg.n_critic + cfg.n_critic - 1, cfg.steps - 1),  # noqa: E731
+                                        cfg.steps, cfg.decay_steps)
+        self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_G, rule_G),
+                           "D": torch.optim.lr_scheduler.LambdaLR(self.opt_D, rule_D)}
+        self._offsets = [0]
+        for groups in cfg.datasets:
+            self._offsets.append(self._offsets[-1] + sum(groups))
+
+    # ---- labels -----------------------------------------------------------------------------
+    def code(self, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
+        """G's input code for labels (N, A) of ``dataset``: the concatenated one-hots, and with
+        several datasets the mask vector layout [c_1, ..., c_K, m] (:func:`mask_vector`)."""
+        datasets = self.cfg.datasets
+        if isinstance(dataset, bool) or not isinstance(dataset, int) or not 0 <= dataset < len(datasets):
+            raise ValueError(f"dataset: expected an index in [0, {len(datasets) - 1}], got {dataset!r}")
+        c = label_code(labels, datasets[dataset])
+        if len(datasets) > 1:
+            c = mask_vector(c, dataset, [sum(g) for g in datasets])
+        return c.to(self.device)
+
+    def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
+        """Σ over the groups of ``dataset`` of the cross-entropy of D's class logits (N, c_dim),
+        reading **only the active dataset's block** of them (the other datasets' outputs get no
+        gradient: their labels are unknown for this batch)."""
+        V.tensor(logits, "logits", ndim=2, last_dim=self.cfg.c_dim)
+        groups = self.cfg.datasets[dataset]
+        block = logits[:, self._offsets[dataset]:self._offsets[dataset + 1]]
+        total, start = 0.0, 0
+        for a, n in enumerate(groups):
+            total = total + F.cross_entropy(block[:, start:start + n], labels[:, a].to(logits.device))
+            start += n
+        return total
+
+    # ---- one iteration ----------------------------------------------------------------------
+    def set_input(self, x: torch.Tensor, labels: torch.Tensor, dataset: int = 0) -> None:
+        V.images(x, "x", channels=3)
+        labels = _int_labels(labels, "labels")
+        labels = labels.unsqueeze(1) if labels.ndim == 1 else labels
+        n_groups = len(self.cfg.datasets[dataset]) if 0 <= dataset < len(self.cfg.datasets) else -1
+        if labels.shape != (x.shape[0], n_groups):
+            raise ValueError(f"labels: expected shape ({x.shape[0]}, {n_groups}) for dataset {dataset}, "
+                             f"got {tuple(labels.shape)}")
+        self.real, self.dataset = x.to(self.device), dataset
+        self.label_org = labels.to(self.device)
+        self.label_trg = self.label_org[torch.randperm(x.shape[0]).to(self.device)]   # targets: shuffled labels
+        self.c_org, self.c_trg = self.code(self.label_org, dataset), self.code(self.label_trg, dataset)
+
+    def backward_D(self) -> dict:
+        """-E D_src(x) + E D_src(G(x, c)) + λ_gp·GP + λ_cls·CE(D_cls(x), c')."""
+        cfg = self.cfg
+        src_real, cls_real = self.D(self.real)
+        with torch.no_grad():
+            fake = self.G(self.real, self.c_trg)
+        src_fake, _ = self.D(fake)
+        adv = losses.d_loss_wasserstein(src_real, src_fake)
+        gp = losses.gradient_penalty(self.D, self.real, fake)
+        cls = self.classification_loss(cls_real, self.label_org, self.dataset)
+        (adv + cfg.lambda_gp * gp + cfg.lambda_cls * cls).backward()
+        return {"D_adv": adv, "D_gp": gp, "D_cls": cls}
+
+    def backward_G(self) -> dict:
+        """-E D_src(G(x, c)) + λ_cls·CE(D_cls(G(x, c)), c) + λ_rec·|x - G(G(x, c), c')|."""
+        cfg = self.cfg
+        fake = self.G(self.real, self.c_trg)
+        src_fake, cls_fake = self.D(fake)
+        adv = losses.g_loss_wasserstein(src_fake)
+        cls = self.classification_loss(cls_fake, self.label_trg, self.dataset)
+        rec = (self.G(fake, self.c_org) - self.real).abs().mean()
+        (adv + cfg.lambda_cls * cls + cfg.lambda_rec * rec).backward()
+        return {"G_adv": adv, "G_cls": cls, "G_rec": rec}
+
+    def optimize_parameters(self, step: int) -> dict:
+        """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""
+        step = V.positive_int(step, "step", minimum=0)
+        self.opt_D.zero_grad(set_to_none=True)
+        out = self.backward_D()
+        self.opt_D.step()
+        if (step + 1) % self.cfg.n_critic == 0:
+            self.D.requires_grad_(False)
+            self.opt_G.zero_grad(set_to_none=True)
+            out.update(self.backward_G())
+            self.opt_G.step()
+            self.D.requires_grad_(True)
+        return {k: v.detach() for k, v in out.items()}
+
+    def step_schedules(self, step: int) -> None:
+        """After iteration ``step`` (all datasets done): advance D's schedule, and G's with G."""
+        self.schedulers["D"].step()
+        if (step + 1) % self.cfg.n_critic == 0:
+            self.schedulers["G"].step()
+
+    # ---- bookkeeping -------------------------------------------------------------------------
+    def modules(self) -> dict:
+        return {"G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"G": self.opt_G, "D": self.opt_D}
+
+    def extras(self) -> dict:
+        return {"sched_G": self.schedulers["G"], "sched_D": self.schedulers["D"]}
+
+
+def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, checkpoint=None,
+          resume: bool = False, desc: str | None = None, log_every: int = 25):
+    """Train StarGAN for ``cfg.steps`` iterations; return ``(model, history)``.
+
+    ``data``: one ``(images (N, 3, S, S), labels (N, A))`` pair per dataset of ``cfg.datasets``.
+    Each iteration visits every dataset in turn (as the reference's multi-dataset training does):
+    a D update on a batch of it, and every ``n_critic``-th iteration a G update too.
+    """
+    from ..data import TensorImageDataset, batches
+    from ..runtime import seed_everything
+    from ..train import fit
+
+    if not isinstance(data, (list, tuple)) or len(data) != len(cfg.datasets):
+        raise ValueError(f"data: expected {len(cfg.datasets)} (images, labels) pairs, one per dataset")
+    for k, (images, labels) in enumerate(data):
+        V.images(images, f"data[{k}] images", channels=3)
+        _int_labels(labels, f"data[{k}] labels")
+        if labels.shape[0] != images.shape[0]:
+            raise ValueError(f"data[{k}]: {images.shape[0]} images but {labels.shape[0]} labels")
+    seed_everything(cfg.seed)
+    model = StarGAN(cfg, device)
+    streams = [batches(TensorImageDataset(torch.zeros(len(labels), 1, 1, 1), torch.arange(len(labels)), ["index"]),
+                       cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k))
+               for k, (_, labels) in enumerate(data)]
+
+    def step(i):
+        out = {}
+        for k, ((images, labels), stream) in enumerate(zip(data, streams)):
+            _, idx = next(stream)
+            model.set_input(images[idx], labels[idx], dataset=k)
+            losses_k = model.optimize_parameters(i)
+            suffix = f"_{k}" if len(data) > 1 else ""
+            out.update({f"{name}{suffix}": v for name, v in losses_k.items()})
+        model.step_schedules(i)
+        return out
+
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras.update(model.extras())
+        checkpoint.extras.update({f"batches_{k}": s for k, s in enumerate(streams)})
+    history = fit(step, cfg.steps, log_every=log_every, desc=desc or "StarGAN", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    return model, history
+
+
+# ------------------------------------------------------------------------------------------------
+# Translating and measuring
+# ------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G(x, c) in batches; x (N, 3, S, S), c (N, code_dim); output on the CPU."""
+    if not isinstance(G, StarGenerator):
+        raise TypeError(f"G: expected a StarGenerator, got {type(G).__name__}")
+    V.images(x, "x", channels=3)
+    V.tensor(c, "c", ndim=2, last_dim=G.code_dim)
+    batch_size = V.positive_int(batch_size, "batch_size")
+    device = next(G.parameters()).device
+    return torch.cat([G(x[i:i + batch_size].to(device), c[i:i + batch_size].to(device)).cpu()
+                      for i in range(0, x.shape[0], batch_size)])
+
+
+def code_for(cfg: StarGANConfig, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
+    """G's code for labels (N, A) of ``dataset`` under a configuration (without a model object)."""
+    if not isinstance(cfg, StarGANConfig):
+        raise TypeError(f"cfg: expected a StarGANConfig, got {type(cfg).__name__}")
+    if isinstance(dataset, bool) or not isinstance(dataset, int) or not 0 <= dataset < len(cfg.datasets):
+        raise ValueError(f"dataset: expected an index in [0, {len(cfg.datasets) - 1}], got {dataset!r}")
+    c = label_code(labels, cfg.datasets[dataset])
+    if len(cfg.datasets) > 1:
+        c = mask_vector(c, dataset, [sum(g) for g in cfg.datasets])
+    return c
+
+
+@torch.no_grad()
+def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0, classifier=None,
+                    source_attributes=None) -> dict:
+    """Translate every test image to every target domain of ``dataset`` and read the result.
+
+    ``test``: a :class:`gancourse.data.shapes.Shapes`; the group names of ``dataset`` in
+    ``cfg.names`` must be shapes attributes. For each group (e.g. colour) the targets are all
+    combinations of the dataset's groups; the image's own labels are read from ``test`` with
+    ``source_attributes`` (default: the dataset's own names). Returns ``{"acc_<name>": per-value
+    accuracy list, "acc_<name>_min": the worst value, "rec_l1": mean |G(G(x, c), c_org) - x|}``.
+    """
+    from ..data.shapes import ATTRIBUTES, Shapes
+    from ..evaluators_shapes import attribute_classifier, per_value_accuracy
+
+    if not isinstance(test, Shapes):
+        raise TypeError(f"test: expected a Shapes dataset, got {type(test).__name__}")
+    names = cfg.names[dataset]
+    for n in names:
+        V.choice(n, "cfg.names", ATTRIBUTES)
+    clf = classifier if classifier is not None else attribute_classifier()
+    groups = cfg.datasets[dataset]
+    combos = torch.cartesian_prod(*[torch.arange(g) for g in groups]).view(-1, len(groups))   # (D, A)
+    own = torch.stack([test.attribute(n) for n in (source_attributes or names)], 1)
+    fakes, targets, recs = [], [], []
+    for combo in combos:
+        trg = combo.expand(len(test), -1)
+        fake = translate(G, test.images, code_for(cfg, trg, dataset))
+        fakes.append(fake)
+        targets.append(trg)
+        if source_attributes is None:
+            recs.append((translate(G, fake, code_for(cfg, own, dataset)) - test.images).abs().mean())
+    fakes, targets = torch.cat(fakes), torch.cat(targets)
+    out = {}
+    for a, name in enumerate(names):
+        acc = per_value_accuracy(clf, fakes, name, targets[:, a])
+        out[f"acc_{name}"] = [round(float(v), 4) for v in acc]
+        out[f"acc_{name}_min"] = round(float(acc.min()), 4)
+    if recs:
+        out["rec_l1"] = round(float(torch.stack(recs).mean()), 4)
+    return out
+
+
+PRETRAINED = {"single": "stargan-shapes", "mask": "stargan-shapes-mask"}
+
+
+def load_pretrained(variant: str = "single") -> tuple[StarGenerator, StarGANConfig]:
+    """A shipped StarGAN generator: ``variant`` "single" (colour x shape) or "mask" (two datasets
+    with the mask vector). Returns ``(G, cfg)``; checksum verified."""
+    from .. import pretrained
+
+    V.choice(variant, "variant", PRETRAINED)
+    state = pretrained.load(PRETRAINED[variant])
+    cfg = StarGANConfig(**state["config"])
+    G = build_generator(cfg)
+    G.load_state_dict(state["modules"]["G"])
+    return G.eval(), cfg
+
+
+def shapes_data(variant: str, n: int, size: int = 32, split: str = "train", seed: int = 0):
+    """The datasets of notebook 12 as ``(images, labels)`` pairs, with the Shapes behind them.
+
+    ``"single"``: one dataset of mixed shapes labelled with (colour, shape). ``"mask"``: two
+    datasets with different label sets and renderings: solid shapes labelled with colour only, and
+    striped shapes labelled with shape only (their other attributes are drawn but not given).
+    """
+    from ..data.shapes import Shapes
+
+    V.choice(variant, "variant", PRETRAINED)
+    if variant == "single":
+        ds = Shapes(n, size, split, seed, fixed={"fill": "solid"})
+        return [(ds.images, torch.stack([ds.attribute("color"), ds.attribute("shape")], 1))], [ds]
+    a = Shapes(n, size, split, seed, target="color", fixed={"fill": "solid"})
+    b = Shapes(n, size, split, seed, target="shape", fixed={"fill": "striped"})
+    return [(a.images, a.labels.unsqueeze(1)), (b.images, b.labels.unsqueeze(1))], [a, b]
+
+
+def run(args, variant: str = "single") -> dict:
+    """Recipe ``stargan``: shapes colour x shape by default, or ``--data`` one sub-folder per domain."""
+    from .. import pretrained
+    from ..runtime import pick_device
+    from ..train import Checkpointer
+
+    V.choice(variant, "variant", PRETRAINED)
+    settings = {"seed": args.seed, "size": args.image_size or 32}
+    if variant == "mask":
+        settings.update(datasets=((4,), (3,)), names=(("color",), ("shape",)))
+    if args.steps is not None:
+        settings["steps"] = args.steps
+    if args.batch_size is not None:
+        settings["batch_size"] = args.batch_size
+    if args.data is not None:
+        from ..data import class_folders
+
+        if variant == "mask":
+            raise SystemExit("stargan-mask: trains on the shapes only; use the stargan recipe with --data")
+        folder = class_folders(args.data, size=settings["size"])
+        images = torch.stack([folder[i][0] for i in range(len(folder))])
+        labels = torch.tensor(folder.labels, dtype=torch.long).unsqueeze(1)
+        settings.update(datasets=((len(folder.classes),),), names=(("domain",),))
+        data = [(images, labels)]
+    else:
+        data, _ = shapes_data(variant, 4000, settings["size"], "train", args.seed)
+    cfg = StarGANConfig(**settings)
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 2000, config=asdict(cfg))
+    model, history = train(cfg, data, device=device, progress=not args.no_progress, checkpoint=ckpt,
+                           resume=args.resume, log_every=100)
+    G = model.G.cpu().eval()
+    metrics = {"variant": variant}
+    if args.data is None:
+        _, tests = shapes_data(variant, 300, cfg.size, "test", 0)
+        for k, test in enumerate(tests):
+            for key, value in evaluate_shapes(G, cfg, test, dataset=k).items():
+                metrics[f"{key}_{k}" if len(tests) > 1 else key] = value
+        if variant == "mask":     # across datasets: solid shapes to shape targets, striped to colours
+            for k, test in enumerate(tests):
+                other = 1 - k
+                for key, value in evaluate_shapes(G, cfg, test, dataset=other,
+                                                  source_attributes=cfg.names[k]).items():
+                    metrics[f"cross_{key}_{k}to{other}"] = value
+    if args.publish:
+        if args.data is not None:
+            raise SystemExit("stargan --publish: only the shapes models are shipped; drop --data")
+        extra = f" --device {args.device}" if args.device else ""
+        path = pretrained.save(
+            PRETRAINED[variant], {"G": G}, config=asdict(cfg), metrics=metrics,
+            command=f"python -m gancourse.train {RECIPE_NAMES[variant]} --steps {cfg.steps} --publish{extra}",
+            description=("StarGAN G on 32x32 shapes: colour x shape domains" if variant == "single" else
+                         "StarGAN G on two shapes datasets (colour labels / shape labels) with the mask vector"))
+        metrics["published"] = path.name
+    return metrics
+
+
+def run_mask(args) -> dict:
+    """Recipe ``stargan-mask``: two datasets with different label sets, trained with the mask vector."""
+    return run(args, "mask")
+
+
+RECIPE_NAMES = {"single": "stargan", "mask": "stargan-mask"}
+recipes.register("stargan", __name__, "run",
+                 "StarGAN: shapes colour x shape domains, or --data one sub-folder per domain (notebook 12)")
+recipes.register("stargan-mask", __name__, "run_mask",
+                 "StarGAN on two shapes datasets with different label sets, mask vector (notebook 12)")

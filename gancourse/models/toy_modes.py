@@ -42,6 +42,17 @@ from .wgan import PRESETS, WGAN, preset
 OBJECTIVES = ("gan", "nsgan", "wgan", "wgan-gp", "sngan", "hinge")
 MIXTURES = ("ring", "grid")
 
+# Toy settings, one per objective. WGAN-GP: its reference toy code (gan_toy.py, Gulrajani et al.
+# 2017) uses λ = 0.1 ("smaller lambda makes things faster for toy tasks") and Adam β = (0.5, 0.9);
+# the paper's λ = 10, β1 = 0 are its image settings. WGAN: the paper's RMSProp 5e-5, c = 0.01
+# (the preset). The k = 1 objectives: Adam 1e-3, β1 = 0.5, notebook 04's toy setting
+# (``gancourse.models.vanilla``): at DCGAN's 2e-4 these narrow networks are far from the modes
+# after a few thousand steps.
+TOY_SETTINGS = {
+    "wgan-gp": {"gp_weight": 0.1, "betas": (0.5, 0.9)},
+    "gan": {"lr": 1e-3}, "nsgan": {"lr": 1e-3}, "sngan": {"lr": 1e-3}, "hinge": {"lr": 1e-3},
+}
+
 # PacGAN Table 1 (10 trials each) and VEEGAN Table 1 (other settings), as (modes, HQ %).
 PUBLISHED = {
     "ring": {"GAN (PacGAN Table 1)": (6.3, 98.2), "PacGAN4 (PacGAN Table 1)": (7.8, 95.9)},
@@ -103,7 +114,7 @@ class ToyRunConfig:
     objective: str = "wgan-gp"
     mixture: str = "grid"
     seed: int = 0
-    steps: int = 5000
+    steps: int = 3000
     batch_size: int = 256
     hidden: int = 128
     depth: int = 3
@@ -111,6 +122,7 @@ class ToyRunConfig:
     lr_decay: bool = False
     ema_decay: float | None = None
     r1_weight: float = 0.0
+    lr: float | None = None       # None: the objective's own (PRESETS, TOY_SETTINGS)
     n_eval: int = 2500
 
     def __post_init__(self):
@@ -123,10 +135,16 @@ class ToyRunConfig:
         if not isinstance(self.lr_decay, bool):
             raise TypeError(f"lr_decay: expected a bool, got {type(self.lr_decay).__name__}")
         self.r1_weight = V.positive_float(self.r1_weight, "r1_weight", allow_zero=True)
+        if self.lr is not None:
+            self.lr = V.positive_float(self.lr, "lr")
 
     def wgan_config(self):
-        return preset(self.objective, lr_decay_steps=self.steps if self.lr_decay else None,
-                      ema_decay=self.ema_decay, r1_weight=self.r1_weight)
+        """The objective's configuration (``gancourse.models.wgan.preset``) with this run's options."""
+        overrides = {**TOY_SETTINGS.get(self.objective, {}), "lr_decay_steps": self.steps if self.lr_decay else None,
+                     "ema_decay": self.ema_decay, "r1_weight": self.r1_weight}
+        if self.lr is not None:
+            overrides["lr"] = self.lr
+        return preset(self.objective, **overrides)
 
 
 @dataclass
@@ -236,32 +254,51 @@ def load_generators(name: str) -> tuple[list[ToyGenerator], dict]:
     return out["raw"], {**state, "ema_generators": out["ema"]}
 
 
-def run_cell(config: ToyRunConfig, seeds=(0, 1, 2), variant: str = "", publish: bool = False,
-             progress: bool = True, command: str | None = None) -> dict:
-    """Train ``config`` once per seed; return per-seed metrics and their mean ± std; with
-    ``publish`` write every seed's G into one shipped checkpoint (``data/``)."""
-    from .. import pretrained
-
+def train_cell(config: ToyRunConfig, seeds=(0, 1, 2), progress: bool = True) -> tuple[list[ToyResult], dict]:
+    """Train ``config`` once per seed; return the results and a summary: per-seed metrics and
+    their mean and standard deviation (``summary["modes"] = [mean, std]``, ...)."""
+    if not isinstance(config, ToyRunConfig):
+        raise TypeError(f"config: expected a ToyRunConfig, got {type(config).__name__}")
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds: expected at least one seed")
     results = [train_toy(ToyRunConfig(**{**asdict(config), "seed": s}), progress=progress) for s in seeds]
     summary = {"seeds": list(seeds), "per_seed": [r.metrics() for r in results]}
     keys = ["modes", "hq_percent", "seconds"] + (["modes_ema", "hq_percent_ema"] if config.ema_decay else [])
     for key in keys:
         mean, std = summarize([r.metrics()[key] for r in results])
         summary[key] = [round(mean, 2), round(std, 2)]
+    return results, summary
+
+
+def publish_cell(config: ToyRunConfig, results: list[ToyResult], summary: dict, variant: str = "",
+                 command: str | None = None):
+    """Write every seed's G (and its weight average, when kept) into one shipped checkpoint in
+    ``data/``, named by :func:`checkpoint_name`, with the summary as its metrics."""
+    from .. import pretrained
+
+    seeds = summary["seeds"]
+    modules = {}
+    for s, r in zip(seeds, results):
+        modules[f"G_seed{s}"] = r.model.G
+        if r.model.ema is not None:
+            modules[f"G_ema_seed{s}"] = r.model.ema.module
+    cfg = {**asdict(config), "seeds": list(seeds), "steps": config.steps, "scale": results[0].scale}
+    cfg.pop("seed")
+    name = checkpoint_name(config.objective, config.mixture, variant)
+    return pretrained.save(name, modules, config=cfg, metrics=summary,
+                           command=command or _command(config, seeds, variant),
+                           description=f"toy benchmark: {config.objective} on PacGAN's {config.mixture}, "
+                                       f"{len(seeds)} seeds{', ' + variant if variant else ''} (notebook 08)")
+
+
+def run_cell(config: ToyRunConfig, seeds=(0, 1, 2), variant: str = "", publish: bool = False,
+             progress: bool = True) -> dict:
+    """:func:`train_cell`, then (with ``publish``) :func:`publish_cell`; returns the summary."""
+    results, summary = train_cell(config, seeds, progress)
     if publish:
-        modules = {}
-        for s, r in zip(seeds, results):
-            modules[f"G_seed{s}"] = r.model.G
-            if r.model.ema is not None:
-                modules[f"G_ema_seed{s}"] = r.model.ema.module
-        cfg = {**asdict(config), "seeds": list(seeds), "steps": config.steps, "scale": results[0].scale}
-        cfg.pop("seed")
-        name = checkpoint_name(config.objective, config.mixture, variant)
-        pretrained.save(name, modules, config=cfg, metrics=summary,
-                        command=command or _command(config, seeds, variant),
-                        description=f"toy benchmark: {config.objective} on PacGAN's {config.mixture}, "
-                                    f"{len(seeds)} seeds{', ' + variant if variant else ''} (notebook 08)")
-        summary["published"] = name
+        publish_cell(config, results, summary, variant)
+        summary["published"] = checkpoint_name(config.objective, config.mixture, variant)
     return summary
 
 
@@ -279,6 +316,8 @@ def _command(config: ToyRunConfig, seeds, variant: str) -> str:
         parts.append(f"--ema {config.ema_decay}")
     if config.r1_weight:
         parts.append(f"--r1 {config.r1_weight}")
+    if config.lr is not None:
+        parts.append(f"--lr {config.lr}")
     if variant:
         parts.append(f"--variant {variant}")
     parts.append("--publish")
@@ -300,6 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-decay", action="store_true", help="decay the learning rates linearly to 0")
     p.add_argument("--ema", type=float, default=None, help="decay of an average of G's weights, e.g. 0.999")
     p.add_argument("--r1", type=float, default=0.0, help="weight of the R1 penalty on real data")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default: the objective's own)")
     p.add_argument("--variant", default="", help="suffix of the checkpoint name (e.g. long, ema, r1, batch1024)")
     p.add_argument("--publish", action="store_true", help="write the generators into data/ (maintainers)")
     p.add_argument("--no-progress", action="store_true")
@@ -313,7 +353,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)  # small MLPs: one thread is as fast, and runs can go side by side
     config = ToyRunConfig(objective=args.objective, mixture=args.mixture, steps=args.steps,
                           batch_size=args.batch_size, hidden=args.hidden, depth=args.depth, z_dim=args.z_dim,
-                          lr_decay=args.lr_decay, ema_decay=args.ema, r1_weight=args.r1)
+                          lr_decay=args.lr_decay, ema_decay=args.ema, r1_weight=args.r1, lr=args.lr)
     summary = run_cell(config, seeds=tuple(args.seeds), variant=args.variant, publish=args.publish,
                        progress=not args.no_progress)
     print(json.dumps(summary, indent=1))

@@ -31,6 +31,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
+from ..nn.ema import EMA
 
 PRETRAINED_NAME = "dcgan-digits"
 
@@ -164,6 +165,9 @@ class DCGANConfig:
     batch_size: int = 64
     steps: int = 4000
     g_loss: str = "nonsaturating"   # or "saturating" (the minimax loss)
+    lr_decay: bool = False    # decay both learning rates linearly to 0 over ``steps``
+    ema: float = 0.0          # > 0: also keep an exponential moving average of G's weights (sample from it)
+    pack: int = 1             # > 1: D judges packs of this many images (PacGAN, Lin et al. 2018)
     seed: int = 0
 
 
@@ -180,29 +184,48 @@ class DCGAN:
         V.choice(cfg.g_loss, "config.g_loss", _G_LOSSES)
         self.config, self.device = cfg, torch.device(device)
         self.G = generator(cfg.image_size, cfg.z_dim, cfg.g_width, cfg.channels).to(self.device)
-        self.D = discriminator(cfg.image_size, cfg.d_width, cfg.channels).to(self.device)
+        self.pack = V.positive_int(cfg.pack, "config.pack")
+        self.D = discriminator(cfg.image_size, cfg.d_width, cfg.channels * self.pack).to(self.device)
         betas = (cfg.beta1, 0.999)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
         self.g_loss = _G_LOSSES[cfg.g_loss]
+        decay = (lambda i: max(0.0, 1.0 - i / cfg.steps)) if cfg.lr_decay else (lambda i: 1.0)
+        self.schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, decay) for opt in (self.opt_G, self.opt_D)]
+        self.ema = EMA(self.G, cfg.ema) if cfg.ema > 0 else None
+
+    @property
+    def G_sample(self) -> Generator:
+        """The generator to sample from: the weight average when ``config.ema > 0``, else G itself."""
+        return self.ema.module if self.ema is not None else self.G
+
+    def packed(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N / pack, pack·C, H, W): consecutive images stacked along the channels."""
+        return x.reshape(x.shape[0] // self.pack, self.pack * x.shape[1], *x.shape[2:])
 
     def optimize_parameters(self, real: torch.Tensor) -> dict:
         """One step of Algorithm 1 (k = 1) on a batch of real images (N, C, H, W) in [-1, 1]."""
         V.images(real, "real", channels=self.config.channels)
+        if real.shape[0] % self.pack:
+            raise ValueError(f"real: a batch of {real.shape[0]} images cannot be split into packs of {self.pack}")
         real = real.to(self.device)
         z = torch.randn(real.shape[0], self.config.z_dim, device=self.device)
         fake = self.G(z)
         # 1. D: minimise -log D(x) - log(1 - D(G(z))); fake is detached, so G gets no gradient here
-        real_logits, fake_logits = self.D(real), self.D(fake.detach())
+        real_logits, fake_logits = self.D(self.packed(real)), self.D(self.packed(fake.detach()))
         loss_D = losses.d_loss_bce(real_logits, fake_logits)
         self.opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
         self.opt_D.step()
         # 2. G: minimise -log D(G(z)) (non-saturating) through the just-updated D
-        loss_G = self.g_loss(self.D(fake))
+        loss_G = self.g_loss(self.D(self.packed(fake)))
         self.opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         self.opt_G.step()
+        for scheduler in self.schedulers:
+            scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.G)
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach(),
                 "D(x)": torch.sigmoid(real_logits.detach()).mean(),
                 "D(G(z))": torch.sigmoid(fake_logits.detach()).mean()}
@@ -212,6 +235,12 @@ class DCGAN:
 
     def optimizers(self) -> dict:
         return {"opt_G": self.opt_G, "opt_D": self.opt_D}
+
+    def extras(self) -> dict:
+        out = {"sched_G": self.schedulers[0], "sched_D": self.schedulers[1]}
+        if self.ema is not None:
+            out["ema"] = self.ema
+        return out
 
 
 def load_pretrained(name: str = PRETRAINED_NAME, device="cpu") -> Generator:
@@ -238,8 +267,9 @@ def evaluate(G: Generator, n: int = 2000, seed: int = 1) -> dict:
 
 
 def run(args) -> dict:
-    """Recipe ``dcgan`` / ``dcgan-digits``: train on the digits (or ``--data``: not supported yet),
-    evaluate with the course's classifier, optionally publish G and D into ``data/``."""
+    """Recipe ``dcgan`` / ``dcgan-digits``: train on the digits, evaluate with the course's classifier
+    against the held-out digits, optionally publish the generator (its weight average when
+    ``ema > 0``) and D into ``data/``."""
     from .. import pretrained
     from ..data import Digits, batches
     from ..runtime import pick_device, seed_everything
@@ -256,22 +286,22 @@ def run(args) -> dict:
     model = DCGAN(cfg, device)
     data = batches(Digits(cfg.image_size, "train"), cfg.batch_size,
                    generator=torch.Generator().manual_seed(cfg.seed), device=device)
-    ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(), extras={"batches": data},
+    ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(),
+                        extras={"batches": data, **model.extras()},
                         every=args.checkpoint_every or 1000, config=asdict(cfg))
     history = fit(lambda i: model.optimize_parameters(next(data)[0]), cfg.steps, log_every=50, desc="DCGAN",
                   progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
-    model.G.cpu()
-    model.D.cpu()
-    result = evaluate(model.G)
+    G, D = model.G_sample.cpu(), model.D.cpu()
+    result = evaluate(G)
     result["final loss_D"] = round(history.mean("loss_D"), 4)
     if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        size = f" --image-size {cfg.image_size}" if cfg.image_size != 16 else ""
-        steps = f" --steps {cfg.steps}" if cfg.steps != DCGANConfig.steps else ""
+        options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("image_size", "steps", "batch_size", "seed")
+                          if getattr(args, k))
         name = PRETRAINED_NAME if cfg.image_size == 16 else f"{PRETRAINED_NAME}-{cfg.image_size}"
-        path = pretrained.save(name, model.modules(), config=asdict(cfg), metrics=result,
-                               command=f"python -m gancourse.train dcgan-digits --publish{size}{steps}{seed}",
-                               description=f"DCGAN on the {cfg.image_size}x{cfg.image_size} digits (notebooks 05, 06)")
+        path = pretrained.save(name, {"G": G, "D": D}, config=asdict(cfg), metrics=result,
+                               command=f"python -m gancourse.train {args.recipe} --publish{options}",
+                               description=f"DCGAN on the {cfg.image_size}x{cfg.image_size} digits (notebooks 05, 06)"
+                                           + (f"; G is the EMA ({cfg.ema}) of the generator's weights" if cfg.ema else ""))
         result["published"] = path.name
     return result
 

@@ -11,8 +11,9 @@ with σ = 0.01 (``ring``) and 25 on {-4, -2, 0, 2, 4}² with σ = 0.05 (``grid``
 course's MLPs (``gancourse.nn.mlp``), narrower than the papers' so that a CPU trains them in
 seconds; the sizes are configuration fields.
 
-``python -m gancourse.train toy-gan`` trains one; ``--publish`` writes the shipped checkpoint
-``toy-gan-ring`` (or ``toy-gan-grid`` with ``--data``-free option ``--image-size`` unused).
+``python -m gancourse.train toy-gan`` (alias ``toy-gan-ring``) trains one on the ring,
+``python -m gancourse.train toy-gan-grid`` on the grid; ``--publish`` writes the shipped
+checkpoints ``toy-gan-ring`` / ``toy-gan-grid`` into ``data/``.
 """
 from __future__ import annotations
 
@@ -48,6 +49,15 @@ class ToyGANConfig:
     steps: int = 3000         # G steps
     lr_decay: bool = True     # learning rates decay linearly to 0 over ``steps`` (sharpens the modes)
     seed: int = 0
+
+
+def default_config(dataset: str = "ring", **changes) -> ToyGANConfig:
+    """The course's settings for each target (what the shipped checkpoints used), with ``changes``
+    applied: the ring uses the defaults of :class:`ToyGANConfig`; the grid of 25, a harder target,
+    wider networks (256 units) and 6,000 steps."""
+    V.choice(dataset, "dataset", DATASETS)
+    base = {"dataset": dataset} if dataset == "ring" else {"dataset": dataset, "hidden": 256, "steps": 6000}
+    return ToyGANConfig(**{**base, **changes})
 
 
 _G_LOSSES = {"nonsaturating": losses.g_loss_nonsaturating, "saturating": losses.g_loss_saturating}
@@ -133,8 +143,9 @@ def load_pretrained(name: str = "toy-gan-ring") -> ToyGAN:
 
 
 def run(args) -> dict:
-    """Recipe ``toy-gan``: Algorithm 1 on PacGAN's ring (default) or grid (``--image-size`` is not
-    used; pass ``--data`` not at all). ``--seed`` picks the run; ``--publish`` ships the weights."""
+    """Recipe ``toy-gan`` / ``toy-gan-grid``: Algorithm 1 on PacGAN's ring or grid with
+    :func:`default_config`; ``--seed`` picks the run, ``--steps`` / ``--batch-size`` override the
+    config (``--image-size`` and ``--data`` do not apply); ``--publish`` ships the weights."""
     from .. import pretrained
     from ..runtime import pick_device, seed_everything
     from ..train import Checkpointer, fit
@@ -142,7 +153,7 @@ def run(args) -> dict:
     if args.data is not None:
         raise SystemExit("toy-gan: trains on generated toy mixtures; --data is not supported")
     dataset = getattr(args, "dataset", None) or "ring"
-    cfg = ToyGANConfig(dataset=dataset, seed=args.seed)
+    cfg = default_config(dataset, seed=args.seed)
     if args.steps is not None:
         cfg.steps = args.steps
     if args.batch_size is not None:
@@ -158,11 +169,11 @@ def run(args) -> dict:
     cov = gan.coverage()
     result = {"modes": cov.modes, "n_modes": cov.n_modes, "hq_percent": round(100 * cov.hq_fraction, 1)}
     if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        steps = f" --steps {cfg.steps}" if cfg.steps != ToyGANConfig.steps else ""
+        options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("steps", "batch_size", "seed")
+                          if getattr(args, k))
         name = f"toy-gan-{cfg.dataset}"
         path = pretrained.save(name, gan.modules(), config=asdict(cfg), metrics=result,
-                               command=f"python -m gancourse.train {name} --publish{steps}{seed}",
+                               command=f"python -m gancourse.train {name} --publish{options}",
                                description=f"vanilla GAN (non-saturating, k=1) on PacGAN's {cfg.dataset} (notebooks 04, 06)")
         result["published"] = path.name
     return result

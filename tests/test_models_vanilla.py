@@ -1,0 +1,55 @@
+"""The vanilla toy GAN: targets, Algorithm 1's update order, the shipped checkpoints."""
+import pytest
+import torch
+
+from gancourse import pretrained, recipes
+from gancourse.models import vanilla
+
+
+def test_pacgan_targets():
+    ring, grid = vanilla.pacgan_mixture("ring"), vanilla.pacgan_mixture("grid")
+    assert ring.centers.shape == (8, 2) and ring.std == pytest.approx(0.01)
+    assert torch.allclose(ring.centers.norm(dim=1), torch.ones(8))
+    assert grid.centers.shape == (25, 2) and grid.std == pytest.approx(0.05) and grid.centers.abs().max() == 4
+    with pytest.raises(ValueError, match="name: unknown value 'swissroll'"):
+        vanilla.pacgan_mixture("swissroll")
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_k_discriminator_steps_per_generator_step(k):
+    gan = vanilla.ToyGAN(vanilla.ToyGANConfig(k=k, hidden=8, depth=1, batch_size=16, steps=10))
+    for _ in range(2):
+        out = gan.optimize_parameters()
+    assert gan.opt_D.state[next(gan.D.parameters())]["step"] == 2 * k
+    assert gan.opt_G.state[next(gan.G.parameters())]["step"] == 2
+    assert torch.isfinite(out["loss_D"]) and torch.isfinite(out["loss_G"])
+    # the learning rate decays linearly to 0 over config.steps
+    assert gan.opt_G.param_groups[0]["lr"] == pytest.approx(gan.config.lr * 0.8)
+
+
+def test_coverage_is_repeatable_and_counts_modes():
+    gan = vanilla.ToyGAN(vanilla.ToyGANConfig(hidden=8, depth=1))
+    a, b = gan.coverage(), gan.coverage()
+    assert a.modes == b.modes and a.hq_fraction == b.hq_fraction and a.n_modes == 8
+
+
+def test_bad_config():
+    with pytest.raises(ValueError, match="config.g_loss"):
+        vanilla.ToyGAN(vanilla.ToyGANConfig(g_loss="hinge"))
+    with pytest.raises(ValueError, match="config.k"):
+        vanilla.ToyGAN(vanilla.ToyGANConfig(k=0))
+    with pytest.raises(ValueError, match="name: unknown value"):
+        vanilla.ToyGAN(vanilla.ToyGANConfig(dataset="moons"))
+
+
+def test_recipes_and_shipped_checkpoints():
+    recipes._load_registry()
+    assert {"toy-gan", "toy-gan-grid"} <= set(recipes.RECIPES)
+    for name in ("toy-gan-ring", "toy-gan-grid"):
+        entry = pretrained.manifest()[name]
+        assert entry["bytes"] < 2_000_000  # "a few MB at most"
+        gan = vanilla.load_pretrained(name)
+        cov = gan.coverage()
+        # the checkpoint reproduces the numbers recorded in the manifest when it was published
+        assert cov.modes == entry["metrics"]["modes"]
+        assert round(100 * cov.hq_fraction, 1) == entry["metrics"]["hq_percent"]

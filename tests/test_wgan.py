@@ -276,3 +276,35 @@ def test_ema_is_the_exponential_average():
     other.load_state_dict(state)
     assert other.updates == 3 and other.decay == 0.5 and other.module.weight.item() == pytest.approx(1.875)
     assert math.isclose(EMA(net, decay=0.0, warmup=False).current_decay(), 0.0)
+
+
+def test_without_batch_norm_makes_a_dcgan_critic_per_sample():
+    from gancourse.models import dcgan
+    from gancourse.models.wgan import without_batch_norm
+
+    torch.manual_seed(0)
+    D = without_batch_norm(dcgan.discriminator(16, 8))
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in D.modules())
+    assert any(isinstance(m, nn.GroupNorm) for m in D.modules())
+    x = torch.randn(6, 1, 16, 16)
+    alone = torch.stack([D(x[i:i + 1])[0] for i in range(6)])
+    assert torch.allclose(D(x), alone, atol=1e-5)  # a sample's score does not depend on its batch
+    plain = without_batch_norm(dcgan.discriminator(16, 8), norm="none")
+    assert not any(isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)) for m in plain.modules())
+    with pytest.raises(ValueError, match="norm: unknown value 'instance'"):
+        without_batch_norm(D, norm="instance")
+    with pytest.raises(TypeError, match="D: expected an nn.Module"):
+        without_batch_norm("D")
+
+
+def test_digits_model_runs_one_wgan_gp_step():
+    from gancourse.data import Digits, batches
+    from gancourse.models.wgan import DigitsConfig, digits_model
+
+    torch.manual_seed(0)
+    model = digits_model(DigitsConfig(g_width=8, d_width=8, batch_size=8))
+    assert model.config.constraint == "gp" and model.config.gp_weight == 10.0 and model.config.betas == (0.0, 0.9)
+    logs = model.optimize_parameters(batches(Digits(16, "train"), 8))
+    assert torch.isfinite(logs["gp"]) and model.sample(2, ema=True).shape == (2, 1, 16, 16)
+    with pytest.raises(ValueError, match="objective: unknown value 'sngan'"):
+        digits_model(DigitsConfig(objective="sngan"))

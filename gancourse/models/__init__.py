@@ -2,7 +2,7 @@
 
 Importing this package registers every family's recipes with ``gancourse.recipes``.
 """
-from . import toy_modes, wgan  # noqa: F401  (registers the recipes: toy-modes)
+from . import toy_modes, wgan  # noqa: F401  (registers the recipes: toy-modes, wgan, wgan-gp)
 from . import dcgan, vanilla  # noqa: F401  (registers the recipes: toy-gan, toy-gan-grid, dcgan, dcgan-digits)
 from . import cgan, pix2pix  # noqa: F401  (registers the recipes: cgan, acgan, pix2pix, pix2pix-l1, pix2pix-gan)
 from . import cyclegan, stargan  # noqa: F401  (registers the recipes: cyclegan, cyclegan-noid, stargan, stargan-mask)

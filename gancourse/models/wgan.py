@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, recipes
 from ..nn.ema import EMA
 from ..nn.spectral import apply_spectral_norm, has_spectral_norm
 
@@ -82,6 +82,26 @@ def clip_weights(module: nn.Module, c: float) -> float:
     if total == 0:
         raise ValueError("module: has no parameters to clip")
     return at_bound / total
+
+
+def without_batch_norm(D: nn.Module, norm: str = "layer") -> nn.Module:
+    """Replace every ``BatchNorm1d/2d`` of a critic by a per-sample normalisation (in place; returns D).
+
+    The gradient penalty is computed per sample, but batch norm makes each score depend on the
+    whole batch, so WGAN-GP's critic uses none (Gulrajani et al. 2017, §4: "we recommend layer
+    normalization as a drop-in replacement"). ``norm="layer"``: ``GroupNorm(1, C)``, layer norm
+    over (C, H, W) with a learned scale and shift per channel; ``norm="none"``: ``Identity``.
+    Used to turn DCGAN's discriminator (``gancourse.models.dcgan``) into a WGAN-GP critic.
+    """
+    if not isinstance(D, nn.Module):
+        raise TypeError(f"D: expected an nn.Module, got {type(D).__name__}")
+    V.choice(norm, "norm", ("layer", "none"))
+    for name, child in D.named_children():
+        if isinstance(child, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            setattr(D, name, nn.GroupNorm(1, child.num_features) if norm == "layer" else nn.Identity())
+        else:
+            without_batch_norm(child, norm)
+    return D
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,3 +347,91 @@ class _Counter:
         self.model.g_steps = int(state["g_steps"])
         if self.model.ema is not None:
             self.model.ema.updates = int(state["ema_updates"])
+
+
+# --------------------------------------------------------------------------------------------
+# Recipes: the family on the digits, with DCGAN's networks
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class DigitsConfig:
+    """WGAN / WGAN-GP on the embedded digits with DCGAN's G and a batch-norm-free DCGAN critic."""
+
+    objective: str = "wgan-gp"
+    image_size: int = 16
+    z_dim: int = 32
+    g_width: int = 32
+    d_width: int = 32
+    batch_size: int = 64        # m = 64 in both papers
+    steps: int = 2000           # generator steps
+    ema_decay: float = 0.999    # sample from an average of G's weights
+    seed: int = 0
+
+
+def digits_model(config: DigitsConfig, device="cpu") -> WGAN:
+    """The model object of a digits run: ``dcgan.generator`` and ``dcgan.discriminator`` with its
+    batch norm replaced by layer norm (:func:`without_batch_norm`), under the objective's preset."""
+    from . import dcgan
+
+    if not isinstance(config, DigitsConfig):
+        raise TypeError(f"config: expected a DigitsConfig, got {type(config).__name__}")
+    V.choice(config.objective, "objective", ("wgan", "wgan-gp"))
+    G = dcgan.generator(config.image_size, config.z_dim, config.g_width).to(device)
+    D = without_batch_norm(dcgan.discriminator(config.image_size, config.d_width)).to(device)
+    return WGAN(G, D, preset(config.objective, ema_decay=config.ema_decay))
+
+
+def load_digits_generator(name: str = "wgan-gp-digits"):
+    """The shipped digits generator ``name`` (its weight average), in eval mode, and the state."""
+    from .. import pretrained
+    from . import dcgan
+
+    state = pretrained.load(name)
+    cfg = state["config"]
+    G = dcgan.Generator(cfg["image_size"], cfg["z_dim"], cfg["g_width"])
+    G.load_state_dict(state["modules"]["G_ema"])
+    return G.eval(), state
+
+
+def run_digits(args) -> dict:
+    """Recipes ``wgan-gp`` and ``wgan``: train on the digits, measure with the course's digit
+    classifier (``gancourse.models.dcgan.evaluate``), optionally publish G's weight average."""
+    from .. import pretrained
+    from ..data import Digits, batches
+    from ..runtime import pick_device, seed_everything
+    from ..train import Checkpointer, fit
+    from . import dcgan
+
+    if args.data is not None:
+        raise SystemExit(f"{args.recipe}: trains on the embedded digits; --data is not supported")
+    cfg = DigitsConfig(objective=args.recipe, seed=args.seed)
+    for field in ("image_size", "steps", "batch_size"):
+        if getattr(args, field) is not None:
+            setattr(cfg, field, getattr(args, field))
+    seed_everything(cfg.seed)
+    device = pick_device(args.device) if args.device else pick_device()
+    model = digits_model(cfg, device)
+    stream = batches(Digits(cfg.image_size, "train"), cfg.batch_size,
+                     generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(),
+                        extras={"batches": stream, **model.extras()}, every=args.checkpoint_every or 250,
+                        config=dataclasses.asdict(cfg))
+    history = fit(lambda i: model.optimize_parameters(stream), cfg.steps, log_every=25,
+                  desc=f"{cfg.objective} on digits", progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
+    G_avg = model.ema.module.cpu()
+    result = dcgan.evaluate(G_avg)
+    result["seconds"] = round(history.seconds, 1)
+    if args.publish:
+        options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("image_size", "steps", "batch_size", "seed")
+                          if getattr(args, k))
+        name = f"{cfg.objective}-digits"
+        path = pretrained.save(name, {"G_ema": G_avg}, config=dataclasses.asdict(cfg), metrics=result,
+                               command=f"python -m gancourse.train {args.recipe} --publish{options}",
+                               description=f"{cfg.objective} on the {cfg.image_size}x{cfg.image_size} digits, "
+                                           f"DCGAN networks, critic with layer norm; G's weight average (notebook 08)")
+        result["published"] = path.name
+    return result
+
+
+recipes.register("wgan-gp", __name__, "run_digits", "WGAN-GP on the digits, DCGAN networks (notebook 08)")
+recipes.register("wgan", __name__, "run_digits", "WGAN (weight clipping) on the digits, DCGAN networks (notebook 08)")

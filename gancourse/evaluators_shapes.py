@@ -39,9 +39,9 @@ _OFFSETS = [sum(N_VALUES[:k]) for k in range(len(N_VALUES) + 1)]
 @dataclass
 class AttributeClassifierConfig:
     size: int = 32          # working resolution: inputs are resized to size x size
-    width: int = 32         # channels of the first conv block (then 2x and 4x)
+    width: int = 16         # channels of the first conv block (then 2x and 4x)
     features: int = 128     # width of the shared penultimate layer
-    steps: int = 2500
+    steps: int = 1500
     batch_size: int = 64
     lr: float = 1e-3
     n_train: int = 8000
@@ -65,7 +65,7 @@ class AttributeClassifier(nn.Module):
     resized to ``size`` first (bilinear, antialiased when shrinking).
     """
 
-    def __init__(self, size: int = 32, width: int = 32, features: int = 128):
+    def __init__(self, size: int = 32, width: int = 16, features: int = 128):
         super().__init__()
         self.size = V.positive_int(size, "size", minimum=8)
         if self.size % 8:

@@ -23,7 +23,7 @@ Adam with lr 2e-4, β1 = 0.5; the learning rate constant for the first half of t
 decayed linearly towards 0; ResNet generators (reflection padding, instance norm,
 :class:`gancourse.nn.resnet.ResnetGenerator`) and 70x70 PatchGAN discriminators with instance
 norm (:class:`gancourse.nn.patchgan.PatchDiscriminator`). At 32x32 the course uses smaller
-networks (16 base channels, 4 residual blocks, a 34x34 PatchGAN) and batches of 8 (the paper
+networks (16 base channels, 4 residual blocks, a 34x34 PatchGAN) and batches of 4 (the paper
 uses 1).
 
 The update order, as in the reference implementation: G and F together (one optimizer, D_X and
@@ -65,9 +65,9 @@ class CycleGANConfig:
     pool_size: int = 50
     lr: float = 2e-4
     beta1: float = 0.5
-    steps: int = 4000
+    steps: int = 3000
     decay_steps: int | None = None   # the last steps, with a linear decay; default steps // 2
-    batch_size: int = 8
+    batch_size: int = 4         # 1 in the paper
     seed: int = 0
 
     def __post_init__(self):

@@ -22,6 +22,7 @@ digit classifier, ``gancourse.evaluators.digit_classifier()``):
 ``precision_recall``           improved precision / recall on k-NN manifolds (Kynkäänniemi et al. 2019)
 ``nearest_neighbours``         nearest training images of samples (the memorisation check)
 ``image_report``               all of the above as one dict of rounded numbers
+``inception_features``         Inception-v3 features for a real FID, from weights the user supplies
 ``per_class_accuracy``         for a class-conditional G: the share of samples of each requested
                                class that the classifier recognises as that class (notebook 09)
 ``l1_error``                   mean |G(x) − y| of translations against their targets (notebook 10)

@@ -234,7 +234,7 @@ def summarize(values) -> tuple[float, float]:
 def checkpoint_name(objective: str, mixture: str, variant: str = "") -> str:
     V.choice(objective, "objective", PRESETS)
     V.choice(mixture, "mixture", MIXTURES)
-    return f"toy-{objective}-{mixture}" + (f"-{variant}" if variant else "")
+    return f"modes-{objective}-{mixture}" + (f"-{variant}" if variant else "")
 
 
 def load_generators(name: str) -> tuple[list[ToyGenerator], dict]:

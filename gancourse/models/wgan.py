@@ -363,7 +363,7 @@ class DigitsConfig:
     g_width: int = 32
     d_width: int = 32
     batch_size: int = 64        # m = 64 in both papers
-    steps: int = 2000           # generator steps
+    steps: int = 3000           # generator steps
     ema_decay: float = 0.999    # sample from an average of G's weights
     seed: int = 0
 

@@ -48,22 +48,23 @@ GAN_MODES = ("vanilla", "lsgan")
 
 @dataclass
 class Pix2PixConfig:
+    """Defaults: the course's 32x32 scenes model (the paper's values where they fit a CPU)."""
     in_channels: int = 5          # one-hot label map of the scenes (5 classes); 3 for RGB inputs
     out_channels: int = 3
     size: int = 32                # image side; the U-Net goes down to 1x1 (log2(size) levels)
-    ngf: int = 32                 # G's base width (64 in the paper)
-    max_mult: int = 8             # G's widths are ngf * min(2^i, max_mult) (8 in the paper)
+    ngf: int = 16                 # G's base width (64 in the paper)
+    max_mult: int = 4             # G's widths are ngf * min(2^i, max_mult) (8 in the paper)
     ndf: int = 32                 # D's base width (64 in the paper)
     d_layers: int = 2             # PatchGAN stride-2 layers (3 = 70x70 at 256; 2 = 34x34)
     norm: str = "batch"
     dropout: float = 0.5          # on G's 3 innermost decoder layers, as in the paper
-    gan_mode: str = "lsgan"
+    gan_mode: str = "vanilla"     # the paper's cross-entropy; "lsgan": least squares
     lambda_gan: float = 1.0       # 0: "L1 only" (no D at all)
     lambda_l1: float = 100.0      # 0: "GAN only"
     lr: float = 2e-4
     beta1: float = 0.5
-    steps: int = 3000
-    batch_size: int = 32
+    steps: int = 6000
+    batch_size: int = 16
     seed: int = 0
 
     def __post_init__(self):
@@ -260,8 +261,14 @@ def load_aligned_folder(folder, size: int, direction: str = "AtoB") -> tuple[tor
 # ------------------------------------------------------------------------------------------------
 
 def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None):
-    """Train Pix2Pix on pairs (a, b) for ``cfg.steps`` steps; return ``(model, history)``."""
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25):
+    """Train Pix2Pix on pairs: inputs ``a`` (N, in_channels, S, S) and targets ``b`` (N, out_channels,
+    S, S) in [-1, 1], for ``cfg.steps`` steps of ``cfg.batch_size`` pairs; return ``(model, history)``
+    (losses averaged over windows of ``log_every`` steps)."""
+    V.images(a, "a", channels=cfg.in_channels)
+    V.images(b, "b", channels=cfg.out_channels)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"a and b: expected the same number of pairs, got {a.shape[0]} and {b.shape[0]}")
     from ..data import TensorImageDataset, batches
     from ..runtime import seed_everything
     from ..train import fit
@@ -280,11 +287,12 @@ def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", pr
         checkpoint.modules.update(model.modules())
         checkpoint.optimizers.update(model.optimizers())
         checkpoint.extras["batches"] = stream
-    history = fit(step, cfg.steps, log_every=25, desc=desc or f"pix2pix ({cfg.variant})", progress=progress,
+    history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"pix2pix ({cfg.variant})", progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history
 
 
+N_TRAIN, N_TEST = 3000, 256     # the recipe's scenes: as in notebook 10 (full mode)
 PRETRAINED = {"L1 only": "pix2pix-scenes-l1", "GAN only": "pix2pix-scenes-gan", "GAN + L1": "pix2pix-scenes"}
 
 
@@ -316,7 +324,7 @@ def run(args, variant: str = "GAN + L1") -> dict:
     V.choice(variant, "variant", PRETRAINED)
     cfg.lambda_gan, cfg.lambda_l1 = {"GAN + L1": (1.0, 100.0), "L1 only": (0.0, 100.0), "GAN only": (1.0, 0.0)}[variant]
     if args.data is None:
-        train_set, test_set = Scenes(4000, cfg.size, "train"), Scenes(500, cfg.size, "test")
+        train_set, test_set = Scenes(N_TRAIN, cfg.size, "train"), Scenes(N_TEST, cfg.size, "test")
         a, b = one_hot(train_set.maps), train_set.images
         a_test, b_test = one_hot(test_set.maps), test_set.images
     else:

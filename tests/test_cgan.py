@@ -113,18 +113,22 @@ def test_class_rows_and_config_validation():
         model.G(torch.randn(2, model.cfg.z_dim), torch.tensor([1]))
 
 
-def test_class_folders(tmp_path):
+def test_the_recipe_trains_on_class_folders(tmp_path):
+    import argparse
+
     from PIL import Image
 
     for name in ("cat", "dog"):
-        (tmp_path / name).mkdir()
-        for k in range(2):
-            Image.fromarray(np.full((10, 10), 200 if name == "dog" else 20, dtype=np.uint8)).save(tmp_path / name / f"{k}.png")
-    x, y, classes = C.load_class_folders(tmp_path, 16)
-    assert x.shape == (4, 1, 16, 16) and classes == ["cat", "dog"] and y.tolist() == [0, 0, 1, 1]
-    assert x[y == 1].mean() > x[y == 0].mean()
-    with pytest.raises(ValueError, match="two class"):
-        C.load_class_folders(tmp_path / "cat", 16)
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for k in range(4):
+            value = 200 if name == "dog" else 20
+            Image.fromarray(np.full((10, 10), value, dtype=np.uint8)).save(tmp_path / "data" / name / f"{k}.png")
+    args = argparse.Namespace(data=tmp_path / "data", image_size=8, steps=2, batch_size=4, seed=0, device="cpu",
+                              out=tmp_path / "out", resume=False, checkpoint_every=None, publish=False,
+                              no_progress=True)
+    result = C.run_acgan(args)
+    assert set(result) == {"D_source", "D_class", "G_source", "G_class"}
+    assert list((tmp_path / "out").glob("ckpt_*.pt"))
 
 
 def test_the_recipes_are_registered():

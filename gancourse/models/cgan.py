@@ -32,13 +32,13 @@ LeakyReLU 0.2 in D, weights N(0, 0.02), Adam 2e-4, β1 = 0.5) at 16x16 or 32x32.
 
 Recipes: ``python -m gancourse.train cgan`` and ``... acgan`` (``--publish`` writes the shipped
 checkpoints ``cgan-digits`` and ``acgan-digits``). ``--data FOLDER`` trains on your own labelled
-grayscale images, one sub-folder per class (``FOLDER/0/*.png``, ``FOLDER/1/*.png``, ...).
+images, converted to grayscale, one sub-folder per class (``FOLDER/0/*.png``, ``FOLDER/1/*.png``,
+...; read by :func:`gancourse.data.class_folders`).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -351,30 +351,6 @@ def pretrained_generator(kind: str = "acgan") -> tuple[ConditionalGenerator, CGA
     return G.eval(), cfg, state.get("metrics", {})
 
 
-def load_class_folders(folder, size: int) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """Grayscale images from ``folder/<class>/*.png|jpg``: (N, 1, size, size) in [-1, 1], labels (N,),
-    and the class names (the sub-folder names, sorted)."""
-    from PIL import Image
-    import numpy as np
-
-    folder = Path(folder)
-    classes = sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
-    if len(classes) < 2:
-        raise ValueError(f"folder: expected at least two class sub-folders in {folder} (e.g. 0/, 1/, ...)")
-    xs, ys = [], []
-    for k, name in enumerate(classes):
-        for path in sorted((folder / name).iterdir()):
-            if path.suffix.lower() not in (".png", ".jpg", ".jpeg", ".bmp"):
-                continue
-            with Image.open(path) as im:
-                arr = np.asarray(im.convert("L").resize((size, size), Image.BILINEAR), dtype=np.float32)
-            xs.append(torch.from_numpy(arr / 127.5 - 1)[None])
-            ys.append(k)
-    if not xs:
-        raise ValueError(f"folder: no images found under {folder}/<class>/")
-    return torch.stack(xs), torch.tensor(ys), classes
-
-
 def _run(args, kind: str) -> dict:
     from .. import pretrained
     from ..data import Digits
@@ -387,9 +363,15 @@ def _run(args, kind: str) -> dict:
         cfg.steps = args.steps
     if args.batch_size is not None:
         cfg.batch_size = args.batch_size
-    if args.data is not None:
-        images, labels, classes = load_class_folders(args.data, cfg.image_size)
-        cfg.n_classes = len(classes)
+    if args.data is not None:        # FOLDER/<class>/*.png, read by gancourse.data.class_folders
+        from ..data import class_folders
+
+        folder = class_folders(args.data, cfg.image_size, channels=1)
+        if len(folder.classes) < 2 or len(folder) == 0:
+            raise SystemExit(f"{kind} --data: expected images in at least two class sub-folders of {args.data}")
+        items = [folder[i] for i in range(len(folder))]
+        images, labels = torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
+        cfg.n_classes = len(folder.classes)
     else:
         train_set = Digits(cfg.image_size, "train")
         images, labels = train_set.images, train_set.labels

@@ -23,11 +23,12 @@ D(x,G(x))²], G minimises (D(x,G(x)) - 1)², so λ = 100 weighs the same size of
 modes.
 
 The recipe ``python -m gancourse.train pix2pix`` trains on the procedural scenes (label map ->
-image) or, with ``--data FOLDER``, on your own paired images in the reference code's *aligned*
-layout: ``FOLDER/train/*.jpg|png`` (and optionally ``FOLDER/test/``), each file one picture with
-the input A on the left half and the target B on the right half, as in the facades, maps or
-cityscapes datasets of the paper (:func:`load_aligned_folder` has ``direction="BtoA"`` to
-translate right to left). ``pix2pix-l1`` and ``pix2pix-gan`` train the two ablations.
+image) or, with ``--data FOLDER``, on your own paired RGB images: ``FOLDER/train/`` (and
+optionally ``FOLDER/test/``) or ``FOLDER`` itself, each holding either side-by-side pictures with
+the input A on the left half and the target B on the right half (the reference code's *aligned*
+layout: the facades, maps and cityscapes datasets of the paper), or ``A/`` and ``B/`` sub-folders
+with matching file names (:func:`paired_tensors`). ``pix2pix-l1`` and ``pix2pix-gan`` train the
+two ablations.
 """
 from __future__ import annotations
 
@@ -35,7 +36,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from .. import _validate as V
 from .. import losses, recipes
@@ -217,43 +217,29 @@ def translate(G: torch.nn.Module, a: torch.Tensor, batch_size: int = 256, device
 
 
 # ------------------------------------------------------------------------------------------------
-# Paired data from a folder (the reference code's "aligned" layout)
+# Paired data from a folder (read by gancourse.data.folders)
 # ------------------------------------------------------------------------------------------------
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+def paired_tensors(folder, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """All pairs of a folder as two tensors (A, B), each (N, 3, size, size) in [-1, 1].
 
-
-def load_aligned_folder(folder, size: int, direction: str = "AtoB") -> tuple[torch.Tensor, torch.Tensor]:
-    """Read side-by-side pairs: every image in ``folder`` holds A on its left half and B on its right.
-
-    Returns (A, B), each (N, 3, size, size) float32 in [-1, 1] (halves resized with bilinear
-    interpolation). ``direction="BtoA"`` swaps them.
+    ``folder`` holds either ``A/`` and ``B/`` with matching file names (the *paired* layout) or
+    side-by-side A|B images (the reference code's *aligned* layout, e.g. ``facades/train``). The
+    files are read by :func:`gancourse.data.paired_folders` / :func:`gancourse.data.side_by_side_folder`,
+    which convert or skip odd images and report them.
     """
-    from PIL import Image
-    import numpy as np
+    from ..data import detect_layout, paired_folders, side_by_side_folder
 
+    size = V.positive_int(size, "size", minimum=8)
     folder = Path(folder)
     if not folder.is_dir():
         raise ValueError(f"folder: {folder} is not a folder")
-    size = V.positive_int(size, "size", minimum=8)
-    V.choice(direction, "direction", ("AtoB", "BtoA"))
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise ValueError(f"folder: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}; expected side-by-side "
-                         "A|B pairs as in the Pix2Pix datasets (e.g. facades/train/1.jpg)")
-    a_list, b_list = [], []
-    for path in files:
-        with Image.open(path) as im:
-            arr = np.asarray(im.convert("RGB"), dtype=np.float32) / 127.5 - 1
-        h, w, _ = arr.shape
-        if w < 2:
-            raise ValueError(f"folder: {path.name} is too narrow to hold two halves ({w} px)")
-        pair = torch.from_numpy(arr).permute(2, 0, 1)[None]
-        half = w // 2
-        for target, part in ((a_list, pair[..., :half]), (b_list, pair[..., half:2 * half])):
-            target.append(F.interpolate(part, size=(size, size), mode="bilinear", align_corners=False))
-    a, b = torch.cat(a_list).clamp(-1, 1), torch.cat(b_list).clamp(-1, 1)
-    return (a, b) if direction == "AtoB" else (b, a)
+    dataset = paired_folders(folder, size) if detect_layout(folder) == "paired" else side_by_side_folder(folder, size)
+    if len(dataset) == 0:
+        raise ValueError(f"folder: no usable image pairs in {folder}; expected A/ and B/ with matching names, "
+                         "or side-by-side A|B images")
+    pairs = [dataset[i] for i in range(len(dataset))]
+    return torch.stack([a for a, _ in pairs]), torch.stack([b for _, b in pairs])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -327,11 +313,11 @@ def run(args, variant: str = "GAN + L1") -> dict:
         train_set, test_set = Scenes(N_TRAIN, cfg.size, "train"), Scenes(N_TEST, cfg.size, "test")
         a, b = one_hot(train_set.maps), train_set.images
         a_test, b_test = one_hot(test_set.maps), test_set.images
-    else:
+    else:            # FOLDER/train and FOLDER/test (as the Pix2Pix datasets), or one folder of pairs
         cfg.in_channels = 3
-        a, b = load_aligned_folder(args.data / "train" if (args.data / "train").is_dir() else args.data, cfg.size)
-        test_dir = args.data / "test"
-        a_test, b_test = load_aligned_folder(test_dir, cfg.size) if test_dir.is_dir() else (a[:200], b[:200])
+        train_dir, test_dir = args.data / "train", args.data / "test"
+        a, b = paired_tensors(train_dir if train_dir.is_dir() else args.data, cfg.size)
+        a_test, b_test = paired_tensors(test_dir, cfg.size) if test_dir.is_dir() else (a[:200], b[:200])
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
     model, history = train(cfg, a, b, device=device, progress=not args.no_progress, checkpoint=ckpt,

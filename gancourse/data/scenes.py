@@ -377,8 +377,8 @@ class Scenes(Dataset):
 
     ``maps``: (N, H, W) int64 class indices (``CLASSES``); ``images``: (N, 3, H, W) float32 in
     [-1, 1]. ``n`` scenes of side ``size`` (16, 32 or 64), from the ``split``'s seed stream and
-    texture rows ("train", "test" or "all"), deterministic in ``seed``. 2,000 scenes take about a
-    second to generate. :func:`one_hot` turns the maps into a generator's input.
+    texture rows ("train", "test" or "all"), deterministic in ``seed``. 2,000 scenes take 2-3 seconds
+    of one CPU core to generate. :func:`one_hot` turns the maps into a generator's input.
     """
 
     classes = CLASSES

@@ -349,6 +349,6 @@ def run_gan(args) -> dict:
 
 
 RECIPE_NAMES = {"GAN + L1": "pix2pix", "L1 only": "pix2pix-l1", "GAN only": "pix2pix-gan"}
-recipes.register("pix2pix", __name__, "run", "Pix2Pix: scenes label map -> image, or --data aligned A|B pairs (notebook 10)")
+recipes.register("pix2pix", __name__, "run", "Pix2Pix: scenes label map -> image, or --data paired images (A|B side by side, or A/ and B/) (notebook 10)")
 recipes.register("pix2pix-l1", __name__, "run_l1", "Pix2Pix ablation: L1 loss only, no discriminator (notebook 10)")
 recipes.register("pix2pix-gan", __name__, "run_gan", "Pix2Pix ablation: conditional GAN loss only, no L1 (notebook 10)")

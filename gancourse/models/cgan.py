@@ -47,6 +47,7 @@ from torch import nn
 from .. import _validate as V
 from .. import losses, recipes
 from ..nn.conditioning import LabelCode
+from .dcgan import dcgan_init
 
 KINDS = ("cgan", "acgan")
 CODES = LabelCode.KINDS
@@ -61,16 +62,12 @@ def _check_image_size(image_size) -> int:
 
 
 def init_dcgan(module: nn.Module) -> nn.Module:
-    """DCGAN's initialisation: conv and linear weights N(0, 0.02), batch-norm scales N(1, 0.02),
-    shifts and biases 0; embeddings N(0, 1) as PyTorch's default. Returns the module."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
-        elif isinstance(m, nn.BatchNorm2d):
-            nn.init.normal_(m.weight, 1.0, 0.02)
-            nn.init.zeros_(m.bias)
+    """DCGAN's initialisation (:func:`gancourse.models.dcgan.dcgan_init`: conv and linear weights
+    N(0, 0.02), batch-norm scales N(1, 0.02), shifts and biases 0) applied to every submodule;
+    embeddings keep PyTorch's N(0, 1). Returns the module."""
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
+    module.apply(dcgan_init)
     return module
 
 

@@ -42,6 +42,7 @@ from .. import losses, recipes
 from ..metrics import high_frequency_energy, l1_error
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.unet import NORMS, UNet
+from .dcgan import dcgan_init
 
 GAN_MODES = ("vanilla", "lsgan")
 
@@ -100,16 +101,13 @@ def build_discriminator(cfg: Pix2PixConfig) -> PatchDiscriminator:
     return PatchDiscriminator(cfg.in_channels + cfg.out_channels, base=cfg.ndf, n_layers=cfg.d_layers, norm=cfg.norm)
 
 
-def init_weights(module: torch.nn.Module, std: float = 0.02) -> torch.nn.Module:
-    """The reference code's initialisation: conv weights N(0, 0.02), norm scales N(1, 0.02), biases 0."""
-    for m in module.modules():
-        if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d)):
-            torch.nn.init.normal_(m.weight, 0.0, std)
-            if m.bias is not None:
-                torch.nn.init.zeros_(m.bias)
-        elif isinstance(m, (torch.nn.BatchNorm2d, torch.nn.InstanceNorm2d)) and m.weight is not None:
-            torch.nn.init.normal_(m.weight, 1.0, std)
-            torch.nn.init.zeros_(m.bias)
+def init_weights(module: torch.nn.Module) -> torch.nn.Module:
+    """The reference code's ``init_weights(net, "normal", 0.02)``, which is DCGAN's initialisation
+    (:func:`gancourse.models.dcgan.dcgan_init`: conv weights N(0, 0.02), batch-norm scales
+    N(1, 0.02), biases 0), applied to every submodule. Returns the module."""
+    if not isinstance(module, torch.nn.Module):
+        raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
+    module.apply(dcgan_init)
     return module
 
 

@@ -32,7 +32,8 @@ def register(name: str, module: str, function: str, description: str) -> None:
 
 def _load_registry() -> None:
     """Import the model packages so that each registers its recipes."""
-    for module in ("gancourse.models", "gancourse.evaluators", "gancourse.evaluators_shapes"):
+    for module in ("gancourse.models", "gancourse.evaluators", "gancourse.evaluators_shapes",
+                   "gancourse.evaluators_styled"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -1,0 +1,135 @@
+"""The judge of notebook 15's target domain: a digit classifier for *styled* digits.
+
+The course's digit classifier (``evaluators.digit_classifier``) knows white strokes on black; the
+styled digits of :mod:`gancourse.data.styled_digits` (thick, textured strokes on grey) are another
+domain, and translations into it must be read by a network that knows it. This is the same small
+CNN (:class:`gancourse.evaluators.DigitClassifier`), trained on the *pool* split (the 1,438
+training digits, styled, each drawn in three styles) and tested on the 359 held-out digits in the
+target style, which the translators of notebook 15 train and are measured on. Its penultimate
+features (64-d) are the space of the notebook's Fréchet distance.
+
+    clf = styled_digit_classifier()          # shipped weights, checksum verified, eval mode, frozen
+    probs = metrics.classifier_probs(images, clf)
+
+``python -m gancourse.train styled-digit-classifier --publish`` reproduces ``data/styled_digit_classifier.pt``.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from . import _validate as V
+from . import recipes
+from .evaluators import DigitClassifier, accuracy
+
+PRETRAINED_NAME = "styled-digit-classifier"
+
+
+@dataclass
+class StyledClassifierConfig:
+    size: int = 16
+    width: int = 32
+    features: int = 64
+    dropout: float = 0.3
+    styles: int = 3          # each pool digit drawn with this many style seeds (0, 1, ...)
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 1e-3
+    seed: int = 0
+
+
+def jitter(images: torch.Tensor, generator: torch.Generator | None = None, max_shift: int = 1) -> torch.Tensor:
+    """Shift each image (N, C, H, W) by up to ``max_shift`` pixels in each direction, wrapping around
+    (the styled digits' background is uniform, so the wrapped border is background too)."""
+    V.images(images, "images")
+    max_shift = V.positive_int(max_shift, "max_shift", minimum=0)
+    shifts = torch.randint(-max_shift, max_shift + 1, (images.shape[0], 2), generator=generator)
+    return torch.stack([torch.roll(x, (int(dy), int(dx)), dims=(-2, -1)) for x, (dy, dx) in zip(images, shifts)])
+
+
+def train_styled_digit_classifier(config: StyledClassifierConfig | None = None, device="cpu", progress: bool = True):
+    """Train the classifier on the styled pool; return ``(classifier, history)`` (Adam, cosine decay,
+    cross-entropy, random one-pixel shifts)."""
+    from .data import TensorImageDataset, batches
+    from .data.styled_digits import StyledDigits
+    from .runtime import seed_everything
+    from .train import fit
+
+    cfg = config or StyledClassifierConfig()
+    if not isinstance(cfg, StyledClassifierConfig):
+        raise TypeError(f"config: expected a StyledClassifierConfig, got {type(cfg).__name__}")
+    V.positive_int(cfg.styles, "styles")
+    seed_everything(cfg.seed)
+    pools = [StyledDigits(cfg.size, "pool", seed=s) for s in range(cfg.styles)]
+    data = TensorImageDataset(torch.cat([p.images for p in pools]), torch.cat([p.labels for p in pools]),
+                              pools[0].classes, name="styled pool")
+    stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    net = DigitClassifier(cfg.size, cfg.width, cfg.features, cfg.dropout).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
+
+    def step(i):
+        x, y = next(stream)
+        loss = F.cross_entropy(net(jitter(x, gen).to(device)), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return {"cross_entropy": loss}
+
+    net.train()
+    history = fit(step, cfg.steps, log_every=50, desc="styled digit classifier", progress=progress)
+    net.eval()
+    return net, history
+
+
+def held_out_accuracy(classifier: DigitClassifier, size: int = 16) -> float:
+    """Accuracy on the 359 held-out digits in the target style (the translators' ``train`` + ``test``)."""
+    from .data.styled_digits import StyledDigits
+
+    few, rest = StyledDigits(size, "train"), StyledDigits(size, "test")
+    return accuracy(classifier, torch.cat([few.images, rest.images]), torch.cat([few.labels, rest.labels]))
+
+
+def styled_digit_classifier(device="cpu") -> DigitClassifier:
+    """The shipped styled-digit classifier: checksum verified, ``weights_only=True``, eval mode, frozen."""
+    from . import pretrained
+
+    state = pretrained.load(PRETRAINED_NAME)
+    cfg = state["config"]
+    net = DigitClassifier(cfg["size"], cfg["width"], cfg["features"], cfg["dropout"])
+    net.load_state_dict(state["modules"]["classifier"])
+    net.eval().requires_grad_(False)
+    return net.to(device)
+
+
+def run(args) -> dict:
+    """Recipe ``styled-digit-classifier``: train, report held-out accuracy, optionally publish."""
+    from . import pretrained
+    from .runtime import pick_device
+
+    if args.data is not None:
+        raise SystemExit("styled-digit-classifier: trains on the embedded styled digits only; --data is not supported")
+    cfg = StyledClassifierConfig(seed=args.seed)
+    if args.steps is not None:
+        cfg.steps = args.steps
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    net, history = train_styled_digit_classifier(cfg, device=device, progress=not args.no_progress)
+    net = net.cpu()
+    metrics = {"held_out_accuracy": round(held_out_accuracy(net, cfg.size), 4),
+               "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
+    if args.publish:
+        seed = f" --seed {args.seed}" if args.seed else ""
+        path = pretrained.save(PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
+                               command=f"python -m gancourse.train styled-digit-classifier --publish{seed}",
+                               description="CNN classifier of styled digits (notebook 15's target domain; 64-d features)")
+        metrics["published"] = path.name
+    return metrics
+
+
+recipes.register(PRETRAINED_NAME, __name__, "run", "classifier of styled digits, judge of notebook 15's translations")

@@ -1,0 +1,515 @@
+r"""DeepI2I: image-to-image translation by transferring a pretrained class-conditional GAN
+(Wang, Yu & van de Weijer, NeurIPS 2020).
+
+A translator maps an image x of class a to an image of class b that keeps x's *structure* (pose,
+thickness, background: what shallow layers see) and takes b's *semantics* (what deep layers see).
+DeepI2I builds it from four networks and fills three of them with a GAN pretrained on a large
+source domain:
+
+=========================  ====================================  =================================
+network                    role                                  initialised from
+=========================  ====================================  =================================
+encoder Υ (``E``)          x -> features at several depths       the pretrained discriminator's trunk
+                           {8x8: shallow, 4x4: deep}
+adaptor Λ (``A``)          one small conv net per scale: maps    random (it is new)
+                           Υ's features to G's width
+generator Φ (``G``)        G(z, b, Λ(Υ(x))): the pretrained G,   the pretrained generator
+                           with ω·Λ_s(Υ_s(x)) added to its
+                           features at every scale s
+discriminator Ψ (``D``)    real/fake and class of target images  the pretrained discriminator
+=========================  ====================================  =================================
+
+Why an adaptor: Υ and Φ were trained as *adversaries*, not as an encoder-decoder pair; Υ's
+features at 8x8 mean nothing to Φ's layer at 8x8. Λ learns the alignment; ω (0.1 in the
+reference code) keeps the injected features small so that the pretrained G is barely disturbed at
+first (with Λ = 0 the translator *is* the pretrained G).
+
+Training (the reference code's order): stage 1 updates only Λ and Ψ (G frozen), for
+``warmup_steps``; stage 2 updates G too. The encoder stays frozen throughout when transferred
+(the reference trains it only from scratch). Losses: hinge on Ψ's real/fake score (Lim & Ye 2017;
+the reference uses hinge throughout), and, because the course's class-conditional D is AC-GAN's
+(notebook 09), its class head's cross-entropy for the class condition (the reference uses BigGAN's
+projection discriminator instead):
+
+.. math:: L_\Psi = \mathbb{E}\max(0, 1 - \Psi_s(y)) + \mathbb{E}\max(0, 1 + \Psi_s(\hat x))
+          + \lambda_{cls}\big[CE(\Psi_c(y), c_y) + CE(\Psi_c(\hat x), b)\big],
+
+.. math:: L_{\Phi,\Lambda} = -\mathbb{E}\,\Psi_s(\hat x) + \lambda_{cls}\,CE(\Psi_c(\hat x), b)
+          + \lambda_{st}\,\lVert \Psi^{8}(\hat x) - \Psi^{8}(x)\rVert_2^2,
+
+with :math:`\hat x = \Phi(z, b, \omega\Lambda(\Upsilon(x)))`, y a real target image of class c_y.
+The last term compares Ψ's *shallow* (8x8) features of the translation and of its input: a
+structure term. The reference code adds a similar feature term over all of D's scales; here only
+the shallow scale is used, because the deep one carries the class we want to change.
+
+``transfer=False`` is the from-scratch baseline of the paper: the same networks, randomly
+initialised, encoder trained, no stage 1; same data, same steps, same batches.
+
+    source = load_source()                               # the pretrained AC-GAN: G, D, config
+    model = DeepI2I(DeepI2IConfig(), source)             # transfer
+    losses = model.optimize_parameters(x, y_x, real, y_real)
+    x_hat = model.translate(x, torch.full((n,), 3))      # every input as a 3
+
+Recipes: ``python -m gancourse.train deepi2i-source --publish`` pretrains the source GAN on the
+digits (AC-GAN of notebook 09, G and D kept); ``python -m gancourse.train deepi2i --publish``
+trains transfer and scratch translators on 20 styled digits per class for three seeds and ships
+them with their measured numbers (notebook 15).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import _validate as V
+from .. import losses, recipes
+from . import cgan
+
+SOURCE_NAME = "deepi2i-source"
+PUBLISHED = {True: "deepi2i-transfer", False: "deepi2i-scratch"}
+
+
+# ---- the pretrained source GAN ------------------------------------------------------------------
+
+def source_config(steps: int = 4000, seed: int = 0) -> cgan.CGANConfig:
+    """The source GAN: notebook 09's AC-GAN on the 16x16 digits (one-hot code, widths 32)."""
+    return cgan.CGANConfig(kind="acgan", code="one_hot", image_size=16, steps=V.positive_int(steps, "steps"),
+                           seed=V.positive_int(seed, "seed", minimum=0))
+
+
+def load_source() -> dict:
+    """The shipped source GAN: ``{"G": ConditionalGenerator, "D": ACGANDiscriminator, "config": CGANConfig,
+    "metrics": dict}``, checksum verified, both in eval mode."""
+    from .. import pretrained
+
+    state = pretrained.load(SOURCE_NAME)
+    cfg = cgan.CGANConfig(**state["config"])
+    G, D = cgan.build_generator(cfg), cgan.build_discriminator(cfg)
+    G.load_state_dict(state["modules"]["G"])
+    D.load_state_dict(state["modules"]["D"])
+    return {"G": G.eval(), "D": D.eval(), "config": cfg, "metrics": state.get("metrics", {})}
+
+
+# ---- the four networks ----------------------------------------------------------------------------
+
+def trunk_features(trunk: nn.Sequential, x: torch.Tensor) -> dict[int, torch.Tensor]:
+    """Run a discriminator trunk (``ACGANDiscriminator.body``) and keep the output of each block.
+
+    ``x`` (N, C, S, S) -> ``{side: features}``, one entry per LeakyReLU (the end of each strided
+    block): at S = 16, ``{8: (N, w, 8, 8), 4: (N, 2w, 4, 4)}``. Shallow (large side) first.
+    """
+    if not isinstance(trunk, nn.Sequential):
+        raise TypeError(f"trunk: expected the nn.Sequential body of a discriminator, got {type(trunk).__name__}")
+    V.images(x, "x")
+    out, h = {}, x
+    for layer in trunk:
+        h = layer(h)
+        if isinstance(layer, nn.LeakyReLU):
+            out[h.shape[-1]] = h
+    return out
+
+
+def generator_widths(G: cgan.ConditionalGenerator) -> dict[int, int]:
+    """Channels of G's hidden features at each side, e.g. ``{4: 64, 8: 32}`` for the 16x16 G of width 32."""
+    if not isinstance(G, cgan.ConditionalGenerator):
+        raise TypeError(f"G: expected a cgan.ConditionalGenerator, got {type(G).__name__}")
+    widths, side = {}, 1
+    for layer in G.net:
+        if isinstance(layer, nn.ConvTranspose2d):
+            side = 4 if side == 1 else 2 * side
+            channels = layer.out_channels
+        elif isinstance(layer, nn.ReLU):
+            widths[side] = channels
+    return widths
+
+
+class Adaptor(nn.Module):
+    """Λ: one small network per scale, encoder features -> the generator's width at the same side.
+
+    ``encoder_widths`` and ``generator_widths``: ``{side: channels}`` with the same sides. Each scale
+    is conv 3x3 -> LeakyReLU(0.2) -> conv 3x3 (sizes kept). ``forward`` maps ``{side: (N, c_E, s, s)}``
+    to ``{side: (N, c_G, s, s)}``.
+    """
+
+    def __init__(self, encoder_widths: dict[int, int], generator_widths: dict[int, int]):
+        super().__init__()
+        if not isinstance(encoder_widths, dict) or not isinstance(generator_widths, dict):
+            raise TypeError("encoder_widths and generator_widths: expected dicts {side: channels}")
+        if sorted(encoder_widths) != sorted(generator_widths) or not encoder_widths:
+            raise ValueError(f"encoder_widths and generator_widths: expected the same sides, got "
+                             f"{sorted(encoder_widths)} and {sorted(generator_widths)}")
+        self.sides = sorted(encoder_widths, reverse=True)
+        self.scales = nn.ModuleDict({
+            str(s): nn.Sequential(nn.Conv2d(V.positive_int(encoder_widths[s], "encoder_widths"), generator_widths[s], 3, 1, 1),
+                                  nn.LeakyReLU(0.2), nn.Conv2d(generator_widths[s], generator_widths[s], 3, 1, 1))
+            for s in self.sides})
+
+    def forward(self, features: dict[int, torch.Tensor]) -> dict[int, torch.Tensor]:
+        if not isinstance(features, dict) or sorted(features) != sorted(self.sides):
+            raise ValueError(f"features: expected a dict with the sides {self.sides}, got "
+                             f"{sorted(features) if isinstance(features, dict) else type(features).__name__}")
+        return {s: self.scales[str(s)](features[s]) for s in self.sides}
+
+
+def generate(G: cgan.ConditionalGenerator, z: torch.Tensor, labels: torch.Tensor,
+             injected: dict[int, torch.Tensor] | None = None, weight: float = 0.1) -> torch.Tensor:
+    r"""Φ(z, b, f): G's own layers, with ``weight`` · f_s added to its features after each ReLU.
+
+    ``z`` (N, z_dim), ``labels`` (N,) the target classes, ``injected`` ``{side: (N, c_G, s, s)}`` (the
+    adaptor's output) -> images (N, C, S, S). With ``injected=None`` (or all zeros) this is exactly
+    ``G(z, labels)``: the transfer starts from the pretrained generator.
+    """
+    if not isinstance(G, cgan.ConditionalGenerator):
+        raise TypeError(f"G: expected a cgan.ConditionalGenerator, got {type(G).__name__}")
+    V.tensor(z, "z", ndim=2, last_dim=G.z_dim)
+    if labels.shape[:1] != z.shape[:1]:
+        raise ValueError(f"labels: expected one label per noise vector ({z.shape[0]}), got shape {tuple(labels.shape)}")
+    weight = V.positive_float(weight, "weight", allow_zero=True)
+    injected = injected or {}
+    h = torch.cat([z, G.code(labels)], dim=1)[:, :, None, None]
+    for layer in G.net:
+        h = layer(h)
+        if isinstance(layer, nn.ReLU) and h.shape[-1] in injected:
+            f = injected[h.shape[-1]]
+            if f.shape != h.shape:
+                raise ValueError(f"injected[{h.shape[-1]}]: expected shape {tuple(h.shape)}, got {tuple(f.shape)}")
+            h = h + weight * f
+    return h
+
+
+# ---- configuration and model object -----------------------------------------------------------------
+
+@dataclass
+class DeepI2IConfig:
+    transfer: bool = True          # False: the from-scratch baseline (same networks, random init)
+    feature_weight: float = 0.1    # ω: weight of the adaptor's features added to G's (reference: 0.1)
+    warmup_steps: int = 100        # stage 1 (transfer only): adaptor and D only, G frozen
+    lambda_cls: float = 1.0        # class term (AC-GAN head) in both losses
+    lambda_structure: float = 1.0  # shallow-feature term between translation and input
+    steps: int = 1500
+    batch_size: int = 32
+    lr_G: float = 1e-4             # the reference's TTUR: G (and adaptor, encoder) 1e-4, D 4e-4
+    lr_D: float = 4e-4
+    beta1: float = 0.0             # the reference's Adam betas (0, 0.999)
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.transfer, bool):
+            raise TypeError(f"transfer: expected True or False, got {self.transfer!r}")
+        self.feature_weight = V.positive_float(self.feature_weight, "feature_weight", allow_zero=True)
+        self.warmup_steps = V.positive_int(self.warmup_steps, "warmup_steps", minimum=0)
+        self.lambda_cls = V.positive_float(self.lambda_cls, "lambda_cls", allow_zero=True)
+        self.lambda_structure = V.positive_float(self.lambda_structure, "lambda_structure", allow_zero=True)
+        for name in ("steps", "batch_size"):
+            setattr(self, name, V.positive_int(getattr(self, name), name))
+        self.lr_G = V.positive_float(self.lr_G, "lr_G")
+        self.lr_D = V.positive_float(self.lr_D, "lr_D")
+        if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
+            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
+        self.seed = V.positive_int(self.seed, "seed", minimum=0)
+
+
+def _set_trainable(module: nn.Module, flag: bool) -> None:
+    for p in module.parameters():
+        p.requires_grad_(flag)
+
+
+class DeepI2I:
+    """Υ (``E``), Λ (``A``), Φ (``G``), Ψ (``D``), their optimisers and one training step.
+
+    ``source``: a dict with the pretrained ``G`` (ConditionalGenerator), ``D`` (ACGANDiscriminator)
+    and ``config`` (CGANConfig), as :func:`load_source` returns. With ``cfg.transfer`` the four
+    networks start from it (E from D's trunk, G from G, D from D); otherwise only the *shapes* are
+    taken from it and every weight is drawn anew (DCGAN initialisation; the adaptor always is new).
+    """
+
+    def __init__(self, cfg: DeepI2IConfig | None = None, source: dict | None = None, device="cpu"):
+        self.cfg = cfg = cfg or DeepI2IConfig()
+        if not isinstance(cfg, DeepI2IConfig):
+            raise TypeError(f"cfg: expected a DeepI2IConfig, got {type(cfg).__name__}")
+        if not isinstance(source, dict) or not {"G", "D", "config"} <= set(source):
+            raise TypeError("source: expected the dict of load_source(): {'G', 'D', 'config', ...}")
+        if not isinstance(source["D"], cgan.ACGANDiscriminator):
+            raise TypeError(f"source['D']: expected an ACGANDiscriminator (its trunk becomes the encoder), "
+                            f"got {type(source['D']).__name__}")
+        self.device = torch.device(device)
+        self.source_config = scfg = source["config"]
+        torch.manual_seed(cfg.seed)
+        if cfg.transfer:
+            G, D = copy.deepcopy(source["G"]), copy.deepcopy(source["D"])
+            E = copy.deepcopy(source["D"].body)
+        else:
+            G, D = cgan.build_generator(scfg), cgan.build_discriminator(scfg)
+            E = cgan.build_discriminator(scfg).body
+        self.G, self.D, self.E = G.to(self.device).train(), D.to(self.device).train(), E.to(self.device)
+        with torch.no_grad():
+            probe = trunk_features(self.E, torch.zeros(1, scfg.channels, scfg.image_size, scfg.image_size, device=self.device))
+        self.A = Adaptor({s: f.shape[1] for s, f in probe.items()}, generator_widths(self.G)).to(self.device)
+        self.E.train(not cfg.transfer)          # a frozen encoder keeps its source statistics
+        _set_trainable(self.E, not cfg.transfer)
+        betas = (cfg.beta1, 0.999)
+        self.opt_A = torch.optim.Adam(self.A.parameters(), lr=cfg.lr_G, betas=betas)
+        self.opt_G = torch.optim.Adam(list(self.G.parameters()) + ([] if cfg.transfer else list(self.E.parameters())),
+                                      lr=cfg.lr_G, betas=betas)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_D, betas=betas)
+        self.n_classes = scfg.n_classes
+        self.step = 0
+
+    # ---- the translator: Φ(z, b, ω·Λ(Υ(x))) -------------------------------------------------------
+    def _translate(self, x: torch.Tensor, target: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return generate(self.G, z, target, self.A(trunk_features(self.E, x)), self.cfg.feature_weight)
+
+    @torch.no_grad()
+    def translate(self, x: torch.Tensor, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Translate images (N, C, S, S) in [-1, 1] to the classes ``target`` (N,), with z ~ N(0, I)
+        drawn from ``generator``; eval mode (batch-norm running statistics), no gradients."""
+        V.images(x, "x", channels=self.source_config.channels)
+        if not isinstance(target, torch.Tensor) or target.shape != x.shape[:1]:
+            raise ValueError(f"target: expected a tensor of shape ({x.shape[0]},), one class per image")
+        if target.is_floating_point() or int(target.min()) < 0 or int(target.max()) >= self.n_classes:
+            raise ValueError(f"target: expected integer classes in [0, {self.n_classes - 1}]")
+        z = torch.randn(x.shape[0], self.G.z_dim, generator=generator).to(self.device)
+        modes = [(m, m.training) for m in (self.E, self.A, self.G)]
+        for m, _ in modes:
+            m.eval()
+        try:
+            return self._translate(x.to(self.device), target.to(self.device), z)
+        finally:
+            for m, mode in modes:
+                m.train(mode)
+
+    @property
+    def stage(self) -> int:
+        """1 while only Λ and Ψ learn (transfer, first ``warmup_steps`` steps), else 2."""
+        return 1 if self.cfg.transfer and self.step < self.cfg.warmup_steps else 2
+
+    # ---- one training step -------------------------------------------------------------------------
+    def optimize_parameters(self, x: torch.Tensor, real: torch.Tensor, real_labels: torch.Tensor) -> dict:
+        """One step: translate ``x`` (N, C, S, S) to random classes, update Ψ, then Λ (and Φ in stage 2,
+        and Υ when training from scratch). ``real`` (M, C, S, S) with ``real_labels`` (M,): target
+        images for Ψ. Returns the losses (detached)."""
+        cfg = self.cfg
+        V.images(x, "x", channels=self.source_config.channels)
+        V.images(real, "real", channels=self.source_config.channels)
+        if not isinstance(real_labels, torch.Tensor) or real_labels.shape != real.shape[:1]:
+            raise ValueError(f"real_labels: expected a tensor of shape ({real.shape[0]},), one label per image")
+        x, real, real_labels = x.to(self.device), real.to(self.device), real_labels.to(self.device)
+        n = x.shape[0]
+        target = torch.randint(0, self.n_classes, (n,), device=self.device)
+        z = torch.randn(n, self.G.z_dim, device=self.device)
+        stage = self.stage
+        _set_trainable(self.G, stage == 2)
+        fake = self._translate(x, target, z)
+
+        # 1. Ψ: hinge on real/fake, and its class head on real and translated images (AC-GAN's L_C)
+        src_real, cls_real = self.D(real)
+        src_fake, cls_fake = self.D(fake.detach())
+        loss_adv_D = losses.d_loss_hinge(src_real, src_fake)
+        loss_cls_D = F.cross_entropy(cls_real, real_labels) + F.cross_entropy(cls_fake, target)
+        self.opt_D.zero_grad(set_to_none=True)
+        (loss_adv_D + cfg.lambda_cls * loss_cls_D).backward()
+        self.opt_D.step()
+
+        # 2. Λ (+ Φ in stage 2, + Υ from scratch): fool Ψ, be read as the target class, keep x's shallow features
+        _set_trainable(self.D, False)
+        src_fake, cls_fake = self.D(fake)
+        loss_adv_G = losses.g_loss_hinge(src_fake)
+        loss_cls_G = F.cross_entropy(cls_fake, target)
+        shallow = max(trunk_features(self.D.body, x))          # the largest side: the shallowest block
+        loss_struct = F.mse_loss(trunk_features(self.D.body, fake)[shallow], trunk_features(self.D.body, x)[shallow].detach())
+        self.opt_A.zero_grad(set_to_none=True)
+        self.opt_G.zero_grad(set_to_none=True)
+        (loss_adv_G + cfg.lambda_cls * loss_cls_G + cfg.lambda_structure * loss_struct).backward()
+        self.opt_A.step()
+        if stage == 2:
+            self.opt_G.step()
+        _set_trainable(self.D, True)
+        self.step += 1
+        return {"D_adv": loss_adv_D.detach(), "D_cls": loss_cls_D.detach(), "G_adv": loss_adv_G.detach(),
+                "G_cls": loss_cls_G.detach(), "structure": loss_struct.detach()}
+
+    def modules(self) -> dict:
+        return {"E": self.E, "A": self.A, "G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"A": self.opt_A, "G": self.opt_G, "D": self.opt_D}
+
+
+# ---- training and measuring --------------------------------------------------------------------------
+
+def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.Tensor, device="cpu",
+          progress: bool = True, desc: str | None = None, log_every: int = 25):
+    """Train a translator on the target images (N, C, S, S) with labels (N,); return ``(model, history)``.
+
+    Each step draws two independent shuffled batches of the same small set: the images to translate
+    and the real images Ψ compares the translations with. Same seed = same batches, whatever
+    ``cfg.transfer`` is, so that transfer and scratch see exactly the same data.
+    """
+    from ..data import TensorImageDataset, batches
+    from ..runtime import seed_everything
+    from ..train import fit
+
+    V.images(images, "images")
+    seed_everything(cfg.seed)
+    data = TensorImageDataset(images, labels, [str(k) for k in range(int(labels.max()) + 1)])
+    inputs = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    reals = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1000), device=device)
+    model = DeepI2I(cfg, source, device)
+
+    def step(i):
+        x, _ = next(inputs)
+        real, y = next(reals)
+        return model.optimize_parameters(x, real, y)
+
+    name = desc or ("transfer" if cfg.transfer else "scratch")
+    history = fit(step, cfg.steps, log_every=log_every, desc=name, progress=progress)
+    return model, history
+
+
+def translation_grid(inputs: torch.Tensor, n_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every input to every class: inputs (N, C, S, S) -> (N·K, C, S, S) repeated per class, and targets
+    (N·K,) = 0, 1, ..., K-1 for each input in turn."""
+    V.images(inputs, "inputs")
+    n_classes = V.positive_int(n_classes, "n_classes", minimum=2)
+    n = inputs.shape[0]
+    return inputs.repeat_interleave(n_classes, dim=0), torch.arange(n_classes).repeat(n)
+
+
+def evaluate(translate, inputs: torch.Tensor, reference: torch.Tensor, classifier, seed: int = 0) -> dict:
+    """Measure a translator on held-out target images ``inputs`` (N, 1, S, S), each sent to every class.
+
+    ``translate(x, target, generator) -> images``; ``reference``: real target-domain images for the
+    Fréchet distance; ``classifier``: a target-domain classifier with ``.features``. Returns
+    ``accuracy`` (share of translations the classifier reads as the requested class), ``frechet``
+    (Fréchet distance between classifier features of the translations and of ``reference``), and
+    ``background_error`` (mean |background level of translation - of its input|, in [0, 1] units:
+    does the translation keep the style?).
+    """
+    from ..data.styled_digits import background_level
+    from ..metrics import classifier_features, classifier_probs, frechet_distance
+
+    if not callable(translate):
+        raise TypeError(f"translate: expected a function (x, target, generator) -> images, got {type(translate).__name__}")
+    V.images(inputs, "inputs")
+    V.images(reference, "reference")
+    x, target = translation_grid(inputs, getattr(classifier, "n_classes", 10))
+    out = translate(x, target, torch.Generator().manual_seed(seed)).cpu()
+    pred = classifier_probs(out, classifier).argmax(1)
+    fd = frechet_distance(classifier_features(out, classifier), classifier_features(reference, classifier))
+    bg = (background_level(out) - background_level(x)).abs().mean()
+    return {"accuracy": round(float((pred == target).float().mean()), 4), "frechet": round(fd, 3),
+            "background_error": round(float(bg), 4)}
+
+
+def mean_std(values) -> tuple[float, float]:
+    """Mean and sample standard deviation (n - 1) of a list of numbers (std 0 for a single value)."""
+    values = [float(v) for v in values]
+    if not values:
+        raise ValueError("values: expected at least one number")
+    m = sum(values) / len(values)
+    s = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+    return m, s
+
+
+def load_published(transfer: bool = True, source: dict | None = None) -> tuple[list[DeepI2I], dict]:
+    """The shipped translators (one per seed) of ``deepi2i-transfer`` or ``deepi2i-scratch``, and the
+    recipe's metrics. Each is a :class:`DeepI2I` in eval mode, its D left untrained (not shipped)."""
+    from .. import pretrained
+
+    source = source or load_source()
+    state = pretrained.load(PUBLISHED[bool(transfer)])
+    cfg_dict = dict(state["config"])
+    seeds = cfg_dict.pop("seeds")
+    models = []
+    for seed in seeds:
+        model = DeepI2I(DeepI2IConfig(**{**cfg_dict, "seed": seed}), source)
+        for key in ("E", "A", "G"):
+            getattr(model, key).load_state_dict(state["modules"][f"{key}_seed{seed}"])
+            getattr(model, key).eval()
+        models.append(model)
+    return models, state.get("metrics", {})
+
+
+# ---- recipes ------------------------------------------------------------------------------------------
+
+def run_source(args) -> dict:
+    """Recipe ``deepi2i-source``: the AC-GAN of notebook 09 on the 16x16 digits, G *and* D kept."""
+    from .. import pretrained
+    from ..data import Digits
+    from ..runtime import pick_device
+
+    if args.data is not None:
+        raise SystemExit("deepi2i-source: trains on the embedded digits only; --data is not supported")
+    cfg = source_config(args.steps or 4000, args.seed)
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    digits = Digits(cfg.image_size, "train")
+    model, history = cgan.train(cfg, digits.images, digits.labels, device=device, progress=not args.no_progress)
+    G, D = model.G.cpu().eval(), model.D.cpu().eval()
+    acc = cgan.class_accuracy(G, per_class=500)
+    metrics = {"min_class_accuracy": round(float(acc.min()), 4), "mean_class_accuracy": round(float(acc.mean()), 4)}
+    metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})
+    if args.publish:
+        seed = f" --seed {args.seed}" if args.seed else ""
+        path = pretrained.save(SOURCE_NAME, {"G": G, "D": D}, config=asdict(cfg), metrics=metrics,
+                               command=f"python -m gancourse.train deepi2i-source --steps {cfg.steps}{seed} --publish",
+                               description="DeepI2I's pretrained source GAN: AC-GAN on the 16x16 digits, G and D "
+                                           "(notebook 15)")
+        metrics["published"] = path.name
+    return metrics
+
+
+def run(args) -> dict:
+    """Recipe ``deepi2i``: transfer vs scratch on 20 styled digits per class, seeds 0, 1, 2 (or
+    ``--seed S`` for seeds S, S+1, S+2), measured on the held-out styled digits; ``--publish`` ships the
+    translators of both arms with their numbers."""
+    from .. import pretrained
+    from ..data.styled_digits import StyledDigits
+    from ..evaluators_styled import styled_digit_classifier
+    from ..runtime import pick_device
+
+    if args.data is not None:
+        raise SystemExit("deepi2i: trains on the embedded styled digits only; --data is not supported")
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    source = load_source()
+    few, test, pool = StyledDigits(16, "train"), StyledDigits(16, "test"), StyledDigits(16, "pool")
+    clf = styled_digit_classifier()
+    seeds = [args.seed + k for k in range(3)]
+    results = {}
+    for transfer in (True, False):
+        base = DeepI2IConfig(transfer=transfer)
+        if args.steps is not None:
+            base.steps = args.steps
+        if args.batch_size is not None:
+            base.batch_size = args.batch_size
+        per_seed, modules = [], {}
+        for seed in seeds:
+            cfg = DeepI2IConfig(**{**asdict(base), "seed": seed})
+            model, _ = train(cfg, source, few.images, few.labels, device=device, progress=not args.no_progress,
+                             desc=f"{'transfer' if transfer else 'scratch'} seed {seed}")
+            per_seed.append(evaluate(model.translate, test.images, pool.images, clf))
+            for key in ("E", "A", "G"):
+                modules[f"{key}_seed{seed}"] = getattr(model, key).cpu()
+        summary = {k: [round(v, 4) for v in mean_std([r[k] for r in per_seed])] for k in per_seed[0]}
+        metrics = {"seeds": seeds, "per_seed": per_seed, **summary}
+        if args.publish:
+            config = {**asdict(base), "seeds": seeds}
+            config.pop("seed")
+            options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("steps", "batch_size", "seed")
+                              if getattr(args, k))
+            pretrained.save(PUBLISHED[transfer], modules, config=config, metrics=metrics,
+                            command=f"python -m gancourse.train deepi2i --publish{options}",
+                            description=f"DeepI2I translators on 20 styled digits per class, "
+                                        f"{'transferred from deepi2i-source' if transfer else 'trained from scratch'}, "
+                                        f"seeds {seeds} (notebook 15)")
+        results["transfer" if transfer else "scratch"] = metrics
+    return results
+
+
+recipes.register(SOURCE_NAME, __name__, "run_source", "DeepI2I's source GAN: AC-GAN on digits, G and D (notebook 15)")
+recipes.register("deepi2i", __name__, "run", "DeepI2I translators on styled digits, transfer vs scratch (notebook 15)")

@@ -27,6 +27,8 @@ digit classifier, ``gancourse.evaluators.digit_classifier()``):
                                class that the classifier recognises as that class (notebook 09)
 ``l1_error``                   mean |G(x) − y| of translations against their targets (notebook 10)
 ``high_frequency_energy``      sharpness: mean squared Laplacian response (notebook 10)
+``mean_iou``                   semantic segmentation: per-class intersection over union and its
+                               mean, of predicted against true label maps (notebook 13)
 =============================  ==============================================================
 """
 from __future__ import annotations
@@ -407,6 +409,37 @@ def mask_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     union = (a | b).flatten(1).sum(1).double()
     return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union)).float()
 
+
+def mean_iou(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> tuple[float, torch.Tensor]:
+    """Mean intersection over union of predicted label maps against true ones, the measure of
+    semantic segmentation benchmarks (and of SPADE's Table 1, on a segmenter's reading of
+    generated images).
+
+    ``pred``, ``target``: integer maps (N, H, W) with classes in [0, ``n_classes``). Pixels of all
+    images are pooled: IoU_c = TP_c / (TP_c + FP_c + FN_c). Returns ``(miou, iou)``: the mean over
+    the classes present in ``target`` or ``pred`` (a class absent from both has no IoU, NaN in
+    ``iou``) and the per-class tensor (n_classes,).
+    """
+    n_classes = V.positive_int(n_classes, "n_classes", minimum=2)
+    for value, name in ((pred, "pred"), (target, "target")):
+        if not isinstance(value, torch.Tensor) or value.is_floating_point() or value.is_complex() \
+                or value.dtype == torch.bool:
+            raise TypeError(f"{name}: expected an integer tensor of class indices, got "
+                            f"{value.dtype if isinstance(value, torch.Tensor) else type(value).__name__}")
+        if value.ndim != 3:
+            raise ValueError(f"{name}: expected label maps (N, H, W), got shape {tuple(value.shape)}")
+        if value.numel() and (int(value.min()) < 0 or int(value.max()) >= n_classes):
+            raise ValueError(f"{name}: expected classes in [0, {n_classes - 1}], got values from "
+                             f"{int(value.min())} to {int(value.max())}")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred and target: expected the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
+    p, t = pred.reshape(-1).long().cpu(), target.reshape(-1).long().cpu()
+    confusion = torch.bincount(t * n_classes + p, minlength=n_classes ** 2).view(n_classes, n_classes).double()
+    tp = confusion.diag()
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    iou = torch.where(union > 0, tp / union.clamp(min=1), torch.full_like(tp, float("nan")))
+    present = union > 0
+    return float(iou[present].mean()) if present.any() else float("nan"), iou.float()
 
 def inception_features(images: torch.Tensor, weights, batch_size: int = 32, device="cpu") -> torch.Tensor:
     """Inception-v3 pool features (N, 2048) of ``images`` (N, 1 or 3, H, W) in [-1, 1], for a real FID.

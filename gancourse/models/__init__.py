@@ -6,4 +6,5 @@ from . import toy_modes, wgan  # noqa: F401  (registers the recipes: toy-modes, 
 from . import dcgan, vanilla  # noqa: F401  (registers the recipes: toy-gan, toy-gan-grid, dcgan, dcgan-digits)
 from . import cgan, pix2pix  # noqa: F401  (registers the recipes: cgan, acgan, pix2pix, pix2pix-l1, pix2pix-gan)
 from . import cyclegan, stargan  # noqa: F401  (registers the recipes: cyclegan, cyclegan-noid, stargan, stargan-mask)
+from . import defectgan, spade  # noqa: F401  (registers the recipes: defectgan, spade, spade-bn)
 from . import bigan, deepi2i, discogan, infogan, lapgan  # noqa: F401  (registers: bigan, deepi2i-source, deepi2i, discogan, infogan, lapgan)

@@ -1,0 +1,232 @@
+r"""Defect classifiers: the judge of synthesized defects, and the downstream model Defect-GAN is for.
+
+Two uses, one network (:class:`DefectClassifier`, a small CNN reading a 1-channel texture crop and
+answering normal / scratch / spot / crack):
+
+* **the judge** (notebook 14): trained on many real defects of ``gancourse.data.defects`` by the
+  recipe ``python -m gancourse.train defect-classifier --publish`` (shipped:
+  ``data/defect_classifier.pt``, test accuracy in ``data/MANIFEST.json``). Asked to read
+  Defect-GAN's outputs, it says whether a synthesized defect shows the class it was asked for, the
+  course's stand-in for the classification scores of Zhang et al. (2021);
+* **the downstream task**: :func:`train_classifier` trains the same architecture from scratch on
+  any labelled set, e.g. a few real defects, with or without synthesized ones, which is how
+  Defect-GAN's samples are meant to be used ("training accurate and robust defect inspection
+  networks"). :func:`accuracy` reads held-out real defects.
+
+    clf = defect_classifier()                    # shipped weights, checksum verified, eval mode
+    clf.predict(images)                          # (N,) int64 in CLASSES order (0 = normal)
+    net = train_classifier(images, labels, steps=300, seed=1)   # a fresh one, from scratch
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import _validate as V
+from . import recipes
+from .data.defects import CLASSES, N_CLASSES
+
+PRETRAINED_NAME = "defect-classifier"
+
+
+@dataclass
+class DefectClassifierConfig:
+    width: int = 16          # channels of the first block (then 2x and 4x)
+    steps: int = 1500
+    batch_size: int = 64
+    lr: float = 2e-3
+    n_per_class: int = 500   # real training samples of each class (the judge sees many)
+    size: int = 32
+    seed: int = 0
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    """3x3 convolution, batch norm, ReLU, then 2x2 max pooling (halves H and W)."""
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(), nn.MaxPool2d(2))
+
+
+class DefectClassifier(nn.Module):
+    """A small CNN: crops (N, 1, H, W) in [-1, 1] -> class logits (N, 4), classes of ``CLASSES``.
+
+    Three blocks (``width``, 2·width, 4·width channels, each halving the resolution), a 3x3
+    convolution, global average pooling (any H = W >= 8 works), a linear layer to the classes.
+    """
+
+    def __init__(self, width: int = 16, n_classes: int = N_CLASSES):
+        super().__init__()
+        w = V.positive_int(width, "width")
+        self.n_classes = V.positive_int(n_classes, "n_classes", minimum=2)
+        self.body = nn.Sequential(_block(1, w), _block(w, 2 * w), _block(2 * w, 4 * w),
+                                  nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.ReLU())
+        self.head = nn.Linear(4 * w, self.n_classes)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        V.images(images, "images", channels=1)
+        if images.shape[-1] < 8 or images.shape[-2] < 8:
+            raise ValueError(f"images: expected at least 8x8 pixels, got shape {tuple(images.shape)}")
+        return self.head(self.body(images).mean((2, 3)))
+
+    @torch.no_grad()
+    def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
+        """Predicted classes (N,) int64 in eval mode, in batches, on the CPU."""
+        V.images(images, "images", channels=1)
+        batch_size = V.positive_int(batch_size, "batch_size")
+        device = next(self.parameters()).device
+        was_training = self.training
+        self.eval()
+        try:
+            out = [self(images[i:i + batch_size].to(device, torch.float32)).argmax(1).cpu()
+                   for i in range(0, images.shape[0], batch_size)]
+        finally:
+            self.train(was_training)
+        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+
+
+def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Changes that keep a defect's class: one of the 8 flips / 90-degree rotations per batch,
+    pixel noise (std 0..0.06) and a contrast change x0.85..1.15 per image. (N, 1, H, W) -> same."""
+    V.images(images, "images", channels=1)
+    n = images.shape[0]
+    k = int(torch.randint(0, 4, (1,), generator=generator))
+    x = torch.rot90(images, k, dims=(2, 3))
+    if torch.rand(1, generator=generator).item() < 0.5:
+        x = x.flip(-1)
+    u = torch.rand(n, 2, generator=generator).to(x.device)
+    x = x * (0.85 + 0.3 * u[:, 1]).view(n, 1, 1, 1)
+    x = x + (0.06 * u[:, 0]).view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator).to(x.device)
+    return x.clamp(-1, 1)
+
+
+def _check_labelled(images, labels, n_classes: int = N_CLASSES) -> None:
+    V.images(images, "images", channels=1)
+    V.tensor(labels, "labels", ndim=1, floating=False)
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"labels: expected {images.shape[0]} labels (one per image), got {labels.shape[0]}")
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+        raise ValueError(f"labels: expected classes in [0, {n_classes - 1}]")
+
+
+def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 1500, batch_size: int = 64,
+                     lr: float = 2e-3, width: int = 16, seed: int = 0, device="cpu", progress: bool = True,
+                     balanced: bool = True, checkpoint=None, resume: bool = False, desc: str = "defect classifier"):
+    """Train a fresh :class:`DefectClassifier` on ``images`` (N, 1, H, W) and ``labels`` (N,);
+    return ``(classifier, history)``.
+
+    Cross-entropy, :func:`augment`, Adam with a cosine decay to 0, ``steps`` batches of
+    ``batch_size``. ``balanced=True`` draws every batch with equal shares of the classes present
+    (so that 10 real cracks among 200 normal crops are not drowned); otherwise uniformly.
+    """
+    from .runtime import seed_everything
+    from .train import fit
+
+    _check_labelled(images, labels)
+    steps = V.positive_int(steps, "steps")
+    batch_size = V.positive_int(batch_size, "batch_size")
+    lr = V.positive_float(lr, "lr")
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = DefectClassifier(width).to(device)
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    # sampling weights: each present class gets the same total weight
+    counts = torch.bincount(labels, minlength=N_CLASSES).float()
+    weights = (1.0 / counts[labels]) if balanced else torch.ones(labels.shape[0])
+
+    def step(i):
+        idx = torch.multinomial(weights, batch_size, replacement=True, generator=gen)
+        x, y = augment(images[idx], gen).to(device), labels[idx].to(device)
+        loss = F.cross_entropy(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        return {"cross_entropy": loss}
+
+    if checkpoint is not None:
+        checkpoint.modules.setdefault("classifier", net)
+        checkpoint.optimizers.setdefault("opt", opt)
+        checkpoint.extras.update({"sched": sched})
+    net.train()
+    history = fit(step, steps, log_every=max(steps // 30, 1), desc=desc, progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    net.eval()
+    return net, history
+
+
+@torch.no_grad()
+def accuracy(classifier: DefectClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Share of ``images`` (N, 1, H, W) whose predicted class equals ``labels`` (N,)."""
+    if not isinstance(classifier, DefectClassifier):
+        raise TypeError(f"classifier: expected a DefectClassifier, got {type(classifier).__name__}")
+    _check_labelled(images, labels, classifier.n_classes)
+    return float((classifier.predict(images) == labels.cpu()).float().mean())
+
+
+@torch.no_grad()
+def per_class_accuracy(classifier: DefectClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Accuracy (K,) per class of ``CLASSES``: entry k is the share of the images labelled k that are
+    read as k (NaN for a class without images)."""
+    if not isinstance(classifier, DefectClassifier):
+        raise TypeError(f"classifier: expected a DefectClassifier, got {type(classifier).__name__}")
+    _check_labelled(images, labels, classifier.n_classes)
+    pred, labels = classifier.predict(images), labels.cpu().long()
+    hits = torch.bincount(labels[pred == labels], minlength=classifier.n_classes).double()
+    totals = torch.bincount(labels, minlength=classifier.n_classes).double()
+    return (hits / totals).float()
+
+
+def defect_classifier(device="cpu") -> DefectClassifier:
+    """The course's shipped defect classifier (the judge): checksum verified, weights loaded with
+    ``weights_only=True``, in eval mode, gradients switched off."""
+    from . import pretrained
+
+    state = pretrained.load(PRETRAINED_NAME)
+    net = DefectClassifier(state["config"]["width"])
+    net.load_state_dict(state["modules"]["classifier"])
+    net.eval().requires_grad_(False)
+    return net.to(device)
+
+
+def run(args) -> dict:
+    """Recipe ``defect-classifier``: train the judge on real defects, report test accuracy, publish."""
+    from . import pretrained
+    from .data.defects import Defects
+    from .runtime import pick_device
+    from .train import Checkpointer
+
+    if args.data is not None:
+        raise SystemExit("defect-classifier: trains on the procedural defects only; --data is not supported")
+    cfg = DefectClassifierConfig(seed=args.seed)
+    if args.image_size is not None:
+        cfg.size = args.image_size
+    if args.steps is not None:
+        cfg.steps = args.steps
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    data = Defects(cfg.n_per_class, cfg.size, "train", seed=cfg.seed)
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 500, config=asdict(cfg))
+    net, history = train_classifier(data.images, data.labels, steps=cfg.steps, batch_size=cfg.batch_size,
+                                    lr=cfg.lr, width=cfg.width, seed=cfg.seed, device=device,
+                                    progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
+    net = net.cpu()
+    test = Defects(250, cfg.size, "test")
+    per_class = per_class_accuracy(net, test.images, test.labels)
+    metrics = {"test_accuracy": round(accuracy(net, test.images, test.labels), 4),
+               "test_accuracy_per_class": {c: round(float(v), 4) for c, v in zip(CLASSES, per_class)},
+               "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
+    if args.publish:
+        extra = f" --seed {args.seed}" if args.seed else ""
+        path = pretrained.save(
+            PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
+            command=f"python -m gancourse.train defect-classifier --publish{extra}",
+            description="small CNN reading normal/scratch/spot/crack on 32x32 texture crops (notebook 14)")
+        metrics["published"] = str(path.name)
+    return metrics
+
+
+recipes.register(PRETRAINED_NAME, __name__, "run",
+                 "CNN reading normal / scratch / spot / crack texture crops: the judge of Defect-GAN (notebook 14)")

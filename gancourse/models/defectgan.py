@@ -1,0 +1,588 @@
+r"""Defect-GAN: defect synthesis by defacement and restoration (Zhang, Cui, Hung, Lu, WACV 2021).
+
+The course's summit: StarGAN's one-generator-many-domains training (notebook 12), its
+discriminator (PatchGAN + auxiliary classifier, WGAN-GP: notebooks 08-10), CycleGAN's cycle
+(notebook 11) and SPADE's spatially-adaptive normalisation (notebook 13), plus Defect-GAN's own
+idea: **layer-wise composition**.
+
+Domains: normal surfaces and K defect classes (here normal, scratch, spot, crack). One generator
+does both directions: **defacement** adds a defect to a normal image n, **restoration** removes
+one from a defect image d. G never paints a whole image; it paints a *layer* over its input:
+
+.. math::
+    f_d, m_d = G(n, A_{n\to d}), \qquad d = n \odot (1 - m_d) + f_d \odot m_d
+
+    f_{\hat n}, m_{\hat n} = G(d, A_{d\to\hat n}), \qquad \hat n = d \odot (1 - m_{\hat n}) + f_{\hat n} \odot m_{\hat n}
+
+f is the foreground (what the defect looks like), m ∈ [0, 1] the *spatial distribution map* (where
+it is). Wherever m = 0 the input passes through untouched, so everything outside the defect is
+kept by construction, not by a loss.
+
+**The spatial & categorical control map** A (N, C, H, W), C = K + 1 domains, tells G what to do
+where: during training A is a one-hot target domain repeated over the image (constant); at
+inference it may vary in space (normal here, crack there), and G, which reads A through SPADE
+layers in its decoder (:class:`gancourse.nn.spade.ResBlock`), paints the requested class where the
+map asks for it. **Noise** ξ ~ N(0, 1), one map per decoder level scaled by learned per-channel
+weights (StyleGAN's noise inputs, Karras et al. 2019), gives stochastic variation: the same n and
+A with new noise give another defect.
+
+**Losses** (the paper's Section 3; the seed's L_D, L_G). With D = (D_src, D_cls), real images x of
+domain c', target domain c, the first translation x' = G(x, A_c) with mask m₁ and the way back
+x'' = G(x', A_c') with mask m₂::
+
+    L_D = −L_adv + λ_cls^r L_cls^r                      L_adv   = E D_src(x) − E D_src(x') − λ_gp GP
+    L_G =  L_adv + λ_cls^f L_cls^f + λ_rec L_rec        L_cls^r = CE(D_cls(x), c'),  L_cls^f = CE(D_cls(x'), c)
+           + λ_sd-cyc L_sd-cyc + λ_sd-con L_sd-con      L_rec   = E |x'' − x|₁  (the cycle)
+                                                        L_sd-cyc = E |m₁ − m₂|₁ (restoration removes what defacement put)
+                                                        L_sd-con = E |m₁|₁ + E |m₂|₁ (masks as small as possible)
+
+A batch mixes normal and defect images: a normal image is defaced towards a random defect class,
+a defect image is restored towards normal, and each goes back to its own domain (both cycles).
+
+**Weights.** (λ_cls^r, λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con) = (2, 5, 5, 5, 1), λ_gp = 10, one G
+update per 5 D updates, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6:
+the paper's implementation details (Zhang et al. 2021, Section 4.1) as quoted in a public
+re-implementation's notes (github.com/jason2714/de-i2i-gan, README.md). The paper's PDF text was
+not available offline to check them against; λ_gp = 10 is WGAN-GP's and StarGAN's. The paper
+trains on 128x128 crops with batch 4 for 500k iterations; the course: 32x32, batch 16, a few
+thousand iterations on a CPU.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import _validate as V
+from .. import losses, recipes
+from ..nn.conditioning import one_hot
+from ..nn.patchgan import PatchDiscriminator
+from ..nn.resnet import ResidualBlock
+from ..nn.spade import ResBlock
+
+
+@dataclass
+class DefectGANConfig:
+    """Defaults: the course's 32x32 defects model; the paper's loss weights and optimiser."""
+    n_domains: int = 4            # normal + defect classes (gancourse.data.defects.CLASSES)
+    channels: int = 1             # grayscale texture crops
+    size: int = 32
+    ngf: int = 32                 # G's widths: ngf, 2 ngf, 4 ngf from full size down to size / 4
+    n_down: int = 2
+    n_res: int = 2                # residual blocks at the bottleneck
+    spade_hidden: int = 32        # SPADE's shared layer (128 in SPADE)
+    noise: bool = True            # noise inputs in the decoder (stochastic variation)
+    ndf: int = 32
+    d_layers: int = 3             # stride-2 layers of the PatchGAN (StarGAN's D: 6 at 128 px)
+    lambda_cls_real: float = 2.0  # λ_cls^r
+    lambda_cls_fake: float = 5.0  # λ_cls^f
+    lambda_rec: float = 5.0
+    lambda_sd_cyc: float = 5.0
+    lambda_sd_con: float = 1.0
+    lambda_gp: float = 10.0
+    n_critic: int = 5
+    lr: float = 2e-4
+    lr_end: float = 1e-6          # reached linearly at the last iteration
+    beta1: float = 0.5
+    beta2: float = 0.999
+    steps: int = 10000            # iterations = D updates; G every n_critic of them
+    batch_size: int = 16
+    n_normal: int = 1500          # real normal crops in the training set
+    n_real_defects: int = 500     # real defect crops per class in the training set
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("channels", "ngf", "n_down", "spade_hidden", "ndf", "d_layers", "n_critic", "steps",
+                     "batch_size", "n_normal", "n_real_defects"):
+            setattr(self, name, V.positive_int(getattr(self, name), name))
+        self.n_domains = V.positive_int(self.n_domains, "n_domains", minimum=2)
+        self.n_res = V.positive_int(self.n_res, "n_res", minimum=0)
+        self.size = V.positive_int(self.size, "size", minimum=8)
+        if self.size % 2 ** self.n_down:
+            raise ValueError(f"size: expected a multiple of 2^n_down = {2 ** self.n_down}, got {self.size}")
+        if self.size < 2 ** (self.d_layers + 1):
+            raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
+        if not isinstance(self.noise, bool):
+            raise TypeError(f"noise: expected a bool, got {type(self.noise).__name__}")
+        for name in ("lambda_cls_real", "lambda_cls_fake", "lambda_rec", "lambda_sd_cyc", "lambda_sd_con", "lambda_gp"):
+            setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
+        self.lr = V.positive_float(self.lr, "lr")
+        self.lr_end = V.positive_float(self.lr_end, "lr_end", allow_zero=True)
+        if self.lr_end > self.lr:
+            raise ValueError(f"lr_end: expected at most lr = {self.lr}, got {self.lr_end}")
+        for name in ("beta1", "beta2"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+
+
+# ------------------------------------------------------------------------------------------------
+# The control map
+# ------------------------------------------------------------------------------------------------
+
+def control_map(domains: torch.Tensor, n_domains: int, size: int | None = None) -> torch.Tensor:
+    """The spatial & categorical control map A (N, C, H, W), one-hot over the C = ``n_domains`` domains.
+
+    ``domains``: target domains per image (N,) (training: A is that one-hot code repeated over the
+    ``size`` x ``size`` image), or a **domain map** (N, H, W) of integers (inference: any layout,
+    e.g. 0 = normal everywhere but a disc of 3 = crack).
+    """
+    n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
+    if not isinstance(domains, torch.Tensor):
+        raise TypeError(f"domains: expected an integer torch.Tensor, got {type(domains).__name__}")
+    if domains.ndim == 1:
+        if size is None:
+            raise ValueError("size: a constant control map from domains (N,) needs the image size")
+        size = V.positive_int(size, "size")
+        return one_hot(domains, n_domains)[:, :, None, None].expand(-1, -1, size, size).contiguous()
+    if domains.ndim != 3:
+        raise ValueError(f"domains: expected target domains (N,) or a domain map (N, H, W), got shape "
+                         f"{tuple(domains.shape)}")
+    if size is not None and domains.shape[-2:] != (size, size):
+        raise ValueError(f"domains: expected a {size}x{size} domain map, got shape {tuple(domains.shape)}")
+    return one_hot(domains, n_domains)
+
+
+def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Layer-wise composition, the paper's Eq. 1: background ⊙ (1 − m) + foreground ⊙ m.
+
+    ``background``, ``foreground``: (N, C, H, W); ``mask``: (N, 1, H, W) in [0, 1] (broadcast over C)."""
+    V.images(background, "background")
+    V.images(foreground, "foreground", channels=background.shape[1])
+    V.images(mask, "mask", channels=1)
+    if foreground.shape != background.shape or mask.shape[-2:] != background.shape[-2:] \
+            or mask.shape[0] != background.shape[0]:
+        raise ValueError(f"background, foreground, mask: expected shapes (N, C, H, W), (N, C, H, W), (N, 1, H, W), "
+                         f"got {tuple(background.shape)}, {tuple(foreground.shape)}, {tuple(mask.shape)}")
+    return background * (1 - mask) + foreground * mask
+
+
+# ------------------------------------------------------------------------------------------------
+# Networks
+# ------------------------------------------------------------------------------------------------
+
+class NoiseInjection(nn.Module):
+    """h + w ⊙ ξ: one N(0, 1) map ξ (N, 1, H, W) per sample, scaled by a learned weight per channel
+    (StyleGAN's noise inputs, Karras et al. 2019, initialised to zero as there). ``noise`` may be
+    given (for reproducible samples); otherwise it is drawn from torch's global generator."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.channels = V.positive_int(channels, "channels")
+        self.weight = nn.Parameter(torch.zeros(1, self.channels, 1, 1))
+
+    def forward(self, h: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
+        V.images(h, "h", channels=self.channels)
+        if noise is None:
+            noise = torch.randn(h.shape[0], 1, *h.shape[-2:], device=h.device, dtype=h.dtype)
+        elif noise.shape != (h.shape[0], 1, *h.shape[-2:]):
+            raise ValueError(f"noise: expected shape {(h.shape[0], 1, *h.shape[-2:])}, got {tuple(noise.shape)}")
+        return h + self.weight * noise
+
+
+class DefectGenerator(nn.Module):
+    """G(x, A, noise) -> (output, foreground, mask): images (N, C, S, S), control maps (N, D, S, S).
+
+    Encoder (the image only): 3x3 conv to ``ngf`` channels, then ``n_down`` 4x4 stride-2 convs
+    doubling the width, instance norm + ReLU; ``n_res`` residual blocks (instance norm, zero
+    padding). Decoder, per level from the bottleneck up: noise injection, a SPADE ResBlock reading
+    A (the control map enters *only* here), x2 nearest upsampling, plus the encoder's features of
+    that resolution (additive skip connections, so that restoration can see the texture around a
+    defect). Two heads on the full-size features: the foreground f = tanh(conv) (C channels) and
+    the mask m = sigmoid(conv) (1 channel, its bias starting at −2: m ≈ 0.12, close to "change
+    nothing"). The output is the composition x ⊙ (1 − m) + f ⊙ m.
+    """
+
+    def __init__(self, channels: int = 1, n_domains: int = 4, ngf: int = 32, n_down: int = 2, n_res: int = 2,
+                 spade_hidden: int = 32, noise: bool = True):
+        super().__init__()
+        self.channels = V.positive_int(channels, "channels")
+        self.n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
+        ngf = V.positive_int(ngf, "ngf")
+        self.n_down = V.positive_int(n_down, "n_down")
+        n_res = V.positive_int(n_res, "n_res", minimum=0)
+        self.use_noise = bool(noise)
+        w = [ngf * 2 ** k for k in range(self.n_down + 1)]           # widths at S, S/2, ..., S/2^n_down
+        self.widths = w
+        self.stem = nn.Sequential(nn.Conv2d(self.channels, w[0], 3, padding=1), nn.InstanceNorm2d(w[0]), nn.ReLU())
+        self.down = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(w[k], w[k + 1], 4, stride=2, padding=1), nn.InstanceNorm2d(w[k + 1]), nn.ReLU())
+            for k in range(self.n_down))
+        self.bottleneck = nn.Sequential(*[ResidualBlock(w[-1], "instance", "zero") for _ in range(n_res)])
+        # decoder level k works at S / 2^(n_down - k) after its upsampling, from width w[n_down - k]
+        self.noises = nn.ModuleList(NoiseInjection(w[self.n_down - k]) for k in range(self.n_down))
+        self.blocks = nn.ModuleList(
+            ResBlock(w[self.n_down - k], w[self.n_down - k - 1], self.n_domains, hidden=spade_hidden, norm="spade",
+                     param_free_norm="instance", spectral_norm=False)
+            for k in range(self.n_down))
+        self.final_noise = NoiseInjection(w[0])
+        self.final = ResBlock(w[0], w[0], self.n_domains, hidden=spade_hidden, norm="spade",
+                              param_free_norm="instance", spectral_norm=False)
+        self.to_foreground = nn.Conv2d(w[0], self.channels, 3, padding=1)
+        self.to_mask = nn.Conv2d(w[0], 1, 3, padding=1)
+        nn.init.constant_(self.to_mask.bias, -2.0)
+
+    def noise_shapes(self, n: int, size: int) -> list[tuple[int, ...]]:
+        """Shapes of the noise maps one forward pass draws, for ``n`` images of side ``size``."""
+        n = V.positive_int(n, "n")
+        size = V.positive_int(size, "size")
+        return [(n, 1, size // 2 ** (self.n_down - k), size // 2 ** (self.n_down - k)) for k in range(self.n_down)] \
+            + [(n, 1, size, size)]
+
+    def forward(self, x: torch.Tensor, A: torch.Tensor, noise: list | None = None):
+        V.images(x, "x", channels=self.channels)
+        V.images(A, "A", channels=self.n_domains)
+        if A.shape[0] != x.shape[0] or A.shape[-2:] != x.shape[-2:]:
+            raise ValueError(f"A: expected one control map per image, (N, {self.n_domains}, H, W) = "
+                             f"({x.shape[0]}, {self.n_domains}, {x.shape[-2]}, {x.shape[-1]}), got {tuple(A.shape)}")
+        step = 2 ** self.n_down
+        if x.shape[-1] % step or x.shape[-2] % step:
+            raise ValueError(f"x: expected height and width divisible by 2^n_down = {step}, got shape {tuple(x.shape)}")
+        if noise is not None and (not isinstance(noise, (list, tuple)) or len(noise) != self.n_down + 1):
+            raise ValueError(f"noise: expected a list of {self.n_down + 1} maps (see noise_shapes), or None")
+        noise = list(noise) if noise is not None else [None] * (self.n_down + 1)
+        if not self.use_noise:
+            noise = [torch.zeros(s, device=x.device) for s in self.noise_shapes(x.shape[0], x.shape[-1])]
+        h = self.stem(x)
+        skips = [h]
+        for layer in self.down:
+            h = layer(h)
+            skips.append(h)
+        h = self.bottleneck(h)
+        for k, (inject, block) in enumerate(zip(self.noises, self.blocks)):
+            h = block(inject(h, noise[k]), A)
+            h = F.interpolate(h, scale_factor=2, mode="nearest") + skips[self.n_down - k - 1]
+        h = self.final(self.final_noise(h, noise[-1]), A)
+        h = F.leaky_relu(h, 0.2)
+        foreground = torch.tanh(self.to_foreground(h))
+        mask = torch.sigmoid(self.to_mask(h))
+        return compose(x, foreground, mask), foreground, mask
+
+
+def build_generator(cfg: DefectGANConfig) -> DefectGenerator:
+    return DefectGenerator(cfg.channels, cfg.n_domains, cfg.ngf, cfg.n_down, cfg.n_res, cfg.spade_hidden, cfg.noise)
+
+
+def build_discriminator(cfg: DefectGANConfig) -> PatchDiscriminator:
+    """StarGAN's D: a PatchGAN without normalisation (the gradient penalty is per sample) with an
+    auxiliary classifier head over the ``n_domains`` domains: x -> (scores map, class logits)."""
+    return PatchDiscriminator(cfg.channels, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.n_domains)
+
+
+# ------------------------------------------------------------------------------------------------
+# The model object
+# ------------------------------------------------------------------------------------------------
+
+def targets_for(labels: torch.Tensor, n_domains: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Training targets: a random defect class (1 .. n_domains − 1) for every normal image (label 0),
+    normal (0) for every defect image. labels (N,) int -> targets (N,) int."""
+    n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
+    V.tensor(labels, "labels", ndim=1, floating=False)
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_domains):
+        raise ValueError(f"labels: expected domains in [0, {n_domains - 1}]")
+    random_defect = torch.randint(1, n_domains, labels.shape, generator=generator).to(labels.device)
+    return torch.where(labels == 0, random_defect, torch.zeros_like(labels))
+
+
+class DefectGAN:
+    """G, D, their optimisers and schedules, and Defect-GAN's training iteration.
+
+    ``set_input(x, labels)``: real images (N, C, S, S) in [-1, 1] of domains ``labels`` (N,)
+    (0 = normal). ``optimize_parameters(step)``: a D update; every ``n_critic``-th iteration a G
+    update too (StarGAN's schedule). Returns the losses.
+    """
+
+    def __init__(self, cfg: DefectGANConfig | None = None, device="cpu"):
+        from .pix2pix import init_weights
+
+        self.cfg = cfg = cfg or DefectGANConfig()
+        if not isinstance(cfg, DefectGANConfig):
+            raise TypeError(f"cfg: expected a DefectGANConfig, got {type(cfg).__name__}")
+        self.device = torch.device(device)
+        self.G = build_generator(cfg).to(self.device)
+        self.D = init_weights(build_discriminator(cfg)).to(self.device)
+        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+        end = cfg.lr_end / cfg.lr
+        rule_D = lambda i: 1 + (end - 1) * min(i, cfg.steps - 1) / max(cfg.steps - 1, 1)        # noqa: E731
+        rule_G = lambda k: rule_D(k * cfg.n_critic + cfg.n_critic - 1)                           # noqa: E731
+        self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_G, rule_G),
+                           "D": torch.optim.lr_scheduler.LambdaLR(self.opt_D, rule_D)}
+        self.targets_generator = torch.Generator().manual_seed(cfg.seed)
+
+    def control(self, domains: torch.Tensor) -> torch.Tensor:
+        return control_map(domains, self.cfg.n_domains, self.cfg.size).to(self.device)
+
+    def set_input(self, x: torch.Tensor, labels: torch.Tensor) -> None:
+        V.images(x, "x", channels=self.cfg.channels)
+        V.tensor(labels, "labels", ndim=1, floating=False)
+        if labels.shape[0] != x.shape[0]:
+            raise ValueError(f"labels: expected {x.shape[0]} labels, got {labels.shape[0]}")
+        self.real = x.to(self.device)
+        self.label_org = labels.to(self.device)
+        self.label_trg = targets_for(labels, self.cfg.n_domains, self.targets_generator).to(self.device)
+        self.A_org, self.A_trg = self.control(self.label_org), self.control(self.label_trg)
+
+    def backward_D(self) -> dict:
+        """L_D = E D_src(x') − E D_src(x) + λ_gp·GP + λ_cls^r·CE(D_cls(x), c')."""
+        cfg = self.cfg
+        src_real, cls_real = self.D(self.real)
+        with torch.no_grad():
+            fake, _, _ = self.G(self.real, self.A_trg)
+        src_fake, _ = self.D(fake)
+        adv = losses.d_loss_wasserstein(src_real, src_fake)
+        gp = losses.gradient_penalty(self.D, self.real, fake)
+        cls = F.cross_entropy(cls_real, self.label_org)
+        (adv + cfg.lambda_gp * gp + cfg.lambda_cls_real * cls).backward()
+        return {"D_adv": adv, "D_gp": gp, "D_cls": cls}
+
+    def backward_G(self) -> dict:
+        """L_G = −E D_src(x') + λ_cls^f CE(D_cls(x'), c) + λ_rec |x'' − x| + λ_sd-cyc |m₁ − m₂| + λ_sd-con (|m₁| + |m₂|)."""
+        cfg = self.cfg
+        fake, _, m1 = self.G(self.real, self.A_trg)            # defacement (or restoration) ...
+        src_fake, cls_fake = self.D(fake)
+        back, _, m2 = self.G(fake, self.A_org)                  # ... and the way back to the input's domain
+        out = {"G_adv": losses.g_loss_wasserstein(src_fake),
+               "G_cls": F.cross_entropy(cls_fake, self.label_trg),
+               "G_rec": (back - self.real).abs().mean(),
+               "G_sd_cyc": (m1 - m2).abs().mean(),
+               "G_sd_con": m1.abs().mean() + m2.abs().mean()}
+        total = (out["G_adv"] + cfg.lambda_cls_fake * out["G_cls"] + cfg.lambda_rec * out["G_rec"]
+                 + cfg.lambda_sd_cyc * out["G_sd_cyc"] + cfg.lambda_sd_con * out["G_sd_con"])
+        total.backward()
+        return out
+
+    def optimize_parameters(self, step: int) -> dict:
+        """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""
+        step = V.positive_int(step, "step", minimum=0)
+        self.opt_D.zero_grad(set_to_none=True)
+        out = self.backward_D()
+        self.opt_D.step()
+        self.schedulers["D"].step()
+        if (step + 1) % self.cfg.n_critic == 0:
+            self.D.requires_grad_(False)
+            self.opt_G.zero_grad(set_to_none=True)
+            out.update(self.backward_G())
+            self.opt_G.step()
+            self.schedulers["G"].step()
+            self.D.requires_grad_(True)
+        return {k: v.detach() for k, v in out.items()}
+
+    def modules(self) -> dict:
+        return {"G": self.G, "D": self.D}
+
+    def optimizers(self) -> dict:
+        return {"G": self.opt_G, "D": self.opt_D}
+
+    def extras(self) -> dict:
+        return {"sched_G": self.schedulers["G"], "sched_D": self.schedulers["D"], "targets": self.targets_generator}
+
+
+# ------------------------------------------------------------------------------------------------
+# Data, training
+# ------------------------------------------------------------------------------------------------
+
+def training_data(n_normal: int, n_real_defects: int, size: int = 32, seed: int = 0):
+    """The training set of the recipe: ``n_normal`` real normal crops and the first ``n_real_defects``
+    real crops of each defect class of ``Defects(n_per_class=max(...), split="train")``. Returns
+    ``(images (M, 1, S, S), labels (M,), dataset)``; the same call always returns the same crops,
+    so a classifier can be trained on exactly the real defects the GAN saw."""
+    from ..data.defects import CLASSES, Defects
+
+    n_normal = V.positive_int(n_normal, "n_normal")
+    n_real_defects = V.positive_int(n_real_defects, "n_real_defects")
+    ds = Defects(max(n_normal, n_real_defects), size, "train", seed=seed)
+    keep = [ds.index_of_class("normal")[:n_normal]]
+    keep += [ds.index_of_class(name)[:n_real_defects] for name in CLASSES[1:]]
+    idx = torch.cat(keep)
+    return ds.images[idx], ds.labels[idx], ds
+
+
+def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, device="cpu", progress: bool = True,
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50):
+    """Train Defect-GAN for ``cfg.steps`` iterations on real ``images`` (N, C, S, S) of domains
+    ``labels`` (N,); return ``(model, history)``. Every batch is half normal, half defect images
+    (the defect classes in equal shares), whatever the proportions of the training set."""
+    from ..runtime import seed_everything
+    from ..train import fit
+
+    if not isinstance(cfg, DefectGANConfig):
+        raise TypeError(f"cfg: expected a DefectGANConfig, got {type(cfg).__name__}")
+    V.images(images, "images", channels=cfg.channels)
+    V.tensor(labels, "labels", ndim=1, floating=False)
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"labels: expected {images.shape[0]} labels, got {labels.shape[0]}")
+    counts = torch.bincount(labels, minlength=cfg.n_domains).float()
+    if labels.numel() and int(labels.max()) >= cfg.n_domains:
+        raise ValueError(f"labels: expected domains in [0, {cfg.n_domains - 1}]")
+    if (counts == 0).any():
+        raise ValueError(f"labels: every domain needs training images, got counts {counts.long().tolist()}")
+    seed_everything(cfg.seed)
+    model = DefectGAN(cfg, device)
+    share = torch.where(torch.arange(cfg.n_domains) == 0, 0.5, 0.5 / (cfg.n_domains - 1))
+    weights = share[labels] / counts[labels]
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+
+    def step(i):
+        idx = torch.multinomial(weights, cfg.batch_size, replacement=True, generator=gen)
+        model.set_input(images[idx], labels[idx])
+        return model.optimize_parameters(i)
+
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras.update(model.extras())
+        checkpoint.extras["batches"] = gen
+    history = fit(step, cfg.steps, log_every=log_every, desc=desc or "Defect-GAN", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
+    return model, history
+
+
+# ------------------------------------------------------------------------------------------------
+# Using the generator, and measuring it
+# ------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def apply(G: DefectGenerator, x: torch.Tensor, domains: torch.Tensor, seed: int | None = None,
+          batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """G on images x (N, C, S, S) with control maps from ``domains`` ((N,) targets: constant maps;
+    or (N, S, S) domain maps: spatial control). ``seed`` fixes the noise (the same seed, the same
+    sample). Returns ``(output, foreground, mask)`` on the CPU."""
+    if not isinstance(G, DefectGenerator):
+        raise TypeError(f"G: expected a DefectGenerator, got {type(G).__name__}")
+    V.images(x, "x", channels=G.channels)
+    if not isinstance(domains, torch.Tensor) or domains.shape[0] != x.shape[0]:
+        raise ValueError(f"domains: expected one target (N,) or domain map (N, H, W) per image, N = {x.shape[0]}")
+    batch_size = V.positive_int(batch_size, "batch_size")
+    A = control_map(domains, G.n_domains, x.shape[-1])
+    g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
+    device = next(G.parameters()).device
+    outs = []
+    for i in range(0, x.shape[0], batch_size):
+        xb, Ab = x[i:i + batch_size], A[i:i + batch_size]
+        noise = None if g is None else [torch.randn(s, generator=g).to(device)
+                                        for s in G.noise_shapes(xb.shape[0], xb.shape[-1])]
+        outs.append([t.cpu() for t in G(xb.to(device), Ab.to(device), noise)])
+    return tuple(torch.cat([o[k] for o in outs]) for k in range(3))
+
+
+def change_outside(before: torch.Tensor, after: torch.Tensor, region: torch.Tensor) -> float:
+    """Mean |after − before| over the pixels **outside** ``region`` (N, 1, H, W) bool, pooled over
+    the batch and the channels; images (N, C, H, W) in [-1, 1]. The number a composition model
+    should keep near 0: the background must not move."""
+    V.images(before, "before")
+    V.images(after, "after", channels=before.shape[1])
+    if not isinstance(region, torch.Tensor) or region.dtype != torch.bool:
+        raise TypeError(f"region: expected a bool tensor (N, 1, H, W), got "
+                        f"{region.dtype if isinstance(region, torch.Tensor) else type(region).__name__}")
+    if after.shape != before.shape or region.shape != (before.shape[0], 1, *before.shape[-2:]):
+        raise ValueError(f"before, after, region: expected (N, C, H, W), (N, C, H, W), (N, 1, H, W), got "
+                         f"{tuple(before.shape)}, {tuple(after.shape)}, {tuple(region.shape)}")
+    outside = (~region).expand_as(before)
+    if not outside.any():
+        raise ValueError("region: covers every pixel; nothing is outside it")
+    return float((after - before).abs()[outside].mean())
+
+
+@torch.no_grad()
+def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold: float = 0.5) -> dict:
+    """Defacement, restoration and diversity on a test split (:class:`gancourse.data.defects.Defects`).
+
+    * ``class_accuracy`` (and per class): every normal test crop is defaced towards each defect class
+      (constant control maps); the share of results the judge (the shipped defect classifier) reads
+      as the requested class;
+    * ``change_outside_mask``: mean |d − n| outside the generated mask (pixels with m > ``threshold``
+      are the defect), and ``change_all``: over all pixels; ``mask_area``: mean share of defect pixels;
+    * ``restored_normal``: share of real test defects that the judge reads as normal after restoration,
+      ``restore_l1_outside`` / ``restore_l1_inside``: mean |n̂ − clean| outside / inside the true mask;
+    * ``diversity``: mean |d(ξ₁) − d(ξ₂)| inside the masks, for two noise draws.
+    """
+    from ..data.defects import Defects
+    from ..evaluators_defects import defect_classifier
+
+    if not isinstance(G, DefectGenerator):
+        raise TypeError(f"G: expected a DefectGenerator, got {type(G).__name__}")
+    if not isinstance(test, Defects):
+        raise TypeError(f"test: expected a Defects dataset, got {type(test).__name__}")
+    clf = classifier if classifier is not None else defect_classifier()
+    normal = test.of_class("normal")
+    n, k = normal.shape[0], G.n_domains - 1
+    x = normal.repeat(k, 1, 1, 1)
+    targets = torch.arange(1, k + 1).repeat_interleave(n)
+    was_training = G.training
+    G.eval()
+    try:
+        d, _, m = apply(G, x, targets, seed=seed)
+        d2, _, m2 = apply(G, x, targets, seed=seed + 1)
+        defects = test.labels != 0
+        restored, _, _ = apply(G, test.images[defects], torch.zeros(int(defects.sum()), dtype=torch.long), seed=seed)
+    finally:
+        G.train(was_training)
+    pred = clf.predict(d)
+    per_class = [float((pred[targets == c] == c).float().mean()) for c in range(1, k + 1)]
+    region = m > threshold
+    true_mask = test.masks[defects] > 0.5
+    inside = (region | (m2 > threshold))
+    return {
+        "class_accuracy": float((pred == targets).float().mean()),
+        "class_accuracy_per_class": per_class,
+        "change_outside_mask": change_outside(x, d, region),
+        "change_all": float((d - x).abs().mean()),
+        "mask_area": float(region.float().mean()),
+        "restored_normal": float((clf.predict(restored) == 0).float().mean()),
+        "restore_l1_outside": change_outside(test.clean[defects], restored, true_mask),
+        "restore_l1_inside": float((restored - test.clean[defects]).abs()[true_mask].mean()),
+        "diversity": float((d - d2).abs()[inside].mean()) if inside.any() else 0.0,
+    }
+
+
+PRETRAINED_NAME = "defectgan"
+
+
+def load_pretrained() -> tuple[DefectGenerator, DefectGANConfig]:
+    """The shipped Defect-GAN generator (eval mode) and its configuration; checksum verified."""
+    from .. import pretrained
+
+    state = pretrained.load(PRETRAINED_NAME)
+    cfg = DefectGANConfig(**state["config"])
+    G = build_generator(cfg)
+    G.load_state_dict(state["modules"]["G"])
+    return G.eval(), cfg
+
+
+def run(args) -> dict:
+    """Recipe ``defectgan``: normal <-> scratch / spot / crack on 32x32 texture crops."""
+    from .. import pretrained
+    from ..data.defects import Defects
+    from ..runtime import pick_device
+    from ..train import Checkpointer
+
+    if args.data is not None:
+        raise SystemExit("defectgan: trains on the procedural defects only; --data is not supported")
+    cfg = DefectGANConfig(seed=args.seed, size=args.image_size or 32)
+    if args.steps is not None:
+        cfg.steps = args.steps
+    if args.batch_size is not None:
+        cfg.batch_size = args.batch_size
+    images, labels, _ = training_data(cfg.n_normal, cfg.n_real_defects, cfg.size, cfg.seed)
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    model, history = train(cfg, images, labels, device=device, progress=not args.no_progress, checkpoint=ckpt,
+                           resume=args.resume, log_every=100)
+    G = model.G.cpu().eval()
+    scores = evaluate(G, Defects(100, cfg.size, "test"))
+    metrics = {k: ([round(x, 4) for x in v] if isinstance(v, list) else round(v, 4)) for k, v in scores.items()}
+    if args.publish:
+        extra = f" --seed {args.seed}" if args.seed else ""
+        path = pretrained.save(
+            PRETRAINED_NAME, {"G": G}, config=asdict(cfg), metrics=metrics,
+            command=f"python -m gancourse.train defectgan --steps {cfg.steps} --publish{extra}",
+            description="Defect-GAN generator: normal <-> scratch/spot/crack on 32x32 texture crops (notebook 14)")
+        metrics["published"] = path.name
+    return metrics
+
+
+recipes.register("defectgan", __name__, "run",
+                 "Defect-GAN: defacement / restoration of texture crops, scratch / spot / crack (notebook 14)")

@@ -1,0 +1,200 @@
+"""Defect-GAN: composition, control maps, the generator's outputs, noise, the update schedule, the
+losses and their paper weights, the measures, bad input."""
+import pytest
+import torch
+
+from gancourse.models import defectgan as DG
+
+
+def tiny_cfg(**kw):
+    base = dict(size=16, ngf=4, n_down=2, n_res=1, spade_hidden=4, ndf=4, d_layers=2, steps=10, batch_size=4,
+                n_critic=2)
+    return DG.DefectGANConfig(**(base | kw))
+
+
+def images(n=4, size=16, seed=0):
+    return torch.rand(n, 1, size, size, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def test_paper_weights_and_optimiser_are_the_defaults():
+    cfg = DG.DefectGANConfig()
+    assert (cfg.lambda_cls_real, cfg.lambda_cls_fake, cfg.lambda_rec, cfg.lambda_sd_cyc, cfg.lambda_sd_con) \
+        == (2.0, 5.0, 5.0, 5.0, 1.0)
+    assert (cfg.lambda_gp, cfg.n_critic, cfg.lr, cfg.lr_end, cfg.beta1, cfg.beta2) == (10.0, 5, 2e-4, 1e-6, 0.5, 0.999)
+
+
+def test_compose_is_the_layer_wise_composition():
+    n, f = images(2), images(2, seed=1)
+    m = torch.rand(2, 1, 16, 16)
+    assert torch.allclose(DG.compose(n, f, m), n * (1 - m) + f * m)
+    assert torch.equal(DG.compose(n, f, torch.zeros(2, 1, 16, 16)), n)
+    assert torch.equal(DG.compose(n, f, torch.ones(2, 1, 16, 16)), f)
+    with pytest.raises(ValueError, match="mask"):
+        DG.compose(n, f, torch.rand(2, 2, 16, 16))
+
+
+def test_control_map_constant_in_training_spatial_at_inference():
+    A = DG.control_map(torch.tensor([0, 3]), 4, 8)
+    assert A.shape == (2, 4, 8, 8) and torch.equal(A[1, :, 5, 2], torch.tensor([0.0, 0, 0, 1]))
+    assert torch.equal(A.sum(1), torch.ones(2, 8, 8))
+    layout = torch.zeros(1, 8, 8, dtype=torch.long)
+    layout[0, 2:4, 5:7] = 2
+    S = DG.control_map(layout, 4)
+    assert S[0, 2, 3, 6] == 1 and S[0, 0, 3, 6] == 0 and S[0, 0, 0, 0] == 1
+    with pytest.raises(ValueError, match="size"):
+        DG.control_map(torch.tensor([1]), 4)
+    with pytest.raises(ValueError, match="domain map"):
+        DG.control_map(layout, 4, size=16)
+    with pytest.raises(TypeError):
+        DG.control_map([1, 2], 4, 8)
+
+
+def test_generator_returns_the_composition_of_its_foreground_and_mask():
+    torch.manual_seed(0)
+    G = DG.build_generator(tiny_cfg())
+    x = images(3)
+    out, f, m = G(x, DG.control_map(torch.tensor([1, 2, 3]), 4, 16))
+    assert out.shape == f.shape == x.shape and m.shape == (3, 1, 16, 16)
+    assert m.min() >= 0 and m.max() <= 1 and f.abs().max() <= 1
+    assert torch.allclose(out, x * (1 - m) + f * m, atol=1e-6)
+    assert 0.05 < float(m.detach().mean()) < 0.25, "the mask starts small (bias -2: sigmoid ~ 0.12)"
+
+
+def test_the_control_map_changes_the_output_and_noise_gives_variation():
+    torch.manual_seed(0)
+    G = DG.build_generator(tiny_cfg())
+    for inj in [*G.noises, G.final_noise]:
+        torch.nn.init.constant_(inj.weight, 0.5)          # untrained noise weights are zero
+    x = images(2)
+    A1, A3 = DG.control_map(torch.tensor([1, 1]), 4, 16), DG.control_map(torch.tensor([3, 3]), 4, 16)
+    fixed = [torch.randn(s, generator=torch.Generator().manual_seed(1)) for s in G.noise_shapes(2, 16)]
+    assert (G(x, A1, fixed)[0] - G(x, A3, fixed)[0]).abs().mean() > 1e-4
+    assert torch.equal(G(x, A1, fixed)[0], G(x, A1, fixed)[0])
+    other = [torch.randn(s, generator=torch.Generator().manual_seed(2)) for s in G.noise_shapes(2, 16)]
+    assert (G(x, A1, fixed)[0] - G(x, A1, other)[0]).abs().mean() > 1e-4
+    with pytest.raises(ValueError, match="noise"):
+        G(x, A1, fixed[:1])
+
+
+def test_apply_with_a_seed_is_reproducible_and_accepts_spatial_maps():
+    torch.manual_seed(0)
+    G = DG.build_generator(tiny_cfg()).eval()
+    x = images(3)
+    a = DG.apply(G, x, torch.tensor([1, 2, 3]), seed=5, batch_size=2)
+    b = DG.apply(G, x, torch.tensor([1, 2, 3]), seed=5)
+    assert all(torch.allclose(p, q, atol=1e-6) for p, q in zip(a, b))
+    layout = torch.zeros(3, 16, 16, dtype=torch.long)
+    layout[:, 4:8, 4:8] = 3
+    assert DG.apply(G, x, layout, seed=0)[0].shape == x.shape
+    with pytest.raises(ValueError, match="domains"):
+        DG.apply(G, x, torch.tensor([1, 2]))
+
+
+def test_targets_deface_normal_images_and_restore_defect_images():
+    labels = torch.tensor([0, 0, 0, 1, 2, 3] * 20)
+    t = DG.targets_for(labels, 4, torch.Generator().manual_seed(0))
+    assert (t[labels != 0] == 0).all()
+    assert (t[labels == 0] >= 1).all() and set(t[labels == 0].tolist()) == {1, 2, 3}
+    with pytest.raises(ValueError, match="labels"):
+        DG.targets_for(torch.tensor([0, 4]), 4)
+
+
+def test_D_updates_every_iteration_and_G_every_n_critic():
+    torch.manual_seed(0)
+    model = DG.DefectGAN(tiny_cfg(n_critic=3))
+    x, labels = images(4), torch.tensor([0, 1, 0, 3])
+    seen = []
+    for step in range(6):
+        g0 = [p.detach().clone() for p in model.G.parameters()]
+        model.set_input(x, labels)
+        out = model.optimize_parameters(step)
+        g_moved = any(not torch.equal(p, q) for p, q in zip(model.G.parameters(), g0))
+        seen.append(("G_adv" in out, g_moved))
+        assert {"D_adv", "D_gp", "D_cls"} <= set(out)
+    assert seen == [(False, False), (False, False), (True, True)] * 2
+    assert set(out) >= {"G_adv", "G_cls", "G_rec", "G_sd_cyc", "G_sd_con"}
+    assert all(p.requires_grad for p in model.D.parameters())
+
+
+def test_generator_loss_is_the_weighted_sum_of_its_terms():
+    torch.manual_seed(0)
+    cfg = tiny_cfg()
+    model = DG.DefectGAN(cfg)
+    model.set_input(images(4), torch.tensor([0, 1, 2, 3]))
+    captured = {}
+    original = torch.Tensor.backward
+
+    def spy(self, *a, **k):
+        captured["total"] = float(self.detach())
+        return original(self, *a, **k)
+
+    torch.Tensor.backward = spy
+    try:
+        out = model.backward_G()
+    finally:
+        torch.Tensor.backward = original
+    expected = (out["G_adv"] + cfg.lambda_cls_fake * out["G_cls"] + cfg.lambda_rec * out["G_rec"]
+                + cfg.lambda_sd_cyc * out["G_sd_cyc"] + cfg.lambda_sd_con * out["G_sd_con"])
+    assert captured["total"] == pytest.approx(float(expected.detach()), rel=1e-5)
+    assert float(out["G_sd_con"].detach()) > 0
+
+
+def test_learning_rate_decays_linearly_to_lr_end():
+    cfg = tiny_cfg(steps=10, n_critic=2, lr=1e-3, lr_end=1e-5)
+    model = DG.DefectGAN(cfg)
+    x, labels = images(4), torch.tensor([0, 1, 0, 2])
+    for step in range(cfg.steps):
+        model.set_input(x, labels)
+        model.optimize_parameters(step)
+    assert model.opt_D.param_groups[0]["lr"] == pytest.approx(1e-5, rel=1e-6)
+    assert model.opt_G.param_groups[0]["lr"] == pytest.approx(1e-5, rel=1e-6)
+
+
+def test_training_runs_and_rejects_missing_domains():
+    x = images(8)
+    labels = torch.tensor([0, 1, 2, 3] * 2)
+    model, history = DG.train(tiny_cfg(steps=4), x, labels, progress=False)
+    assert len(history["D_adv"]) >= 1
+    with pytest.raises(ValueError, match="every domain"):
+        DG.train(tiny_cfg(steps=1), x, torch.zeros(8, dtype=torch.long), progress=False)
+
+
+def test_change_outside_measures_only_outside_the_region():
+    before = torch.zeros(2, 1, 4, 4)
+    after = before.clone()
+    region = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
+    region[:, :, :2] = True
+    after[region] = 1.0
+    assert DG.change_outside(before, after, region) == 0.0
+    after[0, 0, 3, 3] = 0.5
+    assert DG.change_outside(before, after, region) == pytest.approx(0.5 / 16)
+    with pytest.raises(TypeError, match="region"):
+        DG.change_outside(before, after, region.float())
+    with pytest.raises(ValueError, match="every pixel"):
+        DG.change_outside(before, after, torch.ones_like(region))
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="size"):
+        DG.DefectGANConfig(size=18)
+    with pytest.raises(ValueError, match="lr_end"):
+        DG.DefectGANConfig(lr=1e-4, lr_end=1e-3)
+    with pytest.raises(ValueError, match="d_layers"):
+        DG.DefectGANConfig(size=8, n_down=1, d_layers=3)
+    with pytest.raises(TypeError, match="noise"):
+        DG.DefectGANConfig(noise=1)
+
+
+def test_evaluate_reports_every_measure_in_range():
+    from gancourse.data.defects import Defects
+    from gancourse.evaluators_defects import DefectClassifier
+
+    torch.manual_seed(0)
+    G = DG.build_generator(tiny_cfg())
+    scores = DG.evaluate(G, Defects(3, 16, "test"), classifier=DefectClassifier(width=4))
+    assert set(scores) >= {"class_accuracy", "class_accuracy_per_class", "change_outside_mask", "change_all",
+                           "mask_area", "restored_normal", "restore_l1_outside", "restore_l1_inside", "diversity"}
+    assert 0 <= scores["class_accuracy"] <= 1 and len(scores["class_accuracy_per_class"]) == 3
+    assert scores["change_all"] >= 0 and G.training, "G goes back to the mode it was in"
+    with pytest.raises(TypeError, match="test"):
+        DG.evaluate(G, images(2), classifier=DefectClassifier(width=4))

@@ -210,3 +210,15 @@ def test_transfer_learns_the_target_classes_faster_than_scratch_on_a_tiny_budget
         _, cls = pre.D.eval()(out)                               # the source's class head as a rough judge
         scores[transfer] = float((cls.argmax(1) == torch.arange(50) % 10).float().mean())
     assert scores[True] > scores[False]
+
+
+def test_shipped_styled_digit_classifier_reads_the_target_domain():
+    from gancourse import evaluators_styled, pretrained, recipes
+
+    recipes._load_registry()
+    assert "styled-digit-classifier" in recipes.RECIPES
+    clf = evaluators_styled.styled_digit_classifier()
+    assert not any(p.requires_grad for p in clf.parameters()) and not clf.training
+    acc = evaluators_styled.held_out_accuracy(clf)
+    assert acc >= 0.95
+    assert abs(acc - pretrained.manifest()["styled-digit-classifier"]["metrics"]["held_out_accuracy"]) < 0.01

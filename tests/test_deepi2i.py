@@ -222,3 +222,13 @@ def test_shipped_styled_digit_classifier_reads_the_target_domain():
     acc = evaluators_styled.held_out_accuracy(clf)
     assert acc >= 0.95
     assert abs(acc - pretrained.manifest()["styled-digit-classifier"]["metrics"]["held_out_accuracy"]) < 0.01
+
+
+def test_shipped_source_gan_has_both_players_and_draws_the_requested_classes():
+    source = D.load_source()
+    assert isinstance(source["G"], cgan.ConditionalGenerator) and isinstance(source["D"], cgan.ACGANDiscriminator)
+    assert source["config"].kind == "acgan" and source["config"].image_size == 16
+    assert source["metrics"]["min_class_accuracy"] >= 0.85
+    with torch.no_grad():
+        _, cls = source["D"](source["G"].sample(torch.arange(10).repeat(10), torch.Generator().manual_seed(0)))
+    assert float((cls.argmax(1) == torch.arange(10).repeat(10)).float().mean()) >= 0.8   # D's class head agrees with G

@@ -35,6 +35,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .distributed import unwrap
+
 FORMAT = "gancourse-checkpoint/1"
 
 
@@ -187,7 +189,7 @@ def collect_state(step: int, modules: dict, optimizers: dict | None = None, extr
         "format": FORMAT,
         "version": __version__,
         "step": int(step),
-        "modules": {k: m.state_dict() for k, m in modules.items()},
+        "modules": {k: unwrap(m).state_dict() for k, m in modules.items()},  # no DDP "module." prefixes
         "optimizers": {k: o.state_dict() for k, o in (optimizers or {}).items()},
         "extras": extra_states,
         "rng": rng_state(),
@@ -205,7 +207,7 @@ def restore_state(state: dict, modules: dict, optimizers: dict | None = None, ex
     for name, module in modules.items():
         if name not in state["modules"]:
             raise CheckpointError(f"checkpoint has no module {name!r} (it holds {sorted(state['modules'])})")
-        module.load_state_dict(state["modules"][name])
+        unwrap(module).load_state_dict(state["modules"][name])
     for name, opt in (optimizers or {}).items():
         if name in state["optimizers"]:
             opt.load_state_dict(state["optimizers"][name])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from . import distributed
 from .checkpoint import FORMAT, CheckpointError, load_file, save_atomic, sha256
 
 DATA_ENV = "GANCOURSE_DATA"
@@ -95,6 +96,10 @@ def save(name: str, modules: dict, *, command: str, description: str, config: di
     if file is not None and (not isinstance(file, str) or "/" in file or "\\" in file or not file.endswith(".pt")):
         raise ValueError(f"file: expected a file name ending in .pt, without folders, got {file!r}")
 
+    file = file or f"{name.replace('-', '_')}.pt"
+    if not distributed.is_main():  # under torchrun, rank 0 alone writes
+        return data_dir() / file
+    modules = {k: distributed.unwrap(m) for k, m in modules.items()}
     state = {
         "format": FORMAT,
         "version": __version__,
@@ -106,7 +111,6 @@ def save(name: str, modules: dict, *, command: str, description: str, config: di
         "metrics": dict(metrics or {}),
         "history": {},
     }
-    file = file or f"{name.replace('-', '_')}.pt"
     target = save_atomic(state, data_dir() / file)
     entries = manifest() if manifest_path().is_file() else {}
     entries[name] = {

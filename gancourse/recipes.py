@@ -13,6 +13,13 @@ family), registered in ``RECIPES`` below by its import path. Every recipe accept
   --seed N, --device NAME
   --publish          also write the final weights into data/ and the manifest (maintainers: this is
                      how the shipped checkpoints are regenerated)
+  --no-fast, --no-bf16, --no-channels-last, --no-cudnn-benchmark, --no-fused-optimizers,
+  --no-pin-memory, --workers N, --compile
+                     GPU fast paths (``gancourse.fastpaths``), each on by default on a GPU
+
+Every recipe writes ``checkpoint_*.pt`` files and a sample grid ``samples_STEP.png`` beside each
+into ``--out``, and the same command runs data-parallel on several GPUs or machines under
+``torchrun --nproc_per_node N -m gancourse.train RECIPE ...`` (``gancourse.distributed``).
 """
 from __future__ import annotations
 
@@ -21,6 +28,8 @@ import importlib
 import json
 import sys
 from pathlib import Path
+
+from . import distributed
 
 # name -> (module, function, what it trains). Filled in by the model files' authors.
 RECIPES: dict[str, tuple[str, str, str]] = {}
@@ -60,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--checkpoint-every", type=int, default=None)
     parser.add_argument("--publish", action="store_true", help="write the final weights into data/ (maintainers)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (logs only)")
+    fast = parser.add_argument_group(
+        "GPU fast paths (on by default on a GPU, off on a CPU; see gancourse.fastpaths)")
+    fast.add_argument("--no-fast", action="store_true", help="turn every fast path off")
+    for name, what in (("bf16", "bfloat16 autocast"), ("channels-last", "channels_last memory format"),
+                       ("cudnn-benchmark", "cudnn.benchmark"), ("fused-optimizers", "fused Adam"),
+                       ("pin-memory", "pinned-memory batches with non_blocking copies")):
+        fast.add_argument(f"--no-{name}", action="store_true", help=f"no {what}")
+    fast.add_argument("--workers", type=int, default=0, help="DataLoader worker processes for --data folders")
+    fast.add_argument("--compile", action="store_true", help="torch.compile the networks (long runs)")
     return parser
 
 
@@ -76,10 +94,21 @@ def main(argv=None) -> int:
         parser.error(f"--data: {args.data} is not a folder")
     if args.out is None:
         args.out = Path("runs") / args.recipe
+    if args.workers < 0:
+        parser.error(f"--workers: expected 0 or more, got {args.workers}")
     module, function, _ = RECIPES[args.recipe]
     run = getattr(importlib.import_module(module), function)
-    result = run(args) or {}
-    if result:
+    joined = distributed.launched_by_torchrun() and not distributed.is_initialized()
+    if distributed.launched_by_torchrun():
+        # torchrun --nproc_per_node N -m gancourse.train RECIPE: one process per device, same command
+        args.device = str(distributed.init(args.device))
+    main_process = distributed.is_main()
+    try:
+        result = run(args) or {}
+    finally:
+        if joined:
+            distributed.shutdown()
+    if result and main_process:
         print(json.dumps(result, indent=2, default=str))
     return 0
 

@@ -29,6 +29,7 @@ from typing import Callable
 import torch
 
 from . import _validate as V
+from . import distributed
 from .checkpoint import CheckpointError, CheckpointManager, collect_state, load_file, restore_state
 
 
@@ -70,6 +71,9 @@ class Checkpointer:
     every: int = 500
     keep: int = 3
     config: dict = field(default_factory=dict)
+    # A function returning images (N, C, H, W) in [-1, 1]: a grid of them is written beside each
+    # checkpoint (samples_STEP.png), to watch a long run from a file browser.
+    samples: Callable[[], torch.Tensor] | None = None
 
     def __post_init__(self):
         if not isinstance(self.directory, (str, os.PathLike)):
@@ -84,6 +88,8 @@ class Checkpointer:
                 if name != "extras" and not (hasattr(obj, "state_dict") and hasattr(obj, "load_state_dict")):
                     raise TypeError(f"{name}[{key!r}]: expected an object with state_dict() and load_state_dict(), "
                                     f"got {type(obj).__name__}")
+        if self.samples is not None and not callable(self.samples):
+            raise TypeError(f"samples: expected a function returning images, got {type(self.samples).__name__}")
         if not isinstance(self.config, dict):
             raise TypeError(f"config: expected a dict of plain values (e.g. dataclasses.asdict(cfg)), "
                             f"got {type(self.config).__name__}")
@@ -92,9 +98,18 @@ class Checkpointer:
         self.manager = CheckpointManager(self.directory, keep=self.keep)
         self._verified = False
 
-    def save(self, step: int, history: dict | None = None) -> Path:
+    def save(self, step: int, history: dict | None = None) -> Path | None:
+        """Write a checkpoint (and a sample grid); under torchrun only rank 0 writes, and the file
+        holds every rank's random-number and iterator states. Returns the path (None on other ranks)."""
         state = collect_state(step, self.modules, self.optimizers, self.extras, self.config, history)
+        per_rank = distributed.gather_to_main({"rng": state["rng"], "extras": state["extras"]})
+        if not distributed.is_main():
+            return None
+        if len(per_rank) > 1:
+            state["ranks"] = per_rank
         path = self.manager.save(state)
+        if self.samples is not None:
+            self.write_samples(step)
         if not self._verified:  # read the first one back: an unloadable checkpoint must fail now, not at resume
             try:
                 load_file(path)
@@ -106,11 +121,35 @@ class Checkpointer:
             self._verified = True
         return path
 
+    def write_samples(self, step: int) -> Path:
+        """Save ``samples()`` as a PNG grid ``samples_STEP.png`` in the checkpoint folder."""
+        from torchvision.utils import save_image
+
+        # Drawing samples must not change training: random numbers (dropout, noise) and buffers
+        # (batch-norm running statistics) are put back as they were, so a resumed run stays exact.
+        nets = [distributed.unwrap(m) for m in self.modules.values() if isinstance(m, torch.nn.Module)]
+        buffers = [b.detach().clone() for net in nets for b in net.buffers()]
+        devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=devices), torch.no_grad():
+            images = self.samples()
+        with torch.no_grad():
+            for saved, b in zip(buffers, (b for net in nets for b in net.buffers())):
+                b.copy_(saved)
+        V.images(images, "samples()")
+        path = Path(self.directory) / f"samples_{step:08d}.png"
+        save_image((images.detach().float().cpu().clamp(-1, 1) + 1) / 2, path,
+                   nrow=max(1, int(math.sqrt(images.shape[0]) + 0.5)), padding=1)
+        return path
+
     def restore_latest(self, map_location="cpu") -> tuple[int, dict]:
-        """Load the newest good checkpoint; return ``(step, history)``, ``(0, {})`` when none."""
+        """Load the newest good checkpoint; return ``(step, history)``, ``(0, {})`` when none.
+        Under torchrun each rank takes back its own random-number and iterator states."""
         state = self.manager.latest(map_location=map_location)
         if state is None:
             return 0, {}
+        ranks = state.get("ranks")
+        if ranks and len(ranks) == distributed.world_size():
+            state = {**state, **ranks[distributed.rank()]}
         step = restore_state(state, self.modules, self.optimizers, self.extras)
         return step, state.get("history", {})
 
@@ -174,7 +213,7 @@ def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
             history[k] = list(v)
     window: dict[str, list] = {}
     window_steps: list[int] = []
-    bar = _progress(steps, min(start, steps), desc, progress)
+    bar = _progress(steps, min(start, steps), desc, progress and distributed.is_main())
     t0 = time.perf_counter()
 
     def flush():

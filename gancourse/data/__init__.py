@@ -75,8 +75,15 @@ class Batches:
     """
 
     def __init__(self, dataset, batch_size: int, generator: torch.Generator | None = None,
-                 device: torch.device | str = "cpu", drop_last: bool = True):
+                 device: torch.device | str = "cpu", drop_last: bool = True, workers: int = 0,
+                 pin_memory: bool | None = None):
         self.batch_size = V.positive_int(batch_size, "batch_size")
+        # Fast paths for real datasets on a GPU: ``workers`` processes decode images while the
+        # GPU trains (map-style datasets only), and batches go through pinned memory so that the
+        # copy to the GPU does not block the host (default: on when ``device`` is a GPU).
+        self.workers = V.positive_int(workers, "workers", minimum=0)
+        self.pin_memory = (torch.device(device).type == "cuda") if pin_memory is None else bool(pin_memory)
+        self._loader = None
         if not isinstance(dataset, (ToyDistribution, Dataset)):
             raise TypeError(f"dataset: expected a Dataset or a ToyDistribution, got {type(dataset).__name__}")
         if isinstance(dataset, Dataset) and drop_last and self.batch_size > len(dataset):
@@ -92,26 +99,59 @@ class Batches:
         return self
 
     def _new_epoch(self):
+        from ..distributed import shard
+
         self._epoch_state = self.generator.get_state()
-        self._perm = torch.randperm(len(self.dataset), generator=self.generator)
+        # Under torchrun every rank draws the same permutation and keeps its own share of it.
+        self._perm = shard(torch.randperm(len(self.dataset), generator=self.generator))
         self._position = 0
+        self._loader = None
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        if self.pin_memory and torch.device(self.device).type == "cuda":
+            return t.pin_memory().to(self.device, non_blocking=True)
+        return t.to(self.device)
 
     def __next__(self):
         if isinstance(self.dataset, ToyDistribution):
-            return self.dataset.sample(self.batch_size, generator=self.generator).to(self.device)
-        n = len(self.dataset)
+            from ..distributed import rank, world_size
+
+            if world_size() == 1:
+                return self._to_device(self.dataset.sample(self.batch_size, generator=self.generator))
+            points = self.dataset.sample(self.batch_size * world_size(), generator=self.generator)
+            return self._to_device(points[rank() * self.batch_size:(rank() + 1) * self.batch_size])
+        n = len(self._perm) if self._perm is not None else len(self.dataset)
         stop = n - self.batch_size if self.drop_last else n - 1
         if self._perm is None or self._position > stop:
             self._new_epoch()
         idx = self._perm[self._position:self._position + self.batch_size]
         self._position += self.batch_size
         if isinstance(self.dataset, TensorImageDataset):
-            return self.dataset.images[idx].to(self.device), self.dataset.labels[idx].to(self.device)
-        items = [self.dataset[int(i)] for i in idx]
+            return self._to_device(self.dataset.images[idx]), self._to_device(self.dataset.labels[idx])
+        if self.workers > 0:
+            return self._next_from_workers(idx)
+        return self._collate([self.dataset[int(i)] for i in idx])
+
+    def _collate(self, items):
         if isinstance(items[0], (list, tuple)):
-            return tuple(torch.stack([torch.as_tensor(it[k]) for it in items]).to(self.device)
+            return tuple(self._to_device(torch.stack([torch.as_tensor(it[k]) for it in items]))
                          for k in range(len(items[0])))
-        return torch.stack([torch.as_tensor(it) for it in items]).to(self.device)
+        return self._to_device(torch.stack([torch.as_tensor(it) for it in items]))
+
+    def _next_from_workers(self, idx):
+        """The batch ``idx`` read by a DataLoader whose workers prefetch the rest of this epoch's
+        batches in the order this iterator will ask for them (so resume stays exact)."""
+        if self._loader is None or self._loader[0] != self._position - self.batch_size:
+            start = self._position - self.batch_size
+            order = [self._perm[k:k + self.batch_size].tolist()
+                     for k in range(start, len(self._perm) - (self.batch_size if self.drop_last else 1) + 1,
+                                    self.batch_size)]
+            loader = torch.utils.data.DataLoader(self.dataset, batch_sampler=order, num_workers=self.workers,
+                                                 collate_fn=lambda items: items, persistent_workers=False)
+            self._loader = [start, iter(loader)]
+        items = next(self._loader[1])
+        self._loader[0] += self.batch_size
+        return self._collate(items)
 
     def state_dict(self) -> dict:
         if isinstance(self.dataset, ToyDistribution) or self._perm is None:
@@ -127,9 +167,11 @@ class Batches:
 
 
 def batches(dataset, batch_size: int, generator: torch.Generator | None = None,
-            device: torch.device | str = "cpu", drop_last: bool = True) -> Batches:
+            device: torch.device | str = "cpu", drop_last: bool = True, workers: int = 0,
+            pin_memory: bool | None = None) -> Batches:
     """Shorthand for :class:`Batches`: ``next(batches(data, 64))`` is a shuffled minibatch."""
-    return Batches(dataset, batch_size, generator=generator, device=device, drop_last=drop_last)
+    return Batches(dataset, batch_size, generator=generator, device=device, drop_last=drop_last,
+                   workers=workers, pin_memory=pin_memory)
 
 
 __all__ = [

@@ -46,6 +46,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
+from ..distributed import unwrap
 from ..nn.conditioning import LabelCode
 from .dcgan import dcgan_init
 
@@ -312,16 +313,19 @@ def class_accuracy(G: ConditionalGenerator, classifier=None, per_class: int = 50
 
 
 def train(cfg: CGANConfig, images: torch.Tensor, labels: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50):
-    """Train on labelled images (N, C, S, S) in [-1, 1] with labels (N,); return ``(model, history)``."""
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50, fast=None):
+    """Train on labelled images (N, C, S, S) in [-1, 1] with labels (N,); return ``(model, history)``.
+    ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic)."""
     from ..data import TensorImageDataset, batches
+    from ..fastpaths import prepare
     from ..runtime import seed_everything
     from ..train import fit
 
     seed_everything(cfg.seed)
-    model = CGAN(cfg, device)
+    model = prepare(CGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
     data = TensorImageDataset(images, labels, [str(k) for k in range(cfg.n_classes)])
-    stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device,
+                     pin_memory=model.fast.pin_memory)
 
     def step(i):
         x, y = next(stream)
@@ -331,9 +335,25 @@ def train(cfg: CGANConfig, images: torch.Tensor, labels: torch.Tensor, device="c
         checkpoint.modules.update(model.modules())
         checkpoint.optimizers.update(model.optimizers())
         checkpoint.extras["batches"] = stream
+        if checkpoint.samples is None:  # one row per class, as in notebook 09
+            rows = class_rows(cfg.n_classes, 8).to(device)
+            z_grid = torch.randn(len(rows), cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+            checkpoint.samples = lambda: _eval_samples(model.G, z_grid, rows)
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or cfg.kind, progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history
+
+
+@torch.no_grad()
+def _eval_samples(G: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """G(z, y) in eval mode, then G back in the mode it was in."""
+    G = unwrap(G)
+    was_training = G.training
+    G.eval()
+    try:
+        return G(z, y)
+    finally:
+        G.train(was_training)
 
 
 def pretrained_generator(kind: str = "acgan") -> tuple[ConditionalGenerator, CGANConfig, dict]:
@@ -351,6 +371,7 @@ def pretrained_generator(kind: str = "acgan") -> tuple[ConditionalGenerator, CGA
 def _run(args, kind: str) -> dict:
     from .. import pretrained
     from ..data import Digits
+    from ..fastpaths import FastPaths
     from ..runtime import pick_device
     from ..train import Checkpointer
 
@@ -375,8 +396,8 @@ def _run(args, kind: str) -> dict:
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
     model, history = train(cfg, images, labels, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume)
-    G = model.G.cpu()
+                           checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
+    G = unwrap(model.G).cpu()
     metrics = {k: round(v[-1], 4) for k, v in history.items() if k != "step"}
     if args.data is None:
         acc = class_accuracy(G, per_class=1000)

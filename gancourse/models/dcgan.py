@@ -25,12 +25,15 @@ With all three off, the class is the paper's DCGAN (``pack`` > 1 gives PacGAN's 
     losses = model.optimize_parameters(real_images)     # one D step, then one G step
 
 ``python -m gancourse.train dcgan`` (alias ``dcgan-digits``) trains it on the digits;
-``--publish`` writes the shipped checkpoint ``dcgan-digits``.
+``--publish`` writes the shipped checkpoint ``dcgan-digits``. ``--data FOLDER`` trains on every
+image under FOLDER (any depth, e.g. CelebA's ``img_align_celeba/``), RGB at 64x64 unless
+``--image-size`` says otherwise (the paper's configuration: ``--image-size 64 --batch-size 128``).
 """
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -38,6 +41,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
+from ..distributed import unwrap
 from ..nn.ema import EMA
 
 PRETRAINED_NAME = "dcgan-digits"
@@ -317,6 +321,18 @@ def evaluate(G: Generator, n: int = 2000, seed: int = 1) -> dict:
     return metrics.image_report(samples, Digits(size, "test").images, train=Digits(size, "train").images)
 
 
+@torch.no_grad()
+def _eval_samples(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    """G(z) in eval mode (running batch-norm statistics), then G back in the mode it was in."""
+    G = unwrap(G)
+    was_training = G.training
+    G.eval()
+    try:
+        return G(z)
+    finally:
+        G.train(was_training)
+
+
 def run(args) -> dict:
     """Recipe ``dcgan`` / ``dcgan-digits``: train on the digits, evaluate with the course's classifier
     against the held-out digits, optionally publish the generator (its weight average when
@@ -324,28 +340,37 @@ def run(args) -> dict:
     from .. import pretrained
     from ..data import Digits, batches
     from ..runtime import pick_device, seed_everything
+    from ..fastpaths import FastPaths, prepare
     from ..train import Checkpointer, fit
 
-    if args.data is not None:
-        raise SystemExit("dcgan: --data is not supported by this recipe; it trains on the embedded digits")
     cfg = DCGANConfig(seed=args.seed)
+    if args.data is not None:  # any folder of images (sub-folders included), RGB, 64x64 unless --image-size
+        from ..data import image_folder
+
+        cfg.channels, cfg.image_size = 3, 64
     for field in ("image_size", "steps", "batch_size"):
         if getattr(args, field) is not None:
             setattr(cfg, field, getattr(args, field))
     seed_everything(cfg.seed)
     device = pick_device(args.device) if args.device else pick_device()
-    model = DCGAN(cfg, device)
-    data = batches(Digits(cfg.image_size, "train"), cfg.batch_size,
-                   generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    fast = FastPaths.from_args(args)
+    model = prepare(DCGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
+    dataset = Digits(cfg.image_size, "train") if args.data is None else image_folder(args.data, cfg.image_size, 3)
+    data = batches(dataset, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed),
+                   device=device, pin_memory=model.fast.pin_memory, workers=model.fast.workers)
+    z_grid = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
     ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(),
                         extras={"batches": data, **model.extras()},
-                        every=args.checkpoint_every or 1000, config=asdict(cfg))
+                        every=args.checkpoint_every or 1000, config=asdict(cfg),
+                        samples=lambda: _eval_samples(model.G_sample, z_grid))
     history = fit(lambda i: model.optimize_parameters(next(data)[0]), cfg.steps, log_every=50, desc="DCGAN",
                   progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
-    G, D = model.G_sample.cpu(), model.D.cpu()
-    result = evaluate(G)
+    G, D = unwrap(model.G_sample).cpu(), unwrap(model.D).cpu()
+    result = evaluate(G) if args.data is None else {"samples": str(Path(args.out) / f"samples_{cfg.steps:08d}.png")}
     result["final loss_D"] = round(history.mean("loss_D"), 4)
     if args.publish:
+        if args.data is not None:
+            raise SystemExit("dcgan --publish: only the digits model is shipped; drop --data")
         options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("image_size", "steps", "batch_size", "seed")
                           if getattr(args, k))
         name = PRETRAINED_NAME if cfg.image_size == 16 else f"{PRETRAINED_NAME}-{cfg.image_size}"

@@ -245,20 +245,22 @@ def paired_tensors(folder, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 # ------------------------------------------------------------------------------------------------
 
 def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None):
     """Train Pix2Pix on pairs: inputs ``a`` (N, in_channels, S, S) and targets ``b`` (N, out_channels,
     S, S) in [-1, 1], for ``cfg.steps`` steps of ``cfg.batch_size`` pairs; return ``(model, history)``
-    (losses averaged over windows of ``log_every`` steps)."""
+    (losses averaged over windows of ``log_every`` steps). ``fast``: GPU fast paths
+    (``gancourse.fastpaths.FastPaths``; default automatic)."""
     V.images(a, "a", channels=cfg.in_channels)
     V.images(b, "b", channels=cfg.out_channels)
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b: expected the same number of pairs, got {a.shape[0]} and {b.shape[0]}")
     from ..data import TensorImageDataset, batches
+    from ..fastpaths import prepare
     from ..runtime import seed_everything
     from ..train import fit
 
     seed_everything(cfg.seed)
-    model = Pix2Pix(cfg, device)
+    model = prepare(Pix2Pix(cfg, device), fast)  # GPU fast paths; DDP under torchrun
     index = TensorImageDataset(torch.zeros(a.shape[0], 1, 1, 1), torch.arange(a.shape[0]), ["pair"])
     stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed))
 
@@ -271,6 +273,14 @@ def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", pr
         checkpoint.modules.update(model.modules())
         checkpoint.optimizers.update(model.optimizers())
         checkpoint.extras["batches"] = stream
+        if checkpoint.samples is None:  # rows of 8: inputs, translations, targets
+            a_grid, b_grid = a[:8], b[:8]
+            if a_grid.shape[1] == 3:
+                shown = a_grid
+            else:  # one-hot label maps: drawn in the scenes' colours
+                from ..data.scenes import colorize
+                shown = colorize(a_grid.argmax(1))
+            checkpoint.samples = lambda: torch.cat([shown, model.translate(a_grid).cpu(), b_grid])
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"pix2pix ({cfg.variant})", progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history
@@ -297,6 +307,7 @@ def run(args, variant: str = "GAN + L1") -> dict:
     """Recipe ``pix2pix``: scenes (label map -> image) by default, or ``--data`` aligned pairs."""
     from .. import pretrained
     from ..data.scenes import Scenes, one_hot
+    from ..fastpaths import FastPaths
     from ..runtime import pick_device
     from ..train import Checkpointer
 
@@ -319,7 +330,7 @@ def run(args, variant: str = "GAN + L1") -> dict:
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
     model, history = train(cfg, a, b, device=device, progress=not args.no_progress, checkpoint=ckpt,
-                           resume=args.resume)
+                           resume=args.resume, fast=FastPaths.from_args(args))
     fake = model.translate(a_test).cpu()
     metrics = {"variant": variant, "test_l1": round(l1_error(fake, b_test), 4),
                "test_hf_energy": round(high_frequency_energy(fake), 5),

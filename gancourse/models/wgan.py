@@ -365,6 +365,7 @@ class DigitsConfig:
     batch_size: int = 64        # m = 64 in both papers
     steps: int = 3000           # generator steps
     ema_decay: float = 0.999    # sample from an average of G's weights
+    channels: int = 1           # 3 for a --data folder of RGB images
     seed: int = 0
 
 
@@ -376,8 +377,8 @@ def digits_model(config: DigitsConfig, device="cpu") -> WGAN:
     if not isinstance(config, DigitsConfig):
         raise TypeError(f"config: expected a DigitsConfig, got {type(config).__name__}")
     V.choice(config.objective, "objective", ("wgan", "wgan-gp"))
-    G = dcgan.generator(config.image_size, config.z_dim, config.g_width).to(device)
-    D = without_batch_norm(dcgan.discriminator(config.image_size, config.d_width)).to(device)
+    G = dcgan.generator(config.image_size, config.z_dim, config.g_width, config.channels).to(device)
+    D = without_batch_norm(dcgan.discriminator(config.image_size, config.d_width, config.channels)).to(device)
     return WGAN(G, D, preset(config.objective, ema_decay=config.ema_decay))
 
 
@@ -398,30 +399,37 @@ def run_digits(args) -> dict:
     classifier (``gancourse.models.dcgan.evaluate``), optionally publish G's weight average."""
     from .. import pretrained
     from ..data import Digits, batches
+    from ..fastpaths import FastPaths, prepare
     from ..runtime import pick_device, seed_everything
     from ..train import Checkpointer, fit
     from . import dcgan
 
-    if args.data is not None:
-        raise SystemExit(f"{args.recipe}: trains on the embedded digits; --data is not supported")
     cfg = DigitsConfig(objective=args.recipe, seed=args.seed)
+    if args.data is not None:  # any folder of images (sub-folders included), RGB, 64x64 unless --image-size
+        from ..data import image_folder
+
+        cfg.channels, cfg.image_size = 3, 64
     for field in ("image_size", "steps", "batch_size"):
         if getattr(args, field) is not None:
             setattr(cfg, field, getattr(args, field))
     seed_everything(cfg.seed)
     device = pick_device(args.device) if args.device else pick_device()
-    model = digits_model(cfg, device)
-    stream = batches(Digits(cfg.image_size, "train"), cfg.batch_size,
-                     generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    model = prepare(digits_model(cfg, device), FastPaths.from_args(args))  # GPU fast paths; DDP under torchrun
+    dataset = Digits(cfg.image_size, "train") if args.data is None else image_folder(args.data, cfg.image_size, 3)
+    stream = batches(dataset, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device,
+                     pin_memory=model.fast.pin_memory, workers=model.fast.workers)
+    z_grid = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
     ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(),
                         extras={"batches": stream, **model.extras()}, every=args.checkpoint_every or 250,
-                        config=dataclasses.asdict(cfg))
+                        config=dataclasses.asdict(cfg), samples=lambda: dcgan._eval_samples(model.ema.module, z_grid))
     history = fit(lambda i: model.optimize_parameters(stream), cfg.steps, log_every=25,
                   desc=f"{cfg.objective} on digits", progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
     G_avg = model.ema.module.cpu()
-    result = dcgan.evaluate(G_avg)
+    result = dcgan.evaluate(G_avg) if args.data is None else {}
     result["seconds"] = round(history.seconds, 1)
     if args.publish:
+        if args.data is not None:
+            raise SystemExit(f"{args.recipe} --publish: only the digits model is shipped; drop --data")
         options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("image_size", "steps", "batch_size", "seed")
                           if getattr(args, k))
         name = f"{cfg.objective}-digits"

@@ -22,6 +22,8 @@ import numbers
 import torch
 from torch import nn
 
+from ..distributed import unwrap
+
 
 class EMA:
     """Keeps ``module``, an averaged copy of a network; ``update(net)`` moves it towards ``net``.
@@ -53,6 +55,7 @@ class EMA:
         """θ̄ ← β θ̄ + (1 − β) θ for every parameter; buffers are copied from ``net``."""
         if not isinstance(net, nn.Module):
             raise TypeError(f"net: expected an nn.Module, got {type(net).__name__}")
+        net = unwrap(net)  # under torchrun G is wrapped in DistributedDataParallel
         ema_params = dict(self.module.named_parameters())
         params = dict(net.named_parameters())
         if params.keys() != ema_params.keys() or any(p.shape != ema_params[k].shape for k, p in params.items()):

@@ -1,0 +1,108 @@
+"""Every recipe of the course trains, resumes where it stopped, and runs data-parallel under
+torchrun (2 CPU processes, gloo): both ranks end with identical weights, only rank 0 writes."""
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from gancourse import checkpoint, distributed, recipes
+from gancourse.fastpaths import FastPaths, prepare
+
+# The models of the course that ``python -m gancourse.train`` must train (issue: speed and scale).
+COURSE_RECIPES = ["dcgan", "wgan-gp", "cgan", "acgan", "pix2pix", "cyclegan", "stargan", "spade", "defectgan",
+                  "deepi2i"]
+REPO = Path(__file__).resolve().parents[1]
+
+
+def registered():
+    recipes._load_registry()
+    return [r for r in COURSE_RECIPES if r in recipes.RECIPES]
+
+
+def test_every_course_model_has_a_recipe():
+    recipes._load_registry()
+    missing = [r for r in COURSE_RECIPES if r not in recipes.RECIPES]
+    assert not missing, f"no training recipe for {missing}"
+
+
+def _final_state(out: Path, steps: int) -> dict:
+    return checkpoint.load_file(out / f"ckpt_{steps:08d}.pt")
+
+
+@pytest.mark.parametrize("name", registered())
+def test_recipe_resumes_where_it_stopped(name, tmp_path):
+    """A run interrupted after its checkpoint at step 2 and resumed ends exactly where the
+    uninterrupted 4-step run ends: same weights, and the resumed losses continue the same history."""
+    common = ["--steps", "4", "--checkpoint-every", "2", "--no-progress", "--device", "cpu"]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert recipes.main([name, *common, "--out", str(straight)]) == 0
+    shutil.copytree(straight, resumed)
+    (resumed / "ckpt_00000004.pt").unlink()          # the run "died" after step 2's checkpoint
+    assert sorted(p.name for p in straight.glob("samples_*.png")) == ["samples_00000002.png", "samples_00000004.png"]
+    assert recipes.main([name, *common, "--out", str(resumed), "--resume"]) == 0
+    a, b = _final_state(straight, 4), _final_state(resumed, 4)
+    assert a["history"]["step"] == b["history"]["step"] and a["history"]["step"][-1] == 4
+    for key in a["history"]:
+        assert a["history"][key] == pytest.approx(b["history"][key], rel=1e-5, abs=1e-6), key
+    for module, weights in a["modules"].items():
+        for p, t in weights.items():
+            assert torch.allclose(t.float(), b["modules"][module][p].float(), atol=1e-6), (module, p)
+
+
+def test_two_cpu_processes_under_torchrun_hold_identical_weights(tmp_path):
+    names = registered()
+    reports, out_root = tmp_path / "reports", tmp_path / "runs"
+    reports.mkdir()
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
+           str(REPO / "tests" / "torchrun_worker.py"), str(reports), str(out_root), "2", *names]
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0, rank1 = (torch.load(reports / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for name in names:
+        d0, d1 = rank0[name]["digest"], rank1[name]["digest"]
+        assert d0.numel() > 0, f"{name}: the recipe never called gancourse.fastpaths.prepare"
+        assert "DDP" in rank0[name]["wrapped"], f"{name}: no network was wrapped in DistributedDataParallel"
+        assert torch.equal(d0, d1), f"{name}: the two ranks' weights differ by {float((d0 - d1).abs().max()):.3g}"
+        assert rank1[name]["written"] == [], f"{name}: rank 1 wrote {rank1[name]['written'][:3]}"
+        assert any(p.endswith(".pt") for p in rank0[name]["written"]), f"{name}: rank 0 wrote no checkpoint"
+        assert (out_root / name / "ckpt_00000002.pt").is_file()
+
+
+def test_without_torchrun_nothing_is_wrapped():
+    from gancourse.models import dcgan
+
+    model = prepare(dcgan.DCGAN(dcgan.DCGANConfig(steps=1)), FastPaths())
+    assert distributed.world_size() == 1 and distributed.is_main()
+    assert type(model.G).__name__ != "DDP"
+    assert model.fast.bf16 is False and model.fast.channels_last is False  # automatic: off on a CPU
+
+
+def test_fast_paths_validate_and_resolve():
+    from gancourse.models import dcgan
+
+    with pytest.raises(TypeError, match="fast: expected a FastPaths"):
+        prepare(dcgan.DCGAN(dcgan.DCGANConfig(steps=1)), {"bf16": True})
+    with pytest.raises(TypeError, match="model: expected a model object"):
+        prepare(torch.nn.Linear(2, 2))
+    on_gpu = FastPaths().resolve("cuda") if torch.cuda.is_available() else None
+    if on_gpu is not None:
+        assert on_gpu.channels_last and on_gpu.cudnn_benchmark and on_gpu.fused_optimizers
+    off = FastPaths.off()
+    assert not any([off.bf16, off.channels_last, off.cudnn_benchmark, off.fused_optimizers, off.pin_memory])
+
+
+def test_batches_shard_epochs_across_ranks(monkeypatch):
+    """Under torchrun each rank reads a disjoint share of every epoch (DistributedSampler's rule)."""
+    from gancourse.data import TensorImageDataset, batches
+
+    data = TensorImageDataset(torch.zeros(12, 1, 2, 2), torch.arange(12), ["x"])
+    seen = []
+    for r in (0, 1):
+        monkeypatch.setattr(distributed, "rank", lambda r=r: r)
+        monkeypatch.setattr(distributed, "world_size", lambda: 2)
+        stream = batches(data, 3, generator=torch.Generator().manual_seed(0))
+        seen.append(torch.cat([next(stream)[1] for _ in range(2)]).tolist())
+    assert sorted(seen[0] + seen[1]) == list(range(12)) and not set(seen[0]) & set(seen[1])

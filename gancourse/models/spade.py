@@ -57,7 +57,7 @@ class SPADEConfig:
     generator: str = "spade"      # "spade", or "bn-input": the ablation (batch norm, map at the input only)
     ngf: int = 16                 # G's widths: ngf * (8, 4, 2, 1) from the start to full size (paper: 64 * (16, ..., 1))
     n_up: int = 3                 # upsamplings: G starts at size / 2^n_up (4x4 here; 8x8 of 256 in the paper)
-    spade_hidden: int = 64        # width of SPADE's shared layer (128 in the paper)
+    spade_hidden: int = 32        # width of SPADE's shared layer (128 in the paper; its γ, β convolutions dominate G's cost)
     ndf: int = 32                 # D's base width (64 in the paper)
     num_D: int = 2                # discriminator scales (2 in SPADE)
     d_layers: int = 2             # stride-2 layers of each PatchGAN (3 at 256 px; 2 = 34x34 patches here)
@@ -68,7 +68,7 @@ class SPADEConfig:
     d_lr: float = 4e-4
     beta1: float = 0.0
     beta2: float = 0.9
-    steps: int = 4000
+    steps: int = 1000             # the shipped models' training length (the paper: 200 epochs)
     batch_size: int = 16
     seed: int = 0
 
@@ -117,7 +117,7 @@ class SPADEGenerator(nn.Module):
     """
 
     def __init__(self, n_labels: int = 5, out_channels: int = 3, size: int = 32, ngf: int = 16, n_up: int = 3,
-                 spade_hidden: int = 64, mode: str = "spade", spectral_norm: bool = True):
+                 spade_hidden: int = 32, mode: str = "spade", spectral_norm: bool = True):
         super().__init__()
         self.n_labels = V.positive_int(n_labels, "n_labels")
         self.out_channels = V.positive_int(out_channels, "out_channels")

@@ -1,5 +1,6 @@
 """Every recipe of the course trains, resumes where it stopped, and runs data-parallel under
 torchrun (2 CPU processes, gloo): both ranks end with identical weights, only rank 0 writes."""
+import os
 import shutil
 import subprocess
 import sys
@@ -33,9 +34,10 @@ def _final_state(out: Path, steps: int) -> dict:
 
 
 @pytest.mark.parametrize("name", registered())
-def test_recipe_resumes_where_it_stopped(name, tmp_path):
+def test_recipe_resumes_where_it_stopped(name, tmp_path, monkeypatch):
     """A run interrupted after its checkpoint at step 2 and resumed ends exactly where the
     uninterrupted 4-step run ends: same weights, and the resumed losses continue the same history."""
+    monkeypatch.setenv("GANCOURSE_QUICK", "1")   # recipes build smaller datasets and evaluations
     common = ["--steps", "4", "--checkpoint-every", "2", "--no-progress", "--device", "cpu"]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert recipes.main([name, *common, "--out", str(straight)]) == 0
@@ -58,7 +60,8 @@ def test_two_cpu_processes_under_torchrun_hold_identical_weights(tmp_path):
     reports.mkdir()
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "0",
            str(REPO / "tests" / "torchrun_worker.py"), str(reports), str(out_root), "2", *names]
-    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900)
+    env = {**os.environ, "GANCOURSE_QUICK": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     rank0, rank1 = (torch.load(reports / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     for name in names:

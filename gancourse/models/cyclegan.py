@@ -44,6 +44,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
+from ..distributed import unwrap
 from ..nn.image_pool import ImagePool
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
@@ -234,17 +235,18 @@ class CycleGAN:
 
 
 def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None):
     """Train CycleGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S) for ``cfg.steps``
-    steps; return ``(model, history)``. Each step draws a shuffled batch from each set, independently."""
+    steps; return ``(model, history)``. ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``). Each step draws a shuffled batch from each set, independently."""
     from ..data import TensorImageDataset, batches
+    from ..fastpaths import prepare
     from ..runtime import seed_everything
     from ..train import fit
 
     V.images(X, "X", channels=cfg.channels)
     V.images(Y, "Y", channels=cfg.channels)
     seed_everything(cfg.seed)
-    model = CycleGAN(cfg, device)
+    model = prepare(CycleGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
     streams = [batches(TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["domain"]),
                        cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k), device=device)
                for k, images in enumerate((X, Y))]
@@ -258,6 +260,10 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
         checkpoint.optimizers.update(model.optimizers())
         checkpoint.extras.update(model.extras())
         checkpoint.extras.update({"batches_X": streams[0], "batches_Y": streams[1]})
+        if checkpoint.samples is None:  # rows of 8: x, G(x), y, F(y)
+            x_grid, y_grid = X[:8], Y[:8]
+            checkpoint.samples = lambda: torch.cat([x_grid, translate(unwrap(model.G), x_grid),
+                                                    y_grid, translate(unwrap(model.F), y_grid)])
     variant = "" if cfg.lambda_id > 0 else ", no identity"
     variant += "" if cfg.pool_size > 0 else ", no pool"
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"CycleGAN{variant}", progress=progress,
@@ -355,7 +361,8 @@ def run(args, variant: str = "identity") -> dict:
     from .. import pretrained
     from ..data.shapes import cyclegan_domains
     from ..metrics import l1_error
-    from ..runtime import pick_device
+    from ..fastpaths import FastPaths
+    from ..runtime import pick, pick_device
     from ..train import Checkpointer
 
     V.choice(variant, "variant", PRETRAINED)
@@ -366,16 +373,16 @@ def run(args, variant: str = "identity") -> dict:
         settings["batch_size"] = args.batch_size
     cfg = shapes_config(**settings) if args.data is None else CycleGANConfig(**settings)
     if args.data is None:
-        X_train, Y_train = cyclegan_domains(4000, cfg.size, "train")
-        X_test, Y_test = cyclegan_domains(1000, cfg.size, "test")
+        X_train, Y_train = cyclegan_domains(pick(4000, 256), cfg.size, "train")  # quick mode: the tests
+        X_test, Y_test = cyclegan_domains(pick(1000, 64), cfg.size, "test")
         X, Y = X_train.images, Y_train.images
     else:
         X, Y, X_t, Y_t = _load_folder_domains(args.data, cfg.size)
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
     model, history = train(cfg, X, Y, device=device, progress=not args.no_progress, checkpoint=ckpt,
-                           resume=args.resume)
-    G, F = model.G.cpu().eval(), model.F.cpu().eval()
+                           resume=args.resume, fast=FastPaths.from_args(args))
+    G, F = unwrap(model.G).cpu().eval(), unwrap(model.F).cpu().eval()
     if args.data is None:
         metrics = evaluate_shapes(G, F, X_test, Y_test)
     else:

@@ -339,7 +339,7 @@ def run(args) -> dict:
     ``ema > 0``) and D into ``data/``."""
     from .. import pretrained
     from ..data import Digits, batches
-    from ..runtime import pick_device, seed_everything
+    from ..runtime import pick, pick_device, seed_everything
     from ..fastpaths import FastPaths, prepare
     from ..train import Checkpointer, fit
 
@@ -366,7 +366,7 @@ def run(args) -> dict:
     history = fit(lambda i: model.optimize_parameters(next(data)[0]), cfg.steps, log_every=50, desc="DCGAN",
                   progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
     G, D = unwrap(model.G_sample).cpu(), unwrap(model.D).cpu()
-    result = evaluate(G) if args.data is None else {"samples": str(Path(args.out) / f"samples_{cfg.steps:08d}.png")}
+    result = evaluate(G, n=pick(2000, 100)) if args.data is None else {"samples": str(Path(args.out) / f"samples_{cfg.steps:08d}.png")}
     result["final loss_D"] = round(history.mean("loss_D"), 4)
     if args.publish:
         if args.data is not None:

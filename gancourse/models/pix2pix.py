@@ -308,7 +308,7 @@ def run(args, variant: str = "GAN + L1") -> dict:
     from .. import pretrained
     from ..data.scenes import Scenes, one_hot
     from ..fastpaths import FastPaths
-    from ..runtime import pick_device
+    from ..runtime import pick, pick_device
     from ..train import Checkpointer
 
     cfg = Pix2PixConfig(seed=args.seed, size=args.image_size or 32)
@@ -319,7 +319,8 @@ def run(args, variant: str = "GAN + L1") -> dict:
     V.choice(variant, "variant", PRETRAINED)
     cfg.lambda_gan, cfg.lambda_l1 = {"GAN + L1": (1.0, 100.0), "L1 only": (0.0, 100.0), "GAN only": (1.0, 0.0)}[variant]
     if args.data is None:
-        train_set, test_set = Scenes(N_TRAIN, cfg.size, "train"), Scenes(N_TEST, cfg.size, "test")
+        train_set = Scenes(pick(N_TRAIN, 128), cfg.size, "train")  # quick mode: the tests
+        test_set = Scenes(pick(N_TEST, 32), cfg.size, "test")
         a, b = one_hot(train_set.maps), train_set.images
         a_test, b_test = one_hot(test_set.maps), test_set.images
     else:            # FOLDER/train and FOLDER/test (as the Pix2Pix datasets), or one folder of pairs

@@ -232,3 +232,23 @@ def test_shipped_source_gan_has_both_players_and_draws_the_requested_classes():
     with torch.no_grad():
         _, cls = source["D"](source["G"].sample(torch.arange(10).repeat(10), torch.Generator().manual_seed(0)))
     assert float((cls.argmax(1) == torch.arange(10).repeat(10)).float().mean()) >= 0.8   # D's class head agrees with G
+
+
+def test_measuring_along_the_way_records_the_curve_and_leaves_training_unchanged():
+    src, few = _source(), StyledDigits(16, "train")
+    cfg = D.DeepI2IConfig(transfer=True, steps=6, warmup_steps=2, batch_size=8)
+    calls = []
+
+    def measure(model):
+        calls.append(model.step)
+        model.translate(few.images[:4], torch.arange(4), torch.Generator().manual_seed(0))
+        return {"step_seen": model.step}
+
+    measured, _ = D.train(cfg, src, few.images, few.labels, progress=False, measure=measure, measure_at=(2, 4, 6))
+    plain, _ = D.train(cfg, src, few.images, few.labels, progress=False)
+    assert [s for s, _ in measured.measurements] == [2, 4, 6] and calls == [2, 4, 6]
+    assert [r["step_seen"] for _, r in measured.measurements] == [2, 4, 6]
+    for a, b in zip(measured.G.state_dict().values(), plain.G.state_dict().values()):
+        assert torch.equal(a, b)
+    with pytest.raises(TypeError, match="measure"):
+        D.train(cfg, src, few.images, few.labels, progress=False, measure="accuracy", measure_at=(2,))

@@ -10,8 +10,8 @@ style          how                                                    kept per i
 thickness      grey dilation of the strokes by a disk of radius 0,    ``thickness`` in {0, 1, 2}
                1 or 2 pixels at 32x32 (scikit-image morphology)
 texture        the strokes' brightness follows a crop of              ``texture_row``, ``texture_col``
-               scikit-image's ``gravel`` texture, between 0.55 and 1
-background     a constant grey level in [0.05, 0.45] (in [0, 1])      ``background``
+               scikit-image's ``gravel`` texture, between 0.6 and 1 
+background     a constant grey level in [0, 0.35] (of [0, 1])         ``background``
 =============  =====================================================  ================================
 
 The style is drawn per image from a generator seeded by (``seed``, split), so every machine makes
@@ -63,7 +63,7 @@ def stylize(ink: torch.Tensor, thickness: torch.Tensor, background: torch.Tensor
 
     For each image, with d = dilation of the ink by a disk of radius ``thickness[i]`` (grey-level
     morphology, scikit-image) and t = the gravel texture's crop at ``texture_origin[i]`` rescaled to
-    [0.55, 1]: :math:`x = b\,(1 - d) + t\,d`, b = ``background[i]``. ``thickness`` (N,) integers in
+    [0.6, 1]: :math:`x = b\,(1 - d) + t\,d`, b = ``background[i]``. ``thickness`` (N,) integers in
     {0, 1, 2}, ``background`` (N,) in [0, 1], ``texture_origin`` (N, 2) integer (row, column) of the
     crop in the 128x128 texture (the 512x512 image shrunk 4x, so that its grain is visible at 32x32).
     """

@@ -60,6 +60,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -67,9 +68,11 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
+from ..distributed import unwrap
 from . import cgan
 
 SOURCE_NAME = "deepi2i-source"
+CURVE_STEPS = (25, 50, 100, 200, 400, 800, 1500)     # the recipe measures the translators at these budgets
 PUBLISHED = {True: "deepi2i-transfer", False: "deepi2i-scratch"}
 
 
@@ -342,14 +345,23 @@ class DeepI2I:
 # ---- training and measuring --------------------------------------------------------------------------
 
 def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.Tensor, device="cpu",
-          progress: bool = True, desc: str | None = None, log_every: int = 25):
+          progress: bool = True, desc: str | None = None, log_every: int = 25, measure=None,
+          measure_at=(), checkpoint=None, resume: bool = False, fast=None):
     """Train a translator on the target images (N, C, S, S) with labels (N,); return ``(model, history)``.
+    With ``checkpoint`` (a ``gancourse.train.Checkpointer``) it saves and, with ``resume``, continues;
+    ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic).
 
     Each step draws two independent shuffled batches of the same small set: the images to translate
     and the real images Ψ compares the translations with. Same seed = same batches, whatever
     ``cfg.transfer`` is, so that transfer and scratch see exactly the same data.
+
+    ``measure(model) -> dict`` (e.g. :func:`evaluate` of ``model.translate``) runs after each step
+    count in ``measure_at``; the results are kept in ``model.measurements`` as ``[(steps, dict), ...]``:
+    the learning curve at equal budgets. Measuring draws nothing from the global random stream, so
+    the training itself is the same with or without it.
     """
     from ..data import TensorImageDataset, batches
+    from ..fastpaths import prepare
     from ..runtime import seed_everything
     from ..train import fit
 
@@ -358,16 +370,47 @@ def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.
     data = TensorImageDataset(images, labels, [str(k) for k in range(int(labels.max()) + 1)])
     inputs = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
     reals = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1000), device=device)
-    model = DeepI2I(cfg, source, device)
+    model = prepare(DeepI2I(cfg, source, device), fast)  # GPU fast paths; DDP under torchrun
+    if measure is not None and not callable(measure):
+        raise TypeError(f"measure: expected a function model -> dict, got {type(measure).__name__}")
+    at = sorted({V.positive_int(s, "measure_at") for s in measure_at}) if measure is not None else []
+    model.measurements = []
 
     def step(i):
         x, _ = next(inputs)
         real, y = next(reals)
         return model.optimize_parameters(x, real, y)
 
+    def callback(i):
+        if i + 1 in at and (not model.measurements or model.measurements[-1][0] != i + 1):
+            model.measurements.append((i + 1, measure(model)))
+
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras.update({"inputs": inputs, "reals": reals, "progress": _StepCounter(model)})
+        if checkpoint.samples is None:  # 8 target images, then each translated to the next class
+            x_grid, y_grid = images[:8], (labels[:8] + 1) % model.n_classes
+            checkpoint.samples = lambda: torch.cat([x_grid, model.translate(x_grid, y_grid,
+                                                                            torch.Generator().manual_seed(0))])
     name = desc or ("transfer" if cfg.transfer else "scratch")
-    history = fit(step, cfg.steps, log_every=log_every, desc=name, progress=progress)
+    history = fit(step, cfg.steps, log_every=log_every, desc=name, progress=progress,
+                  callback=callback if at else None, callback_every=1 if at else None,
+                  checkpoint=checkpoint, resume=resume)
     return model, history
+
+
+class _StepCounter:
+    """DeepI2I's step count (it decides the training stage) as checkpoint state."""
+
+    def __init__(self, model: DeepI2I):
+        self.model = model
+
+    def state_dict(self) -> dict:
+        return {"step": self.model.step}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.step = int(state["step"])
 
 
 def translation_grid(inputs: torch.Tensor, n_classes: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
@@ -466,12 +509,17 @@ def run_source(args) -> dict:
 
 def run(args) -> dict:
     """Recipe ``deepi2i``: transfer vs scratch on 20 styled digits per class, seeds 0, 1, 2 (or
-    ``--seed S`` for seeds S, S+1, S+2), measured on the held-out styled digits; ``--publish`` ships the
-    translators of both arms with their numbers."""
+    ``--seed S`` for seeds S, S+1, S+2), measured on the held-out styled digits at the end and along
+    the way (``CURVE_STEPS``: each seed's ``curve``); ``--publish`` ships the translators of both arms
+    with their numbers. Each of the six runs checkpoints into its own folder of ``--out``
+    (``transfer_seed0/``, ...); ``--resume`` continues the experiment where it stopped (a resumed
+    run's ``curve`` holds only the points measured after the resume)."""
     from .. import pretrained
     from ..data.styled_digits import StyledDigits
     from ..evaluators_styled import styled_digit_classifier
+    from ..fastpaths import FastPaths
     from ..runtime import pick_device
+    from ..train import Checkpointer
 
     if args.data is not None:
         raise SystemExit("deepi2i: trains on the embedded styled digits only; --data is not supported")
@@ -488,14 +536,23 @@ def run(args) -> dict:
         if args.batch_size is not None:
             base.batch_size = args.batch_size
         per_seed, modules = [], {}
+        at = [s for s in CURVE_STEPS if s < base.steps] + [base.steps]
         for seed in seeds:
             cfg = DeepI2IConfig(**{**asdict(base), "seed": seed})
+            arm = f"{'transfer' if transfer else 'scratch'}_seed{seed}"  # one checkpoint folder per run
+            ckpt = Checkpointer(Path(args.out) / arm, modules={}, every=args.checkpoint_every or 500,
+                                config=asdict(cfg))
             model, _ = train(cfg, source, few.images, few.labels, device=device, progress=not args.no_progress,
-                             desc=f"{'transfer' if transfer else 'scratch'} seed {seed}")
-            per_seed.append(evaluate(model.translate, test.images, pool.images, clf))
+                             desc=f"{'transfer' if transfer else 'scratch'} seed {seed}", measure_at=at,
+                             measure=lambda m: evaluate(m.translate, test.images, pool.images, clf),
+                             checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
+            final = evaluate(model.translate, test.images, pool.images, clf)
+            curve = {"steps": [s for s, _ in model.measurements]}
+            curve.update({k: [r[k] for _, r in model.measurements] for k in final})
+            per_seed.append({**final, "curve": curve})
             for key in ("E", "A", "G"):
-                modules[f"{key}_seed{seed}"] = getattr(model, key).cpu()
-        summary = {k: [round(v, 4) for v in mean_std([r[k] for r in per_seed])] for k in per_seed[0]}
+                modules[f"{key}_seed{seed}"] = unwrap(getattr(model, key)).cpu()
+        summary = {k: [round(v, 4) for v in mean_std([r[k] for r in per_seed])] for k in final}
         metrics = {"seeds": seeds, "per_seed": per_seed, **summary}
         if args.publish:
             config = {**asdict(base), "seeds": seeds}

@@ -198,3 +198,13 @@ def test_evaluate_reports_every_measure_in_range():
     assert scores["change_all"] >= 0 and G.training, "G goes back to the mode it was in"
     with pytest.raises(TypeError, match="test"):
         DG.evaluate(G, images(2), classifier=DefectClassifier(width=4))
+
+
+def test_evaluate_rejects_a_threshold_outside_0_1():
+    from gancourse.data.defects import Defects
+    from gancourse.evaluators_defects import DefectClassifier
+
+    G = DG.build_generator(tiny_cfg())
+    for bad in (0, 1.0, -0.2, True):
+        with pytest.raises(ValueError, match="threshold"):
+            DG.evaluate(G, Defects(1, 16, "test"), classifier=DefectClassifier(width=4), threshold=bad)

@@ -42,6 +42,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
+from ..distributed import unwrap
 from ..nn.multiscale import MultiscaleDiscriminator
 from ..nn.spade import ResBlock
 
@@ -313,11 +314,13 @@ def synthesize(G: SPADEGenerator, maps: torch.Tensor, batch_size: int = 128) -> 
 
 
 def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None):
     """Train on pairs: integer label maps (N, S, S) and images (N, C, S, S) in [-1, 1], for
-    ``cfg.steps`` steps of ``cfg.batch_size``; return ``(model, history)``."""
+    ``cfg.steps`` steps of ``cfg.batch_size``; return ``(model, history)``. ``fast``: GPU fast
+    paths (``gancourse.fastpaths.FastPaths``; default automatic)."""
     from ..data import TensorImageDataset, batches
-    from ..data.scenes import one_hot
+    from ..data.scenes import N_CLASSES, colorize, one_hot
+    from ..fastpaths import prepare
     from ..runtime import seed_everything
     from ..train import fit
 
@@ -329,7 +332,7 @@ def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cp
         raise ValueError(f"maps and images: expected N maps (N, S, S) for N images (N, C, S, S), "
                          f"got {tuple(maps.shape)} and {tuple(images.shape)}")
     seed_everything(cfg.seed)
-    model = SPADEModel(cfg, device)
+    model = prepare(SPADEModel(cfg, device), fast)  # GPU fast paths; DDP under torchrun
     onehot = one_hot(maps, cfg.n_labels)
     index = TensorImageDataset(torch.zeros(maps.shape[0], 1, 1, 1), torch.arange(maps.shape[0]), ["pair"])
     stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed))
@@ -343,6 +346,11 @@ def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cp
         checkpoint.modules.update(model.modules())
         checkpoint.optimizers.update(model.optimizers())
         checkpoint.extras["batches"] = stream
+        if checkpoint.samples is None:  # rows of 8: maps (scenes' colours when they fit), G(map), real
+            maps_grid, real_grid = maps[:8], images[:8]
+            shown = colorize(maps_grid) if int(maps_grid.max()) < N_CLASSES else \
+                (maps_grid.float() / max(1, cfg.n_labels - 1) * 2 - 1).unsqueeze(1).repeat(1, 3, 1, 1)
+            checkpoint.samples = lambda: torch.cat([shown, synthesize(unwrap(model.G), maps_grid), real_grid])
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"SPADE ({cfg.generator})", progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history
@@ -386,31 +394,67 @@ def load_pretrained(generator: str = "spade") -> tuple[SPADEGenerator, SPADEConf
     return G.eval(), cfg
 
 
+def folder_pairs(root, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Label maps (N, size, size) and images (N, 3, size, size) in [-1, 1] from ``root/images`` and
+    ``root/labels`` (files paired by name; a label file holds one class index per pixel, as ADE20K's
+    and Cityscapes' ``*_labelIds.png``). Maps are resized with nearest neighbours (a class index must
+    never be interpolated), images bilinearly."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    root = Path(root)
+    image_dir, label_dir = root / "images", root / "labels"
+    if not image_dir.is_dir() or not label_dir.is_dir():
+        raise ValueError(f"data: expected {root}/images and {root}/labels (label maps with the images' names)")
+    labels = {p.stem: p for p in label_dir.iterdir() if p.suffix.lower() == ".png"}
+    pairs = sorted((p, labels[p.stem]) for p in image_dir.iterdir()
+                   if p.suffix.lower() in (".png", ".jpg", ".jpeg") and p.stem in labels)
+    if not pairs:
+        raise ValueError(f"data: no image in {image_dir} has a label map of the same name in {label_dir}")
+    maps, images = [], []
+    for image_path, label_path in pairs:
+        image = Image.open(image_path).convert("RGB").resize((size, size), Image.BILINEAR)
+        label = Image.open(label_path).resize((size, size), Image.NEAREST)
+        images.append(torch.from_numpy(np.asarray(image, dtype=np.float32)).permute(2, 0, 1) / 127.5 - 1)
+        maps.append(torch.from_numpy(np.asarray(label, dtype=np.int64)))
+    return torch.stack(maps), torch.stack(images)
+
+
 def run(args, generator: str = "spade") -> dict:
     """Recipe ``spade`` (``spade-bn``: the ablation): 32x32 scenes, label map -> image."""
     from .. import pretrained
     from ..data.scenes import Scenes
-    from ..runtime import pick_device
+    from ..fastpaths import FastPaths
+    from ..runtime import pick, pick_device
     from ..train import Checkpointer
 
     V.choice(generator, "generator", GENERATORS)
-    if args.data is not None:
-        raise SystemExit(f"{RECIPE_NAMES[generator]}: trains on the procedural scenes only; --data is not supported")
-    cfg = SPADEConfig(generator=generator, seed=args.seed, size=args.image_size or 32)
+    cfg = SPADEConfig(generator=generator, seed=args.seed, size=args.image_size or (32 if args.data is None else 256))
     if args.steps is not None:
         cfg.steps = args.steps
     if args.batch_size is not None:
         cfg.batch_size = args.batch_size
-    train_set, test_set = Scenes(N_TRAIN, cfg.size, "train"), Scenes(N_TEST, cfg.size, "test")
+    if args.data is None:
+        train_set = Scenes(pick(N_TRAIN, 128), cfg.size, "train")  # quick mode: the tests
+        maps, images, test_maps = train_set.maps, train_set.images, Scenes(pick(N_TEST, 32), cfg.size, "test").maps
+    else:  # FOLDER/images/NAME.jpg|png and FOLDER/labels/NAME.png (class index per pixel, as ADE20K's)
+        maps, images = folder_pairs(args.data, cfg.size)
+        cfg.n_labels, cfg.n_up = int(maps.max()) + 1, max(3, cfg.size.bit_length() - 4)  # G starts at 8x8 of 256
+        test_maps = None
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 500, config=asdict(cfg))
-    model, history = train(cfg, train_set.maps, train_set.images, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume, log_every=50)
-    G = model.G.cpu().eval()
-    scores = evaluate(G, test_set.maps)
-    metrics = {"generator": generator, "test_miou": round(scores["miou"], 4),
-               "test_iou": [round(v, 4) for v in scores["iou"]]}
+    model, history = train(cfg, maps, images, device=device, progress=not args.no_progress,
+                           checkpoint=ckpt, resume=args.resume, log_every=50, fast=FastPaths.from_args(args))
+    G = unwrap(model.G).cpu().eval()
+    metrics = {"generator": generator}
+    if test_maps is not None:  # the scene segmenter reads only the course's scenes
+        scores = evaluate(G, test_maps)
+        metrics.update({"test_miou": round(scores["miou"], 4), "test_iou": [round(v, 4) for v in scores["iou"]]})
     if args.publish:
+        if args.data is not None:
+            raise SystemExit(f"{RECIPE_NAMES[generator]} --publish: only the scenes model is shipped; drop --data")
         extra = f" --seed {args.seed}" if args.seed else ""
         path = pretrained.save(
             PRETRAINED[generator], {"G": G}, config=asdict(cfg), metrics=metrics,

@@ -252,3 +252,19 @@ def test_measuring_along_the_way_records_the_curve_and_leaves_training_unchanged
         assert torch.equal(a, b)
     with pytest.raises(TypeError, match="measure"):
         D.train(cfg, src, few.images, few.labels, progress=False, measure="accuracy", measure_at=(2,))
+
+
+def test_shipped_translators_reload_and_reproduce_their_numbers():
+    from gancourse.evaluators_styled import styled_digit_classifier
+
+    source = D.load_source()
+    test, pool = StyledDigits(16, "test"), StyledDigits(16, "pool")
+    clf = styled_digit_classifier()
+    for transfer in (True, False):
+        models, metrics = D.load_published(transfer, source)
+        assert len(models) == len(metrics["per_seed"]) == 3 and all(m.cfg.transfer == transfer for m in models)
+        curve = metrics["per_seed"][0]["curve"]
+        assert curve["steps"][-1] == models[0].cfg.steps and len(curve["accuracy"]) == len(curve["steps"])
+        got = D.evaluate(models[0].translate, test.images, pool.images, clf)
+        assert abs(got["accuracy"] - metrics["per_seed"][0]["accuracy"]) < 0.01
+        assert abs(got["frechet"] - metrics["per_seed"][0]["frechet"]) < 0.05 * metrics["per_seed"][0]["frechet"]

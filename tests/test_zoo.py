@@ -180,3 +180,10 @@ def test_shipped_infogan_code_picks_the_digit():
     assert metrics["code_class_agreement"] >= 0.8 and sorted(metrics["code_to_digit"]) == list(range(10))
     out = infogan.evaluate(G, cfg, n_noise=30)
     assert out["code_class_agreement"] >= 0.75
+
+
+def test_shipped_bigan_loads_and_its_encoder_separates_the_digits():
+    G, E, cfg, metrics = bigan.load_pretrained()
+    x = torch.rand(4, 1, cfg.image_size, cfg.image_size) * 2 - 1
+    assert E(x).shape == (4, cfg.z_dim) and bigan.reconstruct(G, E, x).shape == x.shape
+    assert metrics["encoder_1nn"] >= 0.8 and metrics["reconstruction_class"] > 0.1    # better than chance

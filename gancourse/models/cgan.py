@@ -100,12 +100,26 @@ class ConditionalGenerator(nn.Module):
         layers += [nn.ConvTranspose2d(c, self.channels, 4, 2, 1), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
-    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor, injected: dict | None = None,
+                weight: float = 0.1) -> torch.Tensor:
+        """G(z, y). ``injected`` ``{side: (N, c, side, side)}``: features added, times ``weight``, to
+        G's own after each ReLU of that side (DeepI2I's adaptor, notebook 15; see
+        ``deepi2i.generate``). Part of ``forward`` so that DistributedDataParallel sees the call."""
         V.tensor(z, "z", ndim=2, last_dim=self.z_dim)
         if labels.shape[:1] != z.shape[:1]:
             raise ValueError(f"labels: expected one label per noise vector ({z.shape[0]}), got shape {tuple(labels.shape)}")
         v = torch.cat([z, self.code(labels)], dim=1)         # (N, z_dim + code dim)
-        return self.net(v[:, :, None, None])
+        if not injected:
+            return self.net(v[:, :, None, None])
+        h = v[:, :, None, None]
+        for layer in self.net:
+            h = layer(h)
+            if isinstance(layer, nn.ReLU) and h.shape[-1] in injected:
+                f = injected[h.shape[-1]]
+                if f.shape != h.shape:
+                    raise ValueError(f"injected[{h.shape[-1]}]: expected shape {tuple(h.shape)}, got {tuple(f.shape)}")
+                h = h + weight * f
+        return h
 
     @torch.no_grad()
     def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -26,7 +26,7 @@ map asks for it. **Noise** ξ ~ N(0, 1), one map per decoder level scaled by lea
 weights (StyleGAN's noise inputs, Karras et al. 2019), gives stochastic variation: the same n and
 A with new noise give another defect.
 
-**Losses** (the paper's Section 3; the seed's L_D, L_G). With D = (D_src, D_cls), real images x of
+**Losses** (the paper's method section: its L_D and L_G). With D = (D_src, D_cls), real images x of
 domain c', target domain c, the first translation x' = G(x, A_c) with mask m₁ and the way back
 x'' = G(x', A_c') with mask m₂::
 
@@ -41,7 +41,7 @@ a defect image is restored towards normal, and each goes back to its own domain 
 
 **Weights.** (λ_cls^r, λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con) = (2, 5, 5, 5, 1), λ_gp = 10, one G
 update per 5 D updates, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6:
-the paper's implementation details (Zhang et al. 2021, Section 4.1) as quoted in a public
+the paper's implementation details (Zhang et al. 2021, experiments section) as quoted in a public
 re-implementation's notes (github.com/jason2714/de-i2i-gan, README.md). The paper's PDF text was
 not available offline to check them against; λ_gp = 10 is WGAN-GP's and StarGAN's. The paper
 trains on 128x128 crops with batch 4 for 500k iterations; the course: 32x32, batch 16, 6,000
@@ -91,7 +91,7 @@ class DefectGANConfig:
     steps: int = 6000             # iterations = D updates; G every n_critic of them (paper: 500k)
     batch_size: int = 16
     n_normal: int = 1500          # real normal crops in the training set
-    n_real_defects: int = 50      # real defect crops per class in the training set (defects are rare)
+    n_real_defects: int = 500     # real defect crops per class in the training set
     seed: int = 0
 
     def __post_init__(self):
@@ -147,7 +147,7 @@ def control_map(domains: torch.Tensor, n_domains: int, size: int | None = None) 
 
 
 def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Layer-wise composition, the paper's Eq. 1: background ⊙ (1 − m) + foreground ⊙ m.
+    """Layer-wise composition (Defect-GAN's d = n ⊙ (1 − m) + f ⊙ m): background ⊙ (1 − m) + foreground ⊙ m.
 
     ``background``, ``foreground``: (N, C, H, W); ``mask``: (N, 1, H, W) in [0, 1] (broadcast over C)."""
     V.images(background, "background")

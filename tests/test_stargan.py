@@ -204,6 +204,7 @@ def test_evaluate_shapes_translates_to_every_target():
     test = S.Shapes(6, split="test", fixed={"fill": "solid"})
     out = SG.evaluate_shapes(G, cfg, test, classifier=AttributeClassifier())
     assert len(out["acc_color"]) == 4 and len(out["acc_background"]) == 3 and out["rec_l1"] > 0
+    assert 0 <= out["kept_shape"] <= 1 and 0 <= out["iou"] <= 1
     assert out["acc_color_min"] == min(out["acc_color"])
 
 

@@ -478,7 +478,9 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
     read from ``test``. ``dataset`` may be another dataset than the one ``test`` was drawn like: that
     is the cross-dataset translation the mask vector allows. G is evaluated in eval mode (and put
     back as it was). Returns ``{"acc_<name>": per-value
-    accuracy list, "acc_<name>_min": the worst value, "rec_l1": mean |G(G(x, c), c_org) - x|}``.
+    accuracy list, "acc_<name>_min": the worst value, "rec_l1": mean |G(G(x, c), c_org) - x|,
+    "kept_shape": share of translations whose shape is still the input's (when shape is not a
+    target), "iou": mean IoU of the input's foreground mask and the translation's}``.
     """
     from ..data.shapes import ATTRIBUTES, Shapes
     from ..evaluators_shapes import attribute_classifier, per_value_accuracy
@@ -498,7 +500,7 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
 
 
 def _scores(G, cfg, test, dataset, names, clf) -> dict:
-    from ..evaluators_shapes import per_value_accuracy
+    from ..evaluators_shapes import attribute_accuracy, outline_iou, per_value_accuracy
 
     groups = cfg.datasets[dataset]
     combos = torch.cartesian_prod(*[torch.arange(g) for g in groups]).view(-1, len(groups))   # (D, A)
@@ -517,6 +519,10 @@ def _scores(G, cfg, test, dataset, names, clf) -> dict:
         out[f"acc_{name}"] = [round(float(v), 4) for v in acc]
         out[f"acc_{name}_min"] = round(float(acc.min()), 4)
     out["rec_l1"] = round(float(torch.stack(recs).mean()), 4)
+    # what must not change: the shape (read by the classifier) and the outline (IoU of the masks)
+    if "shape" not in names:
+        out["kept_shape"] = round(attribute_accuracy(clf, fakes, "shape", test.attribute("shape").repeat(len(combos))), 4)
+    out["iou"] = round(float(outline_iou(test.masks.repeat(len(combos), 1, 1, 1), fakes).mean()), 4)
     return out
 
 

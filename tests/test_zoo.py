@@ -187,3 +187,10 @@ def test_shipped_bigan_loads_and_its_encoder_separates_the_digits():
     x = torch.rand(4, 1, cfg.image_size, cfg.image_size) * 2 - 1
     assert E(x).shape == (4, cfg.z_dim) and bigan.reconstruct(G, E, x).shape == x.shape
     assert metrics["encoder_1nn"] >= 0.8 and metrics["reconstruction_class"] > 0.1    # better than chance
+
+
+def test_shipped_lapgan_samples_and_its_residual_level_helps():
+    G0, G1, cfg, metrics = lapgan.load_pretrained()
+    coarse, fine = lapgan.sample(G0, G1, 4, torch.Generator().manual_seed(0))
+    assert coarse.shape == (4, 1, cfg.image_size // 2, cfg.image_size // 2) and fine.shape == (4, 1, cfg.image_size, cfg.image_size)
+    assert metrics["frechet_lapgan"] < metrics["frechet_level0_upsampled"]

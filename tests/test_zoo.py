@@ -194,3 +194,12 @@ def test_shipped_lapgan_samples_and_its_residual_level_helps():
     coarse, fine = lapgan.sample(G0, G1, 4, torch.Generator().manual_seed(0))
     assert coarse.shape == (4, 1, cfg.image_size // 2, cfg.image_size // 2) and fine.shape == (4, 1, cfg.image_size, cfg.image_size)
     assert metrics["frechet_lapgan"] < metrics["frechet_level0_upsampled"]
+
+
+def test_shipped_discogan_translates_between_the_domains():
+    G_ab, G_ba, cfg, metrics = discogan.load_pretrained()
+    assert cfg.n_blocks == 0 and cfg.lambda_id == 0
+    x = torch.rand(2, cfg.channels, cfg.size, cfg.size) * 2 - 1
+    with torch.no_grad():
+        assert G_ab(x).shape == x.shape and G_ba(x).shape == x.shape
+    assert metrics["domain_acc_XtoY"] >= 0.9 and metrics["domain_acc_YtoX"] >= 0.9

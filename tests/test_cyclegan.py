@@ -4,18 +4,13 @@ import pytest
 import torch
 from torch import nn
 
-from gancourse import pretrained, recipes
+from gancourse import recipes
 from gancourse.data import shapes as S
 from gancourse.models import cyclegan as C
 from gancourse.nn.image_pool import ImagePool
 from gancourse.nn.resnet import ResidualBlock, ResnetGenerator, count_parameters
 
 F_in = nn.functional.instance_norm
-
-
-# The shipped-model tests run once the checkpoints are in data/MANIFEST.json (issue 7 ships them).
-shipped = pytest.mark.skipif(not {"cyclegan-shapes", "cyclegan-shapes-noid"} <= set(pretrained.manifest()),
-                             reason="checkpoints not shipped yet")
 
 
 
@@ -235,7 +230,6 @@ def test_config_bad_input():
 
 
 @pytest.mark.parametrize("variant", ["identity", "no identity"])
-@shipped
 def test_shipped_checkpoints_load_and_translate(variant):
     G, F, cfg = C.load_pretrained(variant)
     X, Y = S.cyclegan_domains(8, split="test")
@@ -243,7 +237,6 @@ def test_shipped_checkpoints_load_and_translate(variant):
     assert cfg.lambda_id == (0.5 if variant == "identity" else 0.0)
 
 
-@shipped
 def test_shipped_model_meets_the_issue_targets():
     """Done-when of issue 7: >= 90% of translations in the target domain, outline IoU >= 0.8."""
     G, F, _ = C.load_pretrained("identity")

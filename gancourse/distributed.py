@@ -113,7 +113,7 @@ def prepare(model):
     """Wrap each trainable network of ``model`` (an object with ``modules()`` returning
     ``{attribute name: nn.Module}``) in :class:`DDP`, in place, and give this rank its own noise
     seed. Returns ``model``. Without a process group it returns ``model`` untouched."""
-    if not hasattr(model, "modules") or not callable(model.modules):
+    if isinstance(model, torch.nn.Module) or not callable(getattr(model, "modules", None)):
         raise TypeError(f"model: expected a model object with modules() (e.g. dcgan.DCGAN), got {type(model).__name__}")
     if not is_initialized() or world_size() == 1:
         return model

@@ -81,7 +81,7 @@ def prepare(model, fast: FastPaths | None = None, device=None):
     Returns ``model``; ``model.fast`` records the resolved settings."""
     if fast is not None and not isinstance(fast, FastPaths):
         raise TypeError(f"fast: expected a FastPaths, got {type(fast).__name__}")
-    if not hasattr(model, "modules") or not callable(model.modules):
+    if isinstance(model, torch.nn.Module) or not callable(getattr(model, "modules", None)):
         raise TypeError(f"model: expected a model object with modules() (e.g. dcgan.DCGAN), got {type(model).__name__}")
     nets = {k: m for k, m in model.modules().items() if isinstance(m, torch.nn.Module)}
     if device is None:

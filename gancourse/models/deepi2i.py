@@ -105,14 +105,27 @@ def trunk_features(trunk: nn.Sequential, x: torch.Tensor) -> dict[int, torch.Ten
     ``x`` (N, C, S, S) -> ``{side: features}``, one entry per LeakyReLU (the end of each strided
     block): at S = 16, ``{8: (N, w, 8, 8), 4: (N, 2w, 4, 4)}``. Shallow (large side) first.
     """
-    if not isinstance(trunk, nn.Sequential):
+    plain = unwrap(trunk)  # under torchrun a trained encoder is wrapped in DDP
+    if not isinstance(plain, nn.Sequential):
         raise TypeError(f"trunk: expected the nn.Sequential body of a discriminator, got {type(trunk).__name__}")
     V.images(x, "x")
-    out, h = {}, x
-    for layer in trunk:
-        h = layer(h)
-        if isinstance(layer, nn.LeakyReLU):
-            out[h.shape[-1]] = h
+    out = {}
+    if plain is trunk:
+        h = x
+        for layer in trunk:
+            h = layer(h)
+            if isinstance(layer, nn.LeakyReLU):
+                out[h.shape[-1]] = h
+        return out
+    # Wrapped: call the wrapper (so that DDP averages the trunk's gradients) and keep each block's
+    # output with forward hooks.
+    keep = lambda module, inputs, output: out.__setitem__(output.shape[-1], output)  # noqa: E731
+    hooks = [layer.register_forward_hook(keep) for layer in plain if isinstance(layer, nn.LeakyReLU)]
+    try:
+        trunk(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
     return out
 
 
@@ -166,22 +179,12 @@ def generate(G: cgan.ConditionalGenerator, z: torch.Tensor, labels: torch.Tensor
     adaptor's output) -> images (N, C, S, S). With ``injected=None`` (or all zeros) this is exactly
     ``G(z, labels)``: the transfer starts from the pretrained generator.
     """
-    if not isinstance(G, cgan.ConditionalGenerator):
+    if not isinstance(unwrap(G), cgan.ConditionalGenerator):  # (under torchrun G is wrapped in DDP)
         raise TypeError(f"G: expected a cgan.ConditionalGenerator, got {type(G).__name__}")
-    V.tensor(z, "z", ndim=2, last_dim=G.z_dim)
-    if labels.shape[:1] != z.shape[:1]:
-        raise ValueError(f"labels: expected one label per noise vector ({z.shape[0]}), got shape {tuple(labels.shape)}")
     weight = V.positive_float(weight, "weight", allow_zero=True)
-    injected = injected or {}
-    h = torch.cat([z, G.code(labels)], dim=1)[:, :, None, None]
-    for layer in G.net:
-        h = layer(h)
-        if isinstance(layer, nn.ReLU) and h.shape[-1] in injected:
-            f = injected[h.shape[-1]]
-            if f.shape != h.shape:
-                raise ValueError(f"injected[{h.shape[-1]}]: expected shape {tuple(h.shape)}, got {tuple(f.shape)}")
-            h = h + weight * f
-    return h
+    # The loop over G's layers that adds the features lives in G.forward (injected=...), so that a
+    # DistributedDataParallel wrapper sees the call and averages G's gradients.
+    return G(z, labels, injected=injected or None, weight=weight)
 
 
 # ---- configuration and model object -----------------------------------------------------------------
@@ -518,7 +521,7 @@ def run(args) -> dict:
     from ..data.styled_digits import StyledDigits
     from ..evaluators_styled import styled_digit_classifier
     from ..fastpaths import FastPaths
-    from ..runtime import pick_device
+    from ..runtime import pick, pick_device, quick_mode
     from ..train import Checkpointer
 
     if args.data is not None:
@@ -526,8 +529,9 @@ def run(args) -> dict:
     device = pick_device(args.device) if args.device else torch.device("cpu")
     source = load_source()
     few, test, pool = StyledDigits(16, "train"), StyledDigits(16, "test"), StyledDigits(16, "pool")
+    test_images, pool_images = test.images[:pick(None, 64)], pool.images[:pick(None, 64)]  # quick mode: tests
     clf = styled_digit_classifier()
-    seeds = [args.seed + k for k in range(3)]
+    seeds = [args.seed + k for k in range(pick(3, 1))]
     results = {}
     for transfer in (True, False):
         base = DeepI2IConfig(transfer=transfer)
@@ -536,7 +540,7 @@ def run(args) -> dict:
         if args.batch_size is not None:
             base.batch_size = args.batch_size
         per_seed, modules = [], {}
-        at = [s for s in CURVE_STEPS if s < base.steps] + [base.steps]
+        at = [s for s in CURVE_STEPS if s < base.steps and not quick_mode()] + [base.steps]
         for seed in seeds:
             cfg = DeepI2IConfig(**{**asdict(base), "seed": seed})
             arm = f"{'transfer' if transfer else 'scratch'}_seed{seed}"  # one checkpoint folder per run
@@ -544,9 +548,9 @@ def run(args) -> dict:
                                 config=asdict(cfg))
             model, _ = train(cfg, source, few.images, few.labels, device=device, progress=not args.no_progress,
                              desc=f"{'transfer' if transfer else 'scratch'} seed {seed}", measure_at=at,
-                             measure=lambda m: evaluate(m.translate, test.images, pool.images, clf),
+                             measure=lambda m: evaluate(m.translate, test_images, pool_images, clf),
                              checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
-            final = evaluate(model.translate, test.images, pool.images, clf)
+            final = evaluate(model.translate, test_images, pool_images, clf)
             curve = {"steps": [s for s, _ in model.measurements]}
             curve.update({k: [r[k] for _, r in model.measurements] for k in final})
             per_seed.append({**final, "curve": curve})

@@ -591,7 +591,7 @@ def shapes_data(variant: str, n: int, size: int = 32, split: str = "train", seed
 
     V.choice(variant, "variant", PRETRAINED)
     if variant == "single":
-        ds = Shapes(n, size, split, seed, fixed={"fill": "solid"})
+        ds = Shapes(n, size, split, seed, target=SHAPES_LABELS["single"][0][0], fixed={"fill": "solid"})
         return [(ds.images, torch.stack([ds.attribute(a) for a in SHAPES_LABELS["single"][0]], 1))], [ds]
     a = Shapes(n, size, split, seed, target=SHAPES_LABELS["mask"][0][0], fixed={"fill": "solid"})
     b = Shapes(n, size, split, seed, target=SHAPES_LABELS["mask"][1][0], fixed={"fill": "striped"})

@@ -123,6 +123,12 @@ def _critic_scores(critic, x):
     return out
 
 
+def _check_critic(critic) -> None:
+    if not callable(critic):
+        raise TypeError(f"critic: expected the critic network (a callable such as an nn.Module), "
+                        f"got {type(critic).__name__}")
+
+
 def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: float = 1.0,
                      one_sided: bool = False, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""WGAN-GP's penalty :math:`\lambda\,\mathbb{E}_{\hat x}(\|\nabla_{\hat x} f(\hat x)\|_2 - 1)^2`.
@@ -135,6 +141,7 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: flo
     ``one_sided=True`` penalises only norms above 1: max(0, ‖∇‖ - 1)².
     The graph is kept (``create_graph=True``) so the penalty can be back-propagated to the critic.
     """
+    _check_critic(critic)
     V.tensor(real, "real")
     V.tensor(fake, "fake")
     if real.shape != fake.shape:
@@ -157,6 +164,7 @@ def r1_penalty(critic, real: torch.Tensor, weight: float = 1.0) -> torch.Tensor:
     where the data are (rather than on interpolates, towards norm 1) lets the discriminator be
     flat on the data at equilibrium, which stabilises training near it.
     """
+    _check_critic(critic)
     V.tensor(real, "real")
     x = real.detach().requires_grad_(True)
     scores = _critic_scores(critic, x)

@@ -224,6 +224,8 @@ def _points(x, name: str) -> torch.Tensor:
         raise ValueError(f"{name}: expected a batch (N, ...) of vectors or images, got shape {tuple(x.shape)}")
     if x.shape[0] == 0:
         raise ValueError(f"{name}: expected at least one row")
+    if not torch.isfinite(x).all():  # a NaN would silently fall outside every ball
+        raise ValueError(f"{name}: expected finite values, got {int((~torch.isfinite(x)).sum())} NaN/inf entries")
     return x.detach().reshape(x.shape[0], -1).float().cpu()
 
 

@@ -194,3 +194,21 @@ def test_remaining_entry_points_name_their_bad_arguments(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="target: .*file is a file, not a folder"):
         download.extract_archive(tmp_path / "a.zip", tmp_path / "file")
+
+
+def test_penalties_name_a_critic_that_is_not_callable():
+    from gancourse import losses
+
+    with pytest.raises(TypeError, match="critic: expected the critic network"):
+        losses.gradient_penalty("critic", torch.randn(4, 2), torch.randn(4, 2))
+    with pytest.raises(TypeError, match="critic: expected the critic network"):
+        losses.r1_penalty(None, torch.randn(4, 2))
+
+
+def test_sample_metrics_refuse_non_finite_features():
+    from gancourse import metrics
+
+    bad = torch.randn(10, 4)
+    bad[3, 1] = float("nan")
+    with pytest.raises(ValueError, match="fake_features: expected finite values, got 1 NaN/inf"):
+        metrics.precision_recall(torch.randn(10, 4), bad)

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from gancourse import bench
 
@@ -46,4 +47,6 @@ def test_standard_configurations_build_and_take_one_step():
         if case.config == "standard":
             step = case.build("cpu", bench.FastPaths.off())
             out = step()
-            assert out is None or isinstance(out, dict), case.model
+            assert isinstance(out, dict) and out, f"{case.model}: the step returned no losses"
+            for name, value in out.items():
+                assert torch.isfinite(torch.as_tensor(value)).all(), f"{case.model} standard: {name} = {value}"

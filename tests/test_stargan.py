@@ -189,6 +189,18 @@ def test_shapes_data_labels_are_the_named_attributes():
     pairs, (a, b) = SG.shapes_data("mask", 20, split="test")
     assert torch.equal(pairs[0][1][:, 0], a.attribute("color")) and torch.equal(pairs[1][1][:, 0], b.attribute("background"))
     assert (a.attribute("fill") == 0).all() and (b.attribute("fill") == 1).all()
+    (data,), (ds,) = SG.shapes_data("shape", 20, split="test")
+    assert torch.equal(data[1], torch.stack([ds.attribute("shape"), ds.attribute("color")], 1))
+
+
+def test_the_shape_recipe_builds_shape_by_colour_with_its_faster_D(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANCOURSE_QUICK", "1")
+    recipes._load_registry()
+    assert recipes.main(["stargan-shape", "--steps", "2", "--no-progress", "--out", str(tmp_path)]) == 0
+    state = torch.load(next(tmp_path.glob("ckpt_*.pt")), weights_only=True)
+    cfg = SG.StarGANConfig(**state["config"])
+    assert cfg.datasets == ((3, 4),) and cfg.names == (("shape", "color"),)
+    assert (cfg.d_lr, cfg.g_lr, cfg.batch_size) == (3e-4, 1e-4, 16)
 
 
 def test_translate_batch_stats_keeps_the_order_and_leaves_G_alone():
@@ -221,7 +233,7 @@ def test_evaluate_shapes_translates_to_every_target():
 
 def test_recipes_are_registered():
     recipes._load_registry()
-    assert {"stargan", "stargan-mask"} <= set(recipes.RECIPES)
+    assert {"stargan", "stargan-mask", "stargan-shape"} <= set(recipes.RECIPES)
 
 
 def test_config_and_model_bad_input():
@@ -265,3 +277,13 @@ def test_shipped_mask_vector_model_translates_both_datasets():
     colour = SG.evaluate_shapes(G, cfg, tests[0], dataset=0, batch_stats=True)
     background = SG.evaluate_shapes(G, cfg, tests[1], dataset=1, batch_stats=True)
     assert colour["acc_color_min"] >= 0.9 and background["acc_background_min"] >= 0.9, (colour, background)
+
+
+def test_shipped_shape_model_reaches_every_colour_and_beats_chance_on_every_shape():
+    """Issue 7 asks >= 90% for every shape too: not reached (squares), see notebook 12. What holds:
+    every colour >= 90%, every shape well above chance (1/3)."""
+    G, cfg = SG.load_pretrained("shape")
+    assert cfg.names == (("shape", "color"),)
+    _, (test,) = SG.shapes_data("shape", 60, split="test")
+    out = SG.evaluate_shapes(G, cfg, test)
+    assert out["acc_color_min"] >= 0.9 and out["acc_shape_min"] >= 0.5, out

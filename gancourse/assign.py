@@ -273,7 +273,10 @@ def find_leaks(student_nb, instructor_nb) -> list[str]:
 
 def _stub_line(indent: str, ex_id: str, hint: str) -> str:
     message = f"Exercise {ex_id}: {hint}"
-    return f"{indent}raise NotImplementedError({json.dumps(message, ensure_ascii=False)})"
+    literal = json.dumps(message, ensure_ascii=False)
+    if '\\"' in literal:       # a hint that quotes code: Python's single quotes need no backslashes
+        literal = repr(message)
+    return f"{indent}raise NotImplementedError({literal})"
 
 
 def strip_source(source: str, ex_id: str | None, where: str, markdown: bool = False) -> str:

@@ -189,6 +189,15 @@ def test_top_level_solution_becomes_a_raising_stub_and_multiline_hints_join():
         exec(mine.cells[3].source, {})
 
 
+def test_a_hint_with_double_quotes_reads_without_backslashes():
+    exercise = ('# HINT: use reduction="mean".\n### BEGIN SOLUTION\nanswer = 3\n### END SOLUTION\n'
+                "my_tv = lambda p, q: answer")
+    mine, _ = make_student(_course_nb(exercise=exercise), "t.ipynb")
+    assert """raise NotImplementedError('Exercise 03.1: use reduction="mean".')""" in mine.cells[3].source
+    with pytest.raises(NotImplementedError, match='reduction="mean"'):
+        exec(mine.cells[3].source, {})
+
+
 @pytest.mark.parametrize("exercise, check, message", [
     (EXERCISE.replace("    # HINT: half of a norm.\n", ""), "checks.ex03_tv(my_tv)", "no '# HINT: ...' comment"),
     (EXERCISE.replace("    ### END SOLUTION\n", ""), "checks.ex03_tv(my_tv)", "never closed"),

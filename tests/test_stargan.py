@@ -143,6 +143,22 @@ def test_losses_of_D_and_G_are_the_papers():
     assert torch.allclose(out["G_rec"], rec, atol=1e-5)
 
 
+def test_identity_term_is_off_by_default_and_adds_the_copy_error():
+    torch.manual_seed(0)
+    x, labels = batch()
+    model = SG.StarGAN(tiny_cfg())
+    model.set_input(x, labels)
+    assert "G_id" not in model.backward_G()            # StarGAN has no identity term
+    model = SG.StarGAN(tiny_cfg(lambda_id=2.0))
+    model.set_input(x, labels)
+    out = model.backward_G()
+    with torch.no_grad():
+        idt = (model.G(x, model.c_org) - x).abs().mean()
+    assert torch.allclose(out["G_id"], idt, atol=1e-5)
+    with pytest.raises(ValueError, match="lambda_id"):
+        SG.StarGANConfig(lambda_id=-1)
+
+
 def test_D_every_step_G_every_n_critic_steps():
     torch.manual_seed(0)
     model = SG.StarGAN(tiny_cfg())

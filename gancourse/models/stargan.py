@@ -97,6 +97,7 @@ class StarGANConfig:
     lambda_cls: float = 1.0
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
+    lambda_id: float = 0.0        # identity term |G(x, c_org) - x| (not in StarGAN; CycleGAN's, notebook 11)
     n_critic: int = 5
     g_lr: float = 1e-4
     d_lr: float = 1e-4
@@ -124,7 +125,7 @@ class StarGANConfig:
             raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
         self.n_blocks = V.positive_int(self.n_blocks, "n_blocks", minimum=0)
         V.choice(self.norm, "norm", ("instance", "batch"))
-        for name in ("lambda_cls", "lambda_rec", "lambda_gp"):
+        for name in ("lambda_cls", "lambda_rec", "lambda_gp", "lambda_id"):
             setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
         self.g_lr = V.positive_float(self.g_lr, "g_lr")
         self.d_lr = V.positive_float(self.d_lr, "d_lr")
@@ -361,15 +362,20 @@ class StarGAN:
         return {"D_adv": adv, "D_gp": gp, "D_cls": cls}
 
     def backward_G(self) -> dict:
-        """-E D_src(G(x, c)) + λ_cls·CE(D_cls(G(x, c)), c) + λ_rec·|x - G(G(x, c), c')|."""
+        """-E D_src(G(x, c)) + λ_cls·CE(D_cls(G(x, c)), c) + λ_rec·|x - G(G(x, c), c')|,
+        and with ``lambda_id`` > 0 also λ_id·|G(x, c') - x| (asked for its own labels, G should copy)."""
         cfg = self.cfg
         fake = self.G(self.real, self.c_trg)
         src_fake, cls_fake = self.D(fake)
         adv = losses.g_loss_wasserstein(src_fake)
         cls = self.classification_loss(cls_fake, self.label_trg, self.dataset)
         rec = (self.G(fake, self.c_org) - self.real).abs().mean()
-        (adv + cfg.lambda_cls * cls + cfg.lambda_rec * rec).backward()
-        return {"G_adv": adv, "G_cls": cls, "G_rec": rec}
+        total, out = adv + cfg.lambda_cls * cls + cfg.lambda_rec * rec, {"G_adv": adv, "G_cls": cls, "G_rec": rec}
+        if cfg.lambda_id > 0:
+            out["G_id"] = (self.G(self.real, self.c_org) - self.real).abs().mean()
+            total = total + cfg.lambda_id * out["G_id"]
+        total.backward()
+        return out
 
     def optimize_parameters(self, step: int) -> dict:
         """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""

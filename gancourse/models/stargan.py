@@ -374,12 +374,12 @@ class StarGAN:
         adv = losses.g_loss_wasserstein(src_fake)
         cls = self.classification_loss(cls_fake, self.label_trg, self.dataset)
         rec = (self.G(fake, self.c_org) - self.real).abs().mean()
-        total, out = adv + cfg.lambda_cls * cls + cfg.lambda_rec * rec, {"G_adv": adv, "G_cls": cls, "G_rec": rec}
+        total, terms = adv + cfg.lambda_cls * cls + cfg.lambda_rec * rec, {"G_adv": adv, "G_cls": cls, "G_rec": rec}
         if cfg.lambda_id > 0:
-            out["G_id"] = (self.G(self.real, self.c_org) - self.real).abs().mean()
-            total = total + cfg.lambda_id * out["G_id"]
+            terms["G_id"] = (self.G(self.real, self.c_org) - self.real).abs().mean()
+            total = total + cfg.lambda_id * terms["G_id"]
         total.backward()
-        return out
+        return terms
 
     def optimize_parameters(self, step: int) -> dict:
         """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""

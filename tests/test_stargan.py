@@ -155,6 +155,15 @@ def test_identity_term_is_off_by_default_and_adds_the_copy_error():
     with torch.no_grad():
         idt = (model.G(x, model.c_org) - x).abs().mean()
     assert torch.allclose(out["G_id"], idt, atol=1e-5)
+    # and the term is in what G is trained on: G's gradients are those of the sum with λ_id = 2
+    grads = [p.grad.clone() for p in model.G.parameters()]
+    model.G.zero_grad(set_to_none=True)
+    fake = model.G(x, model.c_trg)
+    src, cls_logits = model.D(fake)
+    total = (-src.mean() + model.classification_loss(cls_logits, model.label_trg)
+             + 10 * (model.G(fake, model.c_org) - x).abs().mean() + 2.0 * (model.G(x, model.c_org) - x).abs().mean())
+    total.backward()
+    assert all(torch.allclose(a, p.grad, atol=1e-6) for a, p in zip(grads, model.G.parameters()))
     with pytest.raises(ValueError, match="lambda_id"):
         SG.StarGANConfig(lambda_id=-1)
 
@@ -245,6 +254,34 @@ def test_evaluate_shapes_translates_to_every_target():
     assert len(out["acc_color"]) == 4 and len(out["acc_background"]) == 3 and out["rec_l1"] > 0
     assert 0 <= out["kept_shape"] <= 1 and 0 <= out["iou"] <= 1
     assert out["acc_color_min"] == min(out["acc_color"])
+
+
+def test_kept_background_is_the_share_read_as_the_inputs_background():
+    """A G that copies its input keeps everything: its kept_background is exactly the classifier's
+    background accuracy on the real images; a G that swaps two tints loses those images."""
+    from gancourse.evaluators_shapes import attribute_classifier
+
+    class Copy(SG.StarGenerator):
+        def forward(self, x, c):
+            return x
+
+    class SwapCreamSky(SG.StarGenerator):          # cream <-> sky, as notebook 12's shape model does
+        def forward(self, x, c):
+            tints = S.BACKGROUNDS * 2 - 1                                # in [-1, 1], like the images
+            corner = x[:, :, :4, :4].mean((2, 3))                        # (N, 3): the tint, roughly
+            tint = torch.cdist(corner, tints).argmin(1)                  # nearest of grey, cream, sky
+            swap = torch.tensor([0, 2, 1])[tint]
+            return x + (tints[swap] - tints[tint]).view(-1, 3, 1, 1)
+
+    cfg = SG.shapes_config(datasets=((3, 4),), names=(("shape", "color"),), ngf=4, n_blocks=1)
+    _, (test,) = SG.shapes_data("shape", 30, split="test")
+    clf = attribute_classifier()
+    real = clf.predict(test.images)[:, S.ATTRIBUTES.index("background")] == test.attribute("background")
+    kept = SG.evaluate_shapes(Copy(cfg.code_dim, base=4, n_blocks=1), cfg, test, classifier=clf)["kept_background"]
+    assert kept == round(float(real.float().mean()), 4) and kept > 0.9
+    swapped = SG.evaluate_shapes(SwapCreamSky(cfg.code_dim, base=4, n_blocks=1), cfg, test, classifier=clf)
+    grey = float((test.attribute("background") == 0).float().mean())
+    assert swapped["kept_background"] <= grey + 0.05, (swapped, grey)
 
 
 def test_recipes_are_registered():

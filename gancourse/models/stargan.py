@@ -55,7 +55,8 @@ classification loss ends near 0.02, so D's classifier, trained on real images on
 circles that an independent classifier still reads as circles. The same model exchanges the cream
 and sky backgrounds, which no label mentions: a swap done twice is the identity, so the
 reconstruction term cannot see it. ``lambda_id`` adds CycleGAN's identity term |G(x, c_org) - x|
-against that (off by default: StarGAN has none). Colour and background are recolourings, learned in
+against that (off by default: StarGAN has none); in notebook 12's run with it (and a wider G) the
+background was kept, and shapes changed even less. Colour and background are recolourings, learned in
 a few thousand iterations: the ``stargan`` recipe (colour x background) is the course's main model.
 """
 from __future__ import annotations

@@ -168,6 +168,43 @@ def test_identity_term_is_off_by_default_and_adds_the_copy_error():
         SG.StarGANConfig(lambda_id=-1)
 
 
+def test_instance_noise_reaches_every_image_D_sees_and_nothing_else():
+    x, labels = batch(n=4, size=16)
+    model = SG.StarGAN(tiny_cfg())
+    assert model.seen_by_D(x) is x                     # off by default: the paper's D sees clean images
+    model = SG.StarGAN(tiny_cfg(d_noise=0.5))
+    big = torch.zeros(8, 3, 32, 32)
+    noise = model.seen_by_D(big)
+    assert abs(float(noise.std()) - 0.5) < 0.02 and abs(float(noise.mean())) < 0.02
+    assert not torch.equal(noise, model.seen_by_D(big))  # fresh noise on every call
+    seen = []
+    model.D.register_forward_pre_hook(lambda module, args: seen.append(args[0].detach().clone()))
+    model.set_input(x, labels)
+    model.backward_D()
+    with torch.no_grad():
+        fake = model.G(x, model.c_trg)
+    real_in, fake_in = seen[0], seen[1]
+    for shown, clean in ((real_in, x), (fake_in, fake)):
+        assert 0.3 < float((shown - clean).std()) < 0.7
+    seen.clear()
+    model.backward_G()
+    assert 0.3 < float((seen[0] - fake).std()) < 0.7    # G is judged through the same noise
+    assert len(seen) == 1                               # one D call in G's step: the fake, noisy
+    with pytest.raises(ValueError, match="d_noise"):
+        SG.StarGANConfig(d_noise=-0.1)
+
+
+def test_spectral_norm_option_wraps_every_convolution_of_D():
+    from torch.nn.utils import parametrize
+    D = SG.build_discriminator(tiny_cfg(d_spectral_norm=True))
+    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
+    assert not any(parametrize.is_parametrized(m) for m in SG.build_discriminator(tiny_cfg()).modules()
+                   if isinstance(m, torch.nn.Conv2d))
+    with pytest.raises(TypeError, match="d_spectral_norm"):
+        SG.StarGANConfig(d_spectral_norm="yes")
+
+
 def test_D_every_step_G_every_n_critic_steps():
     torch.manual_seed(0)
     model = SG.StarGAN(tiny_cfg())

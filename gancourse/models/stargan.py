@@ -103,6 +103,8 @@ class StarGANConfig:
     lambda_rec: float = 10.0
     lambda_gp: float = 10.0
     lambda_id: float = 0.0        # identity term |G(x, c_org) - x| (not in StarGAN; CycleGAN's, notebook 11)
+    d_noise: float = 0.0          # std of the Gaussian "instance noise" added to every image D sees (not in StarGAN)
+    d_spectral_norm: bool = False # spectral norm on D's convolutions (not in StarGAN; SN-GAN's, notebook 07)
     n_critic: int = 5
     g_lr: float = 1e-4
     d_lr: float = 1e-4
@@ -129,8 +131,10 @@ class StarGANConfig:
         if self.size < 2 ** (self.d_layers + 1):
             raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
         self.n_blocks = V.positive_int(self.n_blocks, "n_blocks", minimum=0)
+        if not isinstance(self.d_spectral_norm, bool):
+            raise TypeError(f"d_spectral_norm: expected a bool, got {type(self.d_spectral_norm).__name__}")
         V.choice(self.norm, "norm", ("instance", "batch"))
-        for name in ("lambda_cls", "lambda_rec", "lambda_gp", "lambda_id"):
+        for name in ("lambda_cls", "lambda_rec", "lambda_gp", "lambda_id", "d_noise"):
             setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
         self.g_lr = V.positive_float(self.g_lr, "g_lr")
         self.d_lr = V.positive_float(self.d_lr, "d_lr")
@@ -279,7 +283,8 @@ def build_generator(cfg: StarGANConfig) -> StarGenerator:
 def build_discriminator(cfg: StarGANConfig) -> PatchDiscriminator:
     """D: a PatchGAN without normalisation, with an auxiliary classifier of ``cfg.c_dim`` outputs:
     images (N, 3, S, S) -> (scores (N, 1, h, w), class logits (N, c_dim))."""
-    return PatchDiscriminator(3, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.c_dim)
+    return PatchDiscriminator(3, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.c_dim,
+                              spectral_norm=cfg.d_spectral_norm)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -353,15 +358,24 @@ class StarGAN:
         self.label_trg = self.label_org[torch.randperm(x.shape[0]).to(self.device)]   # targets: shuffled labels
         self.c_org, self.c_trg = self.code(self.label_org, dataset), self.code(self.label_trg, dataset)
 
+    def seen_by_D(self, x: torch.Tensor) -> torch.Tensor:
+        """What D is shown of images x (N, 3, S, S): x itself, or with ``d_noise`` > 0 x + σ·ε, ε ~ N(0, I)
+        drawn afresh, for real and fake images alike ("instance noise", Sønderby et al. 2017). The
+        noisy distributions are equal only if the clean ones are (a Gaussian blur of densities is
+        invertible), so the game keeps its solution; what changes is that a faint pattern drowns in
+        the noise and no longer decides D's classifier."""
+        return x if self.cfg.d_noise == 0 else x + self.cfg.d_noise * torch.randn_like(x)
+
     def backward_D(self) -> dict:
         """-E D_src(x) + E D_src(G(x, c)) + λ_gp·GP + λ_cls·CE(D_cls(x), c')."""
         cfg = self.cfg
-        src_real, cls_real = self.D(self.real)
+        real = self.seen_by_D(self.real)
+        src_real, cls_real = self.D(real)
         with torch.no_grad():
-            fake = self.G(self.real, self.c_trg)
+            fake = self.seen_by_D(self.G(self.real, self.c_trg))
         src_fake, _ = self.D(fake)
         adv = losses.d_loss_wasserstein(src_real, src_fake)
-        gp = losses.gradient_penalty(self.D, self.real, fake)
+        gp = losses.gradient_penalty(self.D, real, fake)
         cls = self.classification_loss(cls_real, self.label_org, self.dataset)
         (adv + cfg.lambda_gp * gp + cfg.lambda_cls * cls).backward()
         return {"D_adv": adv, "D_gp": gp, "D_cls": cls}
@@ -371,7 +385,7 @@ class StarGAN:
         and with ``lambda_id`` > 0 also λ_id·|G(x, c') - x| (asked for its own labels, G should copy)."""
         cfg = self.cfg
         fake = self.G(self.real, self.c_trg)
-        src_fake, cls_fake = self.D(fake)
+        src_fake, cls_fake = self.D(self.seen_by_D(fake))
         adv = losses.g_loss_wasserstein(src_fake)
         cls = self.classification_loss(cls_fake, self.label_trg, self.dataset)
         rec = (self.G(fake, self.c_org) - self.real).abs().mean()

@@ -56,7 +56,9 @@ circles that an independent classifier still reads as circles. The same model ex
 and sky backgrounds, which no label mentions: a swap done twice is the identity, so the
 reconstruction term cannot see it. ``lambda_id`` adds CycleGAN's identity term |G(x, c_org) - x|
 against that (off by default: StarGAN has none); in notebook 12's run with it (and a wider G) the
-background was kept, and shapes changed even less. Colour and background are recolourings, learned in
+background was kept, and shapes changed even less. Two D options came from the same search:
+``d_noise`` (Gaussian "instance noise" on every image D sees, meant to drown a faint pattern) and
+``d_spectral_norm``; neither brings every shape to 90% (notebook 12 has the table). Colour and background are recolourings, learned in
 a few thousand iterations: the ``stargan`` recipe (colour x background) is the course's main model.
 """
 from __future__ import annotations

@@ -186,10 +186,19 @@ def test_instance_noise_reaches_every_image_D_sees_and_nothing_else():
     real_in, fake_in = seen[0], seen[1]
     for shown, clean in ((real_in, x), (fake_in, fake)):
         assert 0.3 < float((shown - clean).std()) < 0.7
+    # the gradient penalty's points lie on the segments between the *noisy* real and fake D was shown
+    mixed = seen[2]
+    alpha = ((mixed - fake_in).flatten(1) * (real_in - fake_in).flatten(1)).sum(1) / \
+        (real_in - fake_in).flatten(1).pow(2).sum(1)
+    assert torch.allclose(mixed, fake_in + alpha.view(-1, 1, 1, 1) * (real_in - fake_in), atol=1e-5)
     seen.clear()
+    g_inputs = []
+    model.G.register_forward_pre_hook(lambda module, args: g_inputs.append(args[0].detach().clone()))
     model.backward_G()
     assert 0.3 < float((seen[0] - fake).std()) < 0.7    # G is judged through the same noise
     assert len(seen) == 1                               # one D call in G's step: the fake, noisy
+    # G's own inputs stay clean: the reconstruction G(G(x, c), c') reads the noiseless fake
+    assert torch.equal(g_inputs[0], x) and torch.allclose(g_inputs[1], fake, atol=1e-6)
     with pytest.raises(ValueError, match="d_noise"):
         SG.StarGANConfig(d_noise=-0.1)
 

@@ -58,8 +58,9 @@ reconstruction term cannot see it. ``lambda_id`` adds CycleGAN's identity term |
 against that (off by default: StarGAN has none); in notebook 12's run with it (and a wider G) the
 background was kept, and shapes changed even less. Two D options came from the same search:
 ``d_noise`` (Gaussian "instance noise" on every image D sees, meant to drown a faint pattern) and
-``d_spectral_norm``; neither brings every shape to 90% (notebook 12 has the table). Colour and background are recolourings, learned in
-a few thousand iterations: the ``stargan`` recipe (colour x background) is the course's main model.
+``d_spectral_norm``; neither brings every shape to 90% (notebook 12 has the table). Colour and
+background are recolourings, learned in a few thousand iterations: the ``stargan`` recipe
+(colour x background) is the course's main model.
 """
 from __future__ import annotations
 
@@ -106,7 +107,7 @@ class StarGANConfig:
     lambda_gp: float = 10.0
     lambda_id: float = 0.0        # identity term |G(x, c_org) - x| (not in StarGAN; CycleGAN's, notebook 11)
     d_noise: float = 0.0          # std of the Gaussian "instance noise" added to every image D sees (not in StarGAN)
-    d_spectral_norm: bool = False # spectral norm on D's convolutions (not in StarGAN; SN-GAN's, notebook 07)
+    d_spectral_norm: bool = False # spectral norm on D's convolutions (not in StarGAN; SN-GAN's, notebook 08)
     n_critic: int = 5
     g_lr: float = 1e-4
     d_lr: float = 1e-4
@@ -364,8 +365,9 @@ class StarGAN:
         """What D is shown of images x (N, 3, S, S): x itself, or with ``d_noise`` > 0 x + σ·ε, ε ~ N(0, I)
         drawn afresh, for real and fake images alike ("instance noise", Sønderby et al. 2017). The
         noisy distributions are equal only if the clean ones are (a Gaussian blur of densities is
-        invertible), so the game keeps its solution; what changes is that a faint pattern drowns in
-        the noise and no longer decides D's classifier."""
+        invertible), so the game keeps its solution. The aim is that a faint pattern drowns in the
+        noise and no longer decides D's classifier; on the shapes at σ = 0.5 it did not (notebook 12,
+        section 6: that run's D still read most circles asked to become squares as squares)."""
         return x if self.cfg.d_noise == 0 else x + self.cfg.d_noise * torch.randn_like(x)
 
     def backward_D(self) -> dict:

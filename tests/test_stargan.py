@@ -264,14 +264,35 @@ def test_shapes_data_labels_are_the_named_attributes():
     assert torch.equal(data[1], torch.stack([ds.attribute("shape"), ds.attribute("color")], 1))
 
 
-def test_the_shape_recipe_builds_shape_by_colour_with_its_faster_D(tmp_path, monkeypatch):
+def test_the_shape_recipe_builds_shape_by_colour_with_its_faster_noisy_D_and_ships_D(tmp_path, monkeypatch):
+    import shutil
+    from gancourse import pretrained
+    data = tmp_path / "data"          # a copy of data/ with the classifier the recipe scores with
+    data.mkdir()
+    for name in ("MANIFEST.json", pretrained.manifest()["shapes-classifier"]["file"]):
+        shutil.copy(pretrained.data_dir() / name, data / name)
     monkeypatch.setenv("GANCOURSE_QUICK", "1")
+    monkeypatch.setenv(pretrained.DATA_ENV, str(data))
     recipes._load_registry()
-    assert recipes.main(["stargan-shape", "--steps", "2", "--no-progress", "--out", str(tmp_path)]) == 0
-    state = torch.load(next(tmp_path.glob("ckpt_*.pt")), weights_only=True)
+    assert recipes.main(["stargan-shape", "--steps", "2", "--no-progress", "--out", str(tmp_path / "run"),
+                         "--publish"]) == 0
+    state = torch.load(next((tmp_path / "run").glob("ckpt_*.pt")), weights_only=True)
     cfg = SG.StarGANConfig(**state["config"])
     assert cfg.datasets == ((3, 4),) and cfg.names == (("shape", "color"),)
-    assert (cfg.d_lr, cfg.g_lr, cfg.batch_size) == (3e-4, 1e-4, 16)
+    assert (cfg.d_lr, cfg.g_lr, cfg.d_noise, cfg.batch_size, cfg.steps) == (3e-4, 3e-4, 0.5, 16, 2)
+    # the published file keeps the training D beside G: the same weights as the last checkpoint's D
+    D, published_cfg = SG.load_pretrained_discriminator("shape")
+    assert published_cfg == cfg and not D.training
+    assert all(torch.equal(v, state["modules"]["D"][k]) for k, v in D.state_dict().items())
+    assert pretrained.manifest()["stargan-shapes-shape"]["command"] == \
+        "python -m gancourse.train stargan-shape --steps 2 --publish"
+
+
+def test_the_models_without_a_shipped_D_say_so():
+    with pytest.raises(ValueError, match="variant: 'single' ships its G only"):
+        SG.load_pretrained_discriminator("single")
+    with pytest.raises(ValueError, match="variant"):
+        SG.load_pretrained_discriminator("double")
 
 
 def test_translate_batch_stats_keeps_the_order_and_leaves_G_alone():
@@ -378,11 +399,24 @@ def test_shipped_mask_vector_model_translates_both_datasets():
     assert colour["acc_color_min"] >= 0.9 and background["acc_background_min"] >= 0.9, (colour, background)
 
 
-def test_shipped_shape_model_reaches_every_colour_and_beats_chance_on_every_shape():
-    """Issue 7 asks >= 90% for every shape too: not reached (circles hardly change, so squares stay at
-    61%), see notebook 12. What holds: every colour >= 90%, every shape well above chance (1/3)."""
+def test_shipped_shape_model_meets_the_issue_targets_on_the_manifests_test_set():
+    """Done-when of issue 7 for colour x shape: every shape and every colour >= 90% of the
+    translations, on the 300 test images the manifest's numbers come from (on 60 the squares read
+    89%: the margin is small, notebook 12 says so); the background, which no label names, kept."""
     G, cfg = SG.load_pretrained("shape")
     assert cfg.names == (("shape", "color"),)
-    _, (test,) = SG.shapes_data("shape", 60, split="test")
+    _, (test,) = SG.shapes_data("shape", 300, split="test")
     out = SG.evaluate_shapes(G, cfg, test)
-    assert out["acc_color_min"] >= 0.9 and out["acc_shape_min"] >= 0.5, out
+    assert out["acc_color_min"] >= 0.9 and out["acc_shape_min"] >= 0.9 and out["kept_background"] >= 0.9, out
+
+
+def test_shipped_shape_models_D_reads_real_shapes():
+    """The D shipped beside G (notebook 12 asks its classifier about G's translations) is the trained
+    one: its class head reads the shape and colour of real test images."""
+    D, cfg = SG.load_pretrained_discriminator("shape")
+    _, (test,) = SG.shapes_data("shape", 120, split="test")
+    with torch.no_grad():
+        _, logits = D(test.images)
+    assert logits.shape == (120, cfg.c_dim) == (120, 7)
+    assert (logits[:, :3].argmax(1) == test.attribute("shape")).float().mean() >= 0.9
+    assert (logits[:, 3:].argmax(1) == test.attribute("color")).float().mean() >= 0.9

@@ -41,26 +41,21 @@ the other with background only, trained with the mask vector. Recipes: ``python 
 stargan`` (shapes, colour x background, or ``--data FOLDER`` with one sub-folder per domain) and
 ``stargan-mask`` (the two-dataset shapes setting of notebook 12).
 
-Why not colour x *shape*, as the course first planned? A change of shape moves the outline (a
-geometric change), which CycleGAN-style generators do poorly (Zhu et al. 2017, Section 5.3), and
-here it first fails in D: D's architecture trained as a plain classifier of real shapes (Adam,
-batches of 16) sits on a plateau near 57% for 3,000 steps at the paper's learning rate 1e-4; at 3e-4
-it breaks through after about 2,000 steps (99% at 3,000), at 1e-3 after 1,500, but a StarGAN run
-with D at 1e-3 diverged (gradient penalty ~2,500 at iteration 4,400). Recipe ``stargan-shape`` is
-the measured attempt: D at 3e-4 (G at the paper's 1e-4, a two-time-scale choice as in Heusel et al.
-2017), batches of 16, 30,000 iterations (6,000 G updates). Its D learns shape after about 10,000
-iterations; its translations reach every colour, and squares and triangles turn into each other and
-into circles, but circles hardly change (notebook 12 prints the numbers of the shipped model): G's
-classification loss ends near 0.02, so D's classifier, trained on real images only, is convinced by
-circles that an independent classifier still reads as circles. The same model exchanges the cream
-and sky backgrounds, which no label mentions: a swap done twice is the identity, so the
-reconstruction term cannot see it. ``lambda_id`` adds CycleGAN's identity term |G(x, c_org) - x|
-against that (off by default: StarGAN has none); in notebook 12's run with it (and a wider G) the
-background was kept, and shapes changed even less. Two D options came from the same search:
-``d_noise`` (Gaussian "instance noise" on every image D sees, meant to drown a faint pattern) and
-``d_spectral_norm``; neither brings every shape to 90% (notebook 12 has the table). Colour and
-background are recolourings, learned in a few thousand iterations: the ``stargan`` recipe
-(colour x background) is the course's main model.
+Colour x *shape* is harder. A change of shape moves the outline (a geometric change), which
+CycleGAN-style generators do poorly (Zhu et al. 2017, Section 5.3), and here it first fails in D:
+D's architecture trained as a plain classifier of real shapes (Adam, batches of 16) sits on a plateau
+near 57% for 3,000 steps at the paper's learning rate 1e-4; at 3e-4 it breaks through after about
+2,000 steps, but a StarGAN run with D at 1e-3 diverged (gradient penalty ~2,500 at iteration 4,400).
+Then G fools D: with D at 3e-4 alone (30,000 iterations) circles hardly changed, yet D's classifier,
+trained on real images only, read 97% of the circles asked to become squares as squares. Recipe
+``stargan-shape`` is what reached every shape (notebook 12, section 6, has the runs): D and G at 3e-4,
+Gaussian "instance noise" σ = 0.5 on every image D sees (``d_noise``, Sønderby et al. 2017, not in
+StarGAN), batches of 16, 30,000 iterations; 100 / 93 / 96% for circle / square / triangle on 300
+test images, every colour 100%, one seed. Its D is shipped beside G (:func:`load_pretrained_discriminator`).
+Two more options came from the same search: ``lambda_id`` adds CycleGAN's identity term
+|G(x, c_org) - x| (StarGAN has none), ``d_spectral_norm`` spectral norm in D; neither helped shape.
+Colour and background are recolourings, learned in a few thousand iterations: the ``stargan``
+recipe (colour x background) is the course's main model.
 """
 from __future__ import annotations
 
@@ -600,8 +595,14 @@ PRETRAINED = {"single": "stargan-shapes", "mask": "stargan-shapes-mask", "shape"
 # the shapes attributes behind the label groups of each variant (the datasets' names in the configs)
 SHAPES_LABELS = {"single": (("color", "background"),), "mask": (("color",), ("background",)),
                  "shape": (("shape", "color"),)}
-# what a variant changes in shapes_config: the shape model's D learns faster (module docstring)
-SHAPES_SETTINGS = {"single": {}, "mask": {"datasets": ((4,), (3,))}, "shape": {"d_lr": 3e-4, "batch_size": 16}}
+# what a variant changes in shapes_config: the shape model's D learns faster, sees noisy images,
+# and the run is longer (module docstring; notebook 12, section 6, has the runs behind each choice)
+SHAPES_SETTINGS = {"single": {}, "mask": {"datasets": ((4,), (3,))},
+                   "shape": {"d_lr": 3e-4, "g_lr": 3e-4, "d_noise": 0.5, "batch_size": 16, "steps": 30000}}
+
+
+# the variants whose checkpoint keeps D too (notebook 12 reads the shape model's D classifier)
+SHIPS_D = ("shape",)
 
 
 def load_pretrained(variant: str = "single") -> tuple[StarGenerator, StarGANConfig]:
@@ -615,6 +616,21 @@ def load_pretrained(variant: str = "single") -> tuple[StarGenerator, StarGANConf
     G = build_generator(cfg)
     G.load_state_dict(state["modules"]["G"])
     return G.eval(), cfg
+
+
+def load_pretrained_discriminator(variant: str = "shape") -> tuple[PatchDiscriminator, StarGANConfig]:
+    """The D trained beside a shipped G, for the variants that ship it (the "shape" model: notebook 12
+    asks its classifier what it reads in G's translations). Returns ``(D, cfg)`` in eval mode."""
+    from .. import pretrained
+
+    V.choice(variant, "variant", PRETRAINED)
+    state = pretrained.load(PRETRAINED[variant])
+    if "D" not in state["modules"]:
+        raise ValueError(f"variant: {variant!r} ships its G only; D is kept for {list(SHIPS_D)}")
+    cfg = StarGANConfig(**state["config"])
+    D = build_discriminator(cfg)
+    D.load_state_dict(state["modules"]["D"])
+    return D.eval(), cfg
 
 
 def shapes_data(variant: str, n: int, size: int = 32, split: str = "train", seed: int = 0):
@@ -689,10 +705,11 @@ def run(args, variant: str = "single") -> dict:
             raise SystemExit("stargan --publish: only the shapes models are shipped; drop --data")
         extra = f" --device {args.device}" if args.device else ""
         path = pretrained.save(
-            PRETRAINED[variant], {"G": G}, config=asdict(cfg), metrics=metrics,
+            PRETRAINED[variant], {"G": G} | ({"D": unwrap(model.D).cpu().eval()} if variant in SHIPS_D else {}),
+            config=asdict(cfg), metrics=metrics,
             command=f"python -m gancourse.train {RECIPE_NAMES[variant]} --steps {cfg.steps} --publish{extra}",
             description={"single": "StarGAN G on 32x32 shapes: colour x background domains",
-                     "shape": "StarGAN G on 32x32 shapes: shape x colour domains (D at 3e-4, notebook 12)",
+                     "shape": "StarGAN G and D on 32x32 shapes: shape x colour domains (D at 3e-4 with instance noise, notebook 12)",
                      "mask": "StarGAN G on two shapes datasets (colour labels / background labels) with the mask vector"}[variant])
         metrics["published"] = path.name
     return metrics
@@ -712,6 +729,6 @@ RECIPE_NAMES = {"single": "stargan", "mask": "stargan-mask", "shape": "stargan-s
 recipes.register("stargan", __name__, "run",
                  "StarGAN: shapes colour x background domains, or --data one sub-folder per domain (notebook 12)")
 recipes.register("stargan-shape", __name__, "run_shape",
-                 "StarGAN: shapes shape x colour domains, D at 3e-4 (notebook 12)")
+                 "StarGAN: shapes shape x colour domains, D and G at 3e-4, instance noise in D (notebook 12)")
 recipes.register("stargan-mask", __name__, "run_mask",
                  "StarGAN on two shapes datasets with different label sets, mask vector (notebook 12)")

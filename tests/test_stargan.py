@@ -332,7 +332,7 @@ def test_kept_background_is_the_share_read_as_the_inputs_background():
         def forward(self, x, c):
             return x
 
-    class SwapCreamSky(SG.StarGenerator):          # cream <-> sky, as notebook 12's shape model does
+    class SwapCreamSky(SG.StarGenerator):          # cream <-> sky, as five runs of notebook 12's table did
         def forward(self, x, c):
             tints = S.BACKGROUNDS * 2 - 1                                # in [-1, 1], like the images
             corner = x[:, :, :4, :4].mean((2, 3))                        # (N, 3): the tint, roughly

@@ -222,35 +222,105 @@ def test_path_traversal_members_are_refused_and_nothing_is_extracted(tmp_path, b
 
 
 @pytest.mark.parametrize("members, message", [
-    ({"d/link": ("sym", "../../outside")}, "links to '../../outside', outside"),
-    ({"d/link": ("sym", "/etc/passwd")}, "links to '/etc/passwd', outside"),
-    ({"d/hard": ("hard", "../outside")}, "links to '../outside', outside"),
+    ({"d/link": ("sym", "../../outside")}, "is a symbolic link to '../../outside'; archives holding links are refused"),
+    ({"d/link": ("sym", "/etc/passwd")}, "is a symbolic link to '/etc/passwd'; archives holding links"),
+    ({"d/hard": ("hard", "../outside")}, "is a hard link to '../outside'; archives holding links"),
+    ({"d/sub/link": ("sym", "../a.txt")}, "is a symbolic link to '../a.txt'; archives holding links"),
     ({"d/tty": ("dev", "")}, "device or special file"),
 ])
-def test_tar_links_outside_and_devices_are_refused(tmp_path, members, message):
+def test_tar_links_and_devices_are_refused(tmp_path, members, message):
     archive = make_tar(tmp_path / "x.tar.gz", {"d/a.txt": b"fine", **members})
     with pytest.raises(dl.UnsafeArchiveError, match=message):
         dl.extract_archive(archive, tmp_path / "t")
     assert list((tmp_path / "t").iterdir()) == []
 
 
-def test_zip_symlink_outside_and_zip_bombs_are_refused(tmp_path):
-    archive = tmp_path / "x.zip"
-    with zipfile.ZipFile(archive, "w") as zf:
-        info = zipfile.ZipInfo("d/link")
-        info.external_attr = (stat.S_IFLNK | 0o777) << 16
-        zf.writestr(info, "../../etc")
-    with pytest.raises(dl.UnsafeArchiveError, match="link to '../../etc', outside"):
+def zip_with_links(path, members):
+    """``members``: name -> bytes, or name -> ("sym", target) stored as a zip symlink."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, payload in members.items():
+            if isinstance(payload, tuple):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = (stat.S_IFLNK | 0o777) << 16
+                zf.writestr(info, payload[1])
+            else:
+                zf.writestr(name, payload)
+    return path
+
+
+# A chain of links, each of which stays inside on paper (checked without following the links
+# already extracted), then a file written through the last one: d -> ., d/e -> ., d/e/x/l ->
+# ../../.. (on paper d/e/x/../../.. = d/.. = the target; on disk d/e/x is <target>/x, so
+# d/e/x/l is <target>/x/l -> <target>/../..), then l/escaped.txt.
+CHAIN = {"x/": b"", "d": ("sym", "."), "d/e": ("sym", "."), "d/e/x/l": ("sym", "../../.."),
+         "d/e/x/l/escaped.txt": b"overwritten"}
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_a_chain_of_links_cannot_write_outside_even_without_the_tar_filter(tmp_path, kind, monkeypatch):
+    """Before the fix, the zip above wrote ``escaped.txt`` two levels above the target folder."""
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)      # as on Python 3.10.0-3.10.11, 3.11.0-3.11.3
+    base = tmp_path / "home" / "user"
+    target = base / "datasets" / "celeba"
+    if kind == "zip":
+        archive = zip_with_links(tmp_path / "evil.zip", CHAIN)
+    else:
+        archive = make_tar(tmp_path / "evil.tar.gz", {k: v for k, v in CHAIN.items() if k != "x/"})
+    with pytest.raises(dl.UnsafeArchiveError, match="is a (symbolic )?link to '.'; archives holding links are refused"):
+        dl.extract_archive(archive, target)
+    assert list(target.iterdir()) == []
+    assert not list(tmp_path.rglob("escaped.txt")), "a file was written through the links"
+
+
+def test_fetch_refuses_a_chained_link_zip_placed_by_hand(tmp_path, monkeypatch):
+    """The attack through the documented path: a CelebA zip put where README says."""
+    monkeypatch.setenv(dl.DATASETS_ENV, str(tmp_path / "cache" / "datasets"))
+    victim = tmp_path / "cache" / "precious.txt"
+    victim.parent.mkdir(parents=True)
+    victim.write_text("mine")
+    folder = dl.dataset_folder("celeba")
+    folder.mkdir(parents=True)
+    # one link more than CHAIN climbs one level more: from the staging folder inside celeba/ to cache/
+    chain = {"x/": b"", "d": ("sym", "."), "d/e": ("sym", "."), "d/e/f": ("sym", "."),
+             "d/e/f/x/l": ("sym", "../../../.."), "d/e/f/x/l/precious.txt": b"overwritten"}
+    zip_with_links(folder / "img_align_celeba.zip", chain)
+    with pytest.raises(dl.UnsafeArchiveError, match="archives holding links are refused"):
+        data.fetch("celeba")
+    assert victim.read_text() == "mine"
+    assert sorted(p.name for p in folder.iterdir()) == ["img_align_celeba.zip", "img_align_celeba.zip.sha256"]
+
+
+def test_zip_symlinks_devices_and_bombs_are_refused(tmp_path):
+    archive = zip_with_links(tmp_path / "x.zip", {"d/link": ("sym", "../../etc")})
+    with pytest.raises(dl.UnsafeArchiveError, match="is a link to '../../etc'; archives holding links are refused"):
         dl.extract_archive(archive, tmp_path / "t")
+    fifo = tmp_path / "fifo.zip"
+    with zipfile.ZipFile(fifo, "w") as zf:
+        info = zipfile.ZipInfo("d/pipe")
+        info.external_attr = (stat.S_IFIFO | 0o644) << 16
+        zf.writestr(info, b"")
+    with pytest.raises(dl.UnsafeArchiveError, match="device or special file"):
+        dl.extract_archive(fifo, tmp_path / "t")
     bomb = make_zip(tmp_path / "bomb.zip", {"big.bin": b"\0" * 100_000})
     with pytest.raises(dl.UnsafeArchiveError, match="would unpack to 100000 bytes, more than max_bytes=1000"):
         dl.extract_archive(bomb, tmp_path / "t", max_bytes=1000)
+    assert list((tmp_path / "t").iterdir()) == []
 
 
-def test_safe_archives_extract_with_inside_links_and_refuse_to_overwrite(tmp_path):
-    archive = make_tar(tmp_path / "ok.tar.gz", {"d/a.txt": b"A", "d/sub/b.txt": b"B", "d/sub/link": ("sym", "../a.txt")})
+def test_a_tar_member_that_understates_its_size_is_caught_while_writing(tmp_path):
+    """The bytes written count, not the sizes the archive declares (here the plan is fooled)."""
+    archive = make_tar(tmp_path / "x.tar.gz", {"a.bin": b"\1" * 5000, "b.bin": b"\2" * 5000})
+    with pytest.raises(dl.UnsafeArchiveError, match="more than max_bytes=6000"):
+        dl._write_members([dl._Member("a.bin", ("a.bin",), False, 10, None),
+                           dl._Member("b.bin", ("b.bin",), False, 10, None)],
+                          lambda _: io.BytesIO(b"\1" * 5000), tmp_path, archive, 6000)
+
+
+def test_safe_archives_extract_and_refuse_to_overwrite(tmp_path):
+    archive = make_tar(tmp_path / "ok.tar.gz", {"d/a.txt": b"A", "d/sub/b.txt": b"B", "./d/sub/c.txt": b"C"})
     placed = dl.extract_archive(archive, tmp_path / "t")
-    assert placed == [tmp_path / "t" / "d"] and (tmp_path / "t" / "d" / "sub" / "link").read_bytes() == b"A"
+    assert placed == [tmp_path / "t" / "d"] and (tmp_path / "t" / "d" / "sub" / "b.txt").read_bytes() == b"B"
+    assert (tmp_path / "t" / "d" / "sub" / "c.txt").read_bytes() == b"C"
     assert [p.name for p in (tmp_path / "t").iterdir()] == ["d"], "no staging folder left behind"
     with pytest.raises(FileExistsError, match="already holds d; remove it"):
         dl.extract_archive(archive, tmp_path / "t")
@@ -259,6 +329,9 @@ def test_safe_archives_extract_with_inside_links_and_refuse_to_overwrite(tmp_pat
     with pytest.raises(dl.UnsafeArchiveError, match="damaged or truncated archive"):
         dl.extract_archive(tmp_path / "cut.tar.gz", tmp_path / "t2")
     assert list((tmp_path / "t2").iterdir()) == []
+    z = make_zip(tmp_path / "ok.zip", {"top/": b"", "top/x/y.txt": b"Y"})
+    assert dl.extract_archive(z, tmp_path / "t3") == [tmp_path / "t3" / "top"]
+    assert (tmp_path / "t3" / "top" / "x" / "y.txt").read_bytes() == b"Y"
 
 
 def test_fetch_and_load_the_image_datasets_from_a_local_mirror(server, tmp_path, monkeypatch):

@@ -41,10 +41,14 @@ Integrity rules:
   resumes it with an HTTP range request, or restarts from zero when the server does not support
   ranges. A ``.part`` file is never used as data.
 * **Safe extraction.** Every member of a zip or tar archive is checked before anything is
-  written: absolute paths, ``..`` components, links pointing outside the target folder, device
-  files and a total size above ``max_bytes`` are refused (:class:`UnsafeArchiveError`, nothing
-  extracted). The archive is unpacked into a temporary folder beside the target and moved into
-  place entry by entry, so a crash never leaves a half-extracted folder under the real name.
+  written: absolute paths, ``..`` components, links of any kind (symbolic or hard: a chain of
+  links, each harmless on paper, can lead outside once the earlier ones exist; the datasets'
+  archives hold none), device files and a total size above ``max_bytes`` are refused
+  (:class:`UnsafeArchiveError`, nothing extracted). The course writes every member itself, never
+  through a link, checking each destination's real path, so the rules hold on every Python version
+  (they do not rely on ``tarfile``'s extraction filters, which Python 3.10.0-3.10.11 and
+  3.11.0-3.11.3 lack). The archive is unpacked into a temporary folder beside the target and moved
+  into place entry by entry, so a crash never leaves a half-extracted folder under the real name.
 """
 from __future__ import annotations
 
@@ -408,62 +412,110 @@ def _unsafe_name(name: str) -> str | None:
     return None
 
 
-def _inside(base: Path, member: str, link: str) -> bool:
-    """Does a link stored at ``member`` with target ``link`` stay inside ``base``?"""
-    if link.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", link):
-        return False
-    resolved = os.path.normpath(os.path.join(os.path.dirname(member), link))
-    return not (resolved == ".." or resolved.startswith("../") or os.path.isabs(resolved))
+_LINKS_REFUSED = ("archives holding links are refused: a chain of links, each harmless on paper, can "
+                  "lead outside the target folder once the earlier ones exist on disk")
 
 
-def _plan_zip(archive: zipfile.ZipFile, where: Path, max_bytes: int):
-    members, total = [], 0
+@dataclass
+class _Member:
+    """One archive member to write: its path parts below the target, a folder or a file, its size."""
+
+    name: str
+    parts: tuple[str, ...]
+    is_dir: bool
+    size: int
+    info: object   # the ZipInfo / TarInfo it came from
+
+
+def _member(where: Path, name: str, is_dir: bool, size: int, info) -> _Member:
+    why = _unsafe_name(name)
+    if why:
+        raise UnsafeArchiveError(f"{where}: member {name!r} refused ({why}); nothing was extracted")
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    if not parts and not is_dir:
+        raise UnsafeArchiveError(f"{where}: member {name!r} refused (a file without a name); nothing was extracted")
+    return _Member(name, parts, is_dir, size, info)
+
+
+def _plan_zip(archive: zipfile.ZipFile, where: Path, max_bytes: int) -> list[_Member]:
+    members = []
     for info in archive.infolist():
-        why = _unsafe_name(info.filename)
-        if why:
-            raise UnsafeArchiveError(f"{where}: member {info.filename!r} refused ({why}); nothing was extracted")
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             target = archive.read(info).decode("utf-8", "replace")
-            if not _inside(where, info.filename, target):
-                raise UnsafeArchiveError(f"{where}: member {info.filename!r} is a link to {target!r}, outside the "
-                                         "target folder; nothing was extracted")
-        total += info.file_size
-        members.append(info)
-    if total > max_bytes:
-        raise UnsafeArchiveError(f"{where}: would unpack to {total} bytes, more than max_bytes={max_bytes}; "
-                                 "nothing was extracted")
+            raise UnsafeArchiveError(f"{where}: member {info.filename!r} is a link to {target!r}; "
+                                     f"{_LINKS_REFUSED}; nothing was extracted")
+        if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # 0: no type recorded
+            raise UnsafeArchiveError(f"{where}: member {info.filename!r} is a device or special file; "
+                                     "nothing was extracted")
+        members.append(_member(where, info.filename, info.is_dir(), info.file_size, info))
+    _check_total(where, members, max_bytes)
     return members
 
 
-def _plan_tar(archive: tarfile.TarFile, where: Path, max_bytes: int):
-    members, total = [], 0
+def _plan_tar(archive: tarfile.TarFile, where: Path, max_bytes: int) -> list[_Member]:
+    members = []
     for info in archive.getmembers():
-        why = _unsafe_name(info.name)
-        if why:
-            raise UnsafeArchiveError(f"{where}: member {info.name!r} refused ({why}); nothing was extracted")
         if info.issym() or info.islnk():
-            # a hard link's target is a member name, relative to the archive's root
-            link = info.linkname if info.issym() else os.path.relpath(info.linkname, os.path.dirname(info.name) or ".")
-            if info.islnk() and _unsafe_name(info.linkname) or not _inside(where, info.name, link):
-                raise UnsafeArchiveError(f"{where}: member {info.name!r} links to {info.linkname!r}, outside the "
-                                         "target folder; nothing was extracted")
-        elif not (info.isfile() or info.isdir()):
-            raise UnsafeArchiveError(f"{where}: member {info.name!r} is a device or special file; nothing was extracted")
-        total += info.size
-        members.append(info)
+            kind = "symbolic" if info.issym() else "hard"
+            raise UnsafeArchiveError(f"{where}: member {info.name!r} is a {kind} link to {info.linkname!r}; "
+                                     f"{_LINKS_REFUSED}; nothing was extracted")
+        if not (info.isfile() or info.isdir()):
+            raise UnsafeArchiveError(f"{where}: member {info.name!r} is a device or special file; "
+                                     "nothing was extracted")
+        members.append(_member(where, info.name, info.isdir(), info.size, info))
+    _check_total(where, members, max_bytes)
+    return members
+
+
+def _check_total(where: Path, members: list[_Member], max_bytes: int) -> None:
+    total = sum(m.size for m in members)
     if total > max_bytes:
         raise UnsafeArchiveError(f"{where}: would unpack to {total} bytes, more than max_bytes={max_bytes}; "
                                  "nothing was extracted")
-    return members
+
+
+def _write_members(members: list[_Member], open_member, staging: Path, where: Path, max_bytes: int) -> None:
+    """Write every member below ``staging`` ourselves, never through a link.
+
+    No link is ever created (links are refused when planning), each destination's real path is
+    checked to lie inside ``staging`` before it is written, and files are opened with
+    ``O_NOFOLLOW``: so nothing can land outside, whatever the Python version and whether or not
+    its ``tarfile`` has extraction filters. The bytes actually written count against
+    ``max_bytes`` (a member may lie about its size).
+    """
+    root = Path(os.path.realpath(staging))
+    written = 0
+    for m in members:
+        dest = staging.joinpath(*m.parts)
+        real = Path(os.path.realpath(dest))
+        if real != root and root not in real.parents:
+            raise UnsafeArchiveError(f"{where}: member {m.name!r} would be written to {real}, outside the target "
+                                     "folder; nothing was extracted")
+        if m.is_dir:
+            dest.mkdir(parents=True, exist_ok=True)
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.is_dir():
+            raise UnsafeArchiveError(f"{where}: member {m.name!r} is a file where the archive also has a folder; "
+                                     "nothing was extracted")
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        with open_member(m.info) as src, os.fdopen(os.open(dest, flags, 0o644), "wb") as out:
+            while chunk := src.read(CHUNK):
+                written += len(chunk)
+                if written > max_bytes:
+                    raise UnsafeArchiveError(f"{where}: unpacks to more than max_bytes={max_bytes} bytes (its "
+                                             "members understate their sizes); nothing was extracted")
+                out.write(chunk)
 
 
 def extract_archive(archive, target, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> list[Path]:
     """Unpack a zip or tar (gz, bz2, xz) archive into ``target`` safely; return the top-level paths.
 
-    Every member is checked first (see the module's rules); then the archive is unpacked into a
-    temporary folder inside ``target`` and each top-level entry renamed into place. An entry that
-    already exists in ``target`` is an error (remove it to unpack again).
+    Every member is checked first (see the module's rules; links of any kind are refused); then
+    the members are written one by one into a temporary folder inside ``target`` (see
+    :func:`_write_members`) and each top-level entry is renamed into place. An entry that already
+    exists in ``target`` is an error (remove it to unpack again).
     """
     if not isinstance(archive, (str, os.PathLike)):
         raise TypeError(f"archive: expected a file path, got {type(archive).__name__}")
@@ -485,18 +537,11 @@ def extract_archive(archive, target, *, max_bytes: int = MAX_ARCHIVE_BYTES) -> l
                 bad = zf.testzip()
                 if bad is not None:
                     raise UnsafeArchiveError(f"{archive}: member {bad!r} fails its CRC check; the archive is damaged")
-                for info in members:
-                    if stat.S_ISLNK(info.external_attr >> 16):
-                        link = staging / info.filename
-                        link.parent.mkdir(parents=True, exist_ok=True)
-                        os.symlink(zf.read(info).decode("utf-8"), link)
-                    else:
-                        zf.extract(info, staging)
+                _write_members(members, zf.open, staging, archive, max_bytes)
         elif _is_tar(archive):
             with tarfile.open(archive, "r:*") as tf:
                 members = _plan_tar(tf, archive, max_bytes)
-                kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tf.extractall(staging, members=members, **kwargs)
+                _write_members(members, tf.extractfile, staging, archive, max_bytes)
         else:
             raise ValueError(f"archive: {archive} is neither a zip nor a tar archive")
         tops = sorted(staging.iterdir())

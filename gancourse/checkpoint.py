@@ -41,7 +41,18 @@ FORMAT = "gancourse-checkpoint/1"
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: missing, truncated, corrupted or foreign."""
+    """A checkpoint file that cannot be used: missing, truncated, corrupted, foreign, or written for
+    another model."""
+
+
+class NothingToResumeError(CheckpointError):
+    """Resuming was asked for, and the folder holds no usable checkpoint."""
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when the message is empty."""
+    lines = str(exc).splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,7 +132,7 @@ def load_file(path, map_location="cpu", require_format: bool = True) -> dict:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for damaged files
         raise CheckpointError(
-            f"checkpoint {path}: cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). "
+            f"checkpoint {path}: cannot be read ({_first_line(exc)}). "
             "The file is truncated, corrupted, or not a torch checkpoint."
         ) from None
     if require_format and (not isinstance(obj, dict) or obj.get("format") != FORMAT):
@@ -151,7 +162,7 @@ def _check_records(path: Path) -> None:
             bad = archive.testzip()
     except Exception as exc:  # a damaged directory raises zipfile, zlib or decoding errors
         raise CheckpointError(
-            f"checkpoint {path}: cannot be read ({type(exc).__name__}: {str(exc)[:200]}). "
+            f"checkpoint {path}: cannot be read ({_first_line(exc)}). "
             "The file is corrupted."
         ) from None
     if bad is not None:
@@ -204,13 +215,25 @@ def restore_state(state: dict, modules: dict, optimizers: dict | None = None, ex
     if not isinstance(state, dict) or "modules" not in state or "step" not in state:
         raise CheckpointError("state: expected a checkpoint dict (from load_file or collect_state) "
                               "with 'step' and 'modules'")
+    where = f"checkpoint {state['file']}" if "file" in state else "checkpoint"
+    advice = ("it was written by another recipe or with other options (image size, widths, classes): "
+              "resume with the options of the run that wrote it, or train into another folder")
     for name, module in modules.items():
         if name not in state["modules"]:
-            raise CheckpointError(f"checkpoint has no module {name!r} (it holds {sorted(state['modules'])})")
-        unwrap(module).load_state_dict(state["modules"][name])
+            raise CheckpointError(f"{where} has no module {name!r} (it holds {sorted(state['modules'])}); {advice}")
+        try:
+            unwrap(module).load_state_dict(state["modules"][name])
+        except RuntimeError as exc:  # missing/unexpected keys, size mismatches: say the first one
+            lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+            detail = (lines[1] if len(lines) > 1 else lines[0] if lines else type(exc).__name__)[:300]
+            raise CheckpointError(f"{where}: module {name!r} does not fit this model ({detail}); {advice}") from None
     for name, opt in (optimizers or {}).items():
         if name in state["optimizers"]:
-            opt.load_state_dict(state["optimizers"][name])
+            try:
+                opt.load_state_dict(state["optimizers"][name])
+            except (ValueError, KeyError) as exc:
+                raise CheckpointError(f"{where}: optimizer {name!r} does not fit this model ({_first_line(exc)}); "
+                                      f"{advice}") from None
     for name, obj in (extras or {}).items():
         if name not in state.get("extras", {}):
             continue
@@ -232,6 +255,7 @@ class CheckpointManager:
     """
 
     pattern = re.compile(r"^ckpt_(\d+)\.pt$")
+    temporary = re.compile(r"^\.ckpt_\d+\.pt\..+\.tmp$")   # save_atomic's names, left by a killed write
 
     def __init__(self, directory, keep: int = 3):
         if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
@@ -249,6 +273,15 @@ class CheckpointManager:
         found = [(int(m.group(1)), p) for p in self.directory.iterdir() if (m := self.pattern.match(p.name))]
         return [p for _, p in sorted(found)]
 
+    def remove_temporaries(self) -> list[Path]:
+        """Delete the temporary files of writes that never finished (a process killed while saving)."""
+        if not self.directory.is_dir():
+            return []
+        stale = [p for p in self.directory.iterdir() if self.temporary.match(p.name)]
+        for p in stale:
+            p.unlink(missing_ok=True)
+        return stale
+
     def save(self, state: dict) -> Path:
         path = save_atomic(state, self.path(state["step"]))
         others = [p for p in self.list() if p != path]
@@ -265,7 +298,7 @@ class CheckpointManager:
         """
         for path in reversed(self.list()):
             try:
-                return load_file(path, map_location=map_location)
+                return {**load_file(path, map_location=map_location), "file": str(path)}
             except CheckpointError as exc:
                 aside = path.with_name(path.name + ".damaged")
                 try:

@@ -174,7 +174,7 @@ def train_digit_classifier(config: DigitClassifierConfig | None = None, device="
     if checkpoint is not None:
         checkpoint.modules.setdefault("classifier", net)
         checkpoint.optimizers.setdefault("opt", opt)
-        checkpoint.extras.update({"sched": sched, "batches16": streams[16], "batches32": streams[32]})
+        checkpoint.extras.update({"sched": sched, "batches16": streams[16], "batches32": streams[32], "gen": gen})
     net.train()
     history = fit(step, cfg.steps, log_every=50, desc="digit classifier", progress=progress,
                   checkpoint=checkpoint, resume=resume)

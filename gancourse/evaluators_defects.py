@@ -148,7 +148,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 15
     if checkpoint is not None:
         checkpoint.modules.setdefault("classifier", net)
         checkpoint.optimizers.setdefault("opt", opt)
-        checkpoint.extras.update({"sched": sched})
+        checkpoint.extras.update({"sched": sched, "gen": gen})  # gen draws the batches and their distortions
     net.train()
     history = fit(step, steps, log_every=max(steps // 30, 1), desc=desc, progress=progress,
                   checkpoint=checkpoint, resume=resume)

@@ -49,9 +49,11 @@ def jitter(images: torch.Tensor, generator: torch.Generator | None = None, max_s
     return torch.stack([torch.roll(x, (int(dy), int(dx)), dims=(-2, -1)) for x, (dy, dx) in zip(images, shifts)])
 
 
-def train_styled_digit_classifier(config: StyledClassifierConfig | None = None, device="cpu", progress: bool = True):
+def train_styled_digit_classifier(config: StyledClassifierConfig | None = None, device="cpu", progress: bool = True,
+                                  checkpoint=None, resume: bool | str = False):
     """Train the classifier on the styled pool; return ``(classifier, history)`` (Adam, cosine decay,
-    cross-entropy, random one-pixel shifts)."""
+    cross-entropy, random one-pixel shifts). With ``checkpoint`` (a ``gancourse.train.Checkpointer``),
+    saves and resumes as ``fit`` does."""
     from .data import TensorImageDataset, batches
     from .data.styled_digits import StyledDigits
     from .runtime import seed_everything
@@ -80,8 +82,13 @@ def train_styled_digit_classifier(config: StyledClassifierConfig | None = None, 
         sched.step()
         return {"cross_entropy": loss}
 
+    if checkpoint is not None:
+        checkpoint.modules.setdefault("classifier", net)
+        checkpoint.optimizers.setdefault("opt", opt)
+        checkpoint.extras.update({"sched": sched, "batches": stream, "gen": gen})
     net.train()
-    history = fit(step, cfg.steps, log_every=50, desc="styled digit classifier", progress=progress)
+    history = fit(step, cfg.steps, log_every=50, desc="styled digit classifier", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
     net.eval()
     return net, history
 
@@ -110,6 +117,7 @@ def run(args) -> dict:
     """Recipe ``styled-digit-classifier``: train, report held-out accuracy, optionally publish."""
     from . import pretrained
     from .runtime import pick_device
+    from .train import Checkpointer
 
     if args.data is not None:
         raise SystemExit("styled-digit-classifier: trains on the embedded styled digits only; --data is not supported")
@@ -119,7 +127,9 @@ def run(args) -> dict:
     if args.batch_size is not None:
         cfg.batch_size = args.batch_size
     device = pick_device(args.device) if args.device else torch.device("cpu")
-    net, history = train_styled_digit_classifier(cfg, device=device, progress=not args.no_progress)
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    net, history = train_styled_digit_classifier(cfg, device=device, progress=not args.no_progress,
+                                                 checkpoint=ckpt, resume=args.resume)
     net = net.cpu()
     metrics = {"held_out_accuracy": round(held_out_accuracy(net, cfg.size), 4),
                "train_cross_entropy": round(history.mean("cross_entropy"), 4)}

@@ -19,9 +19,24 @@ By default all cells run, in order; ``--exercises-only`` runs only the setup, ex
 cells (faster; by the course's rules exercises depend on nothing else). The check cells run as the
 student has them, minus any hidden-test region; ``--source DIR`` replaces them by the instructor's
 check cells from the notebook of the same number in ``DIR`` (``notebooks/``), hidden tests
-included. The grader runs the student's code with your rights: run it in a container or a
-throw-away account, and do not take it for a defence against deliberate cheating (a student who
-rewrites the checks in the kernel can fool any in-kernel check).
+included.
+
+What the grader isolates, and what it does not:
+
+- every notebook is read into memory before any is run, so a submission that deletes or edits a
+  classmate's file cannot change that classmate's grade;
+- each submission runs in a temporary copy of its folder (its kernel's working directory; other
+  notebooks in that folder are not copied), with ``HOME`` and ``TMPDIR`` inside that copy and a
+  scrubbed environment (:data:`KEPT_ENVIRONMENT` only: no tokens, keys or settings of yours); the
+  copy is deleted afterwards;
+- the course's code (every file of the installed ``gancourse`` package, the checks included) is
+  hashed before the first submission and checked after each one: if a submission changed it, the
+  grader stops and names that submission (:class:`GraderIntegrityError`), instead of grading the
+  next students with altered checks.
+
+It is not a sandbox: the student's code still runs with your rights and can read or write anything
+you can by absolute paths, use the network, or rewrite the checks inside its own kernel. Run
+untrusted submissions in a container or under bubblewrap (README, "For instructors").
 
 It prints one table per notebook (exercise, difficulty, points, status, detail) and the totals;
 ``--csv FILE`` writes one row per notebook and exercise.
@@ -32,11 +47,15 @@ import argparse
 import ast
 import copy
 import csv
+import hashlib
 import math
 import os
 import re
+import shutil
+import site
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +66,10 @@ from .assign import (BEGIN_HIDDEN, END_HIDDEN, SETUP_TAGS, ExerciseCells, Notebo
                      regions, tags_of)
 
 NOT_DONE_ERRORS = ("NotImplementedError", "ExerciseIncomplete")
+# The only variables of the grader's environment a submission's kernel sees (plus GANCOURSE_QUICK,
+# PYTHONHASHSEED, HOME, TMPDIR and MPLCONFIGDIR, set by the grader).
+KEPT_ENVIRONMENT = ("PATH", "PYTHONPATH", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "SYSTEMROOT",
+                    "GANCOURSE_DEVICE", "CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 CSV_COLUMNS = ["notebook", "exercise", "title", "difficulty", "points", "max_points", "status", "detail"]
 
 
@@ -83,6 +106,7 @@ class NotebookGrade:
     seconds: float = 0.0
     cells_run: int = 0        # distinct code cells executed
     error: str | None = None  # the notebook could not be graded at all (unreadable, unknown)
+    integrity: bool = False   # grading stopped: the course's code changed (GraderIntegrityError)
 
     @property
     def total(self) -> float:
@@ -95,6 +119,30 @@ class NotebookGrade:
 
 # ----------------------------------------------------------------------------------------------
 # Running cells
+
+
+def _client_class():
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError
+
+    class Client(NotebookClient):
+        """nbclient's client, minus one leak: when a cell times out, nbclient leaves that cell's
+        output reader running; it goes on taking messages from the kernel and drops those of the
+        later cells, so a correct exercise after an endless loop printed "no feedback line"."""
+
+        async def _async_poll_for_reply(self, msg_id, cell, timeout, task_poll_output_msg, task_poll_kernel_alive):
+            try:
+                return await super()._async_poll_for_reply(msg_id, cell, timeout, task_poll_output_msg,
+                                                           task_poll_kernel_alive)
+            except CellTimeoutError:
+                task_poll_output_msg.cancel()
+                raise
+
+    return Client
+
+
+def _Client(*args, **kwargs):
+    return _client_class()(*args, **kwargs)
 
 
 class KernelExecutor:
@@ -111,9 +159,7 @@ class KernelExecutor:
         self._context = None
 
     def start(self) -> None:
-        from nbclient import NotebookClient
-
-        self.client = NotebookClient(self.nb, kernel_name=self.kernel_name, allow_errors=True,
+        self.client = _Client(self.nb, kernel_name=self.kernel_name, allow_errors=True,
                                      interrupt_on_timeout=False, shutdown_kernel="immediate",
                                      startup_timeout=self.startup_timeout,
                                      resources={"metadata": {"path": str(self.cwd)}})
@@ -218,6 +264,80 @@ def instructor_notebook(source_dir: Path, path: Path, number: str) -> Path:
     if len(found) != 1:
         raise FileNotFoundError(f"--source: no single notebook {number}_*.ipynb in {source_dir} (found {len(found)})")
     return found[0]
+
+
+# ----------------------------------------------------------------------------------------------
+# Isolation: a private copy per submission, a scrubbed environment, the course's code verified
+
+
+class GraderIntegrityError(RuntimeError):
+    """A submission changed the course's code (the checks) while it was graded."""
+
+
+PACKAGE_ROOT = Path(__file__).resolve().parent   # the code whose integrity the grader verifies
+
+
+def package_fingerprint() -> dict[str, str]:
+    """SHA-256 of every file under :data:`PACKAGE_ROOT` (the installed ``gancourse``, checks included)."""
+    root = PACKAGE_ROOT
+    digests = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digests[str(path.relative_to(root))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def changed_files(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    """Files of the package added, removed or modified between two fingerprints."""
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def scrubbed_environment(quick: bool, home: Path) -> dict[str, str]:
+    """The kernel's environment: :data:`KEPT_ENVIRONMENT` from ours, quick mode, a private home."""
+    env = {k: os.environ[k] for k in KEPT_ENVIRONMENT if k in os.environ}
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    env.update(GANCOURSE_QUICK="1" if quick else "0", PYTHONHASHSEED="0", HOME=str(home),
+               TMPDIR=str(home / "tmp"), MPLCONFIGDIR=str(home / "matplotlib"))
+    user_site = site.getusersitepackages() if site.ENABLE_USER_SITE else None
+    if user_site and Path(user_site).is_dir():  # a `pip install --user` of the course, found under the real home
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (env.get("PYTHONPATH"), user_site) if p)
+    return env
+
+
+COPY_LIMIT = (2000, 500 * 2**20)  # files, bytes: a submission folder larger than this is not copied
+
+
+def private_copy(path: Path, content: bytes, where: Path) -> tuple[Path, str]:
+    """Copy the submission's folder into ``where`` (no other notebooks, no links followed) and
+    write the notebook ``content`` read before grading began. Returns the copied notebook's path
+    and a note ("" or why only the notebook was copied: a folder over :data:`COPY_LIMIT`)."""
+    folder = where / "submission"
+
+    def ignore(directory, names):
+        return [n for n in names if n in (".ipynb_checkpoints", ".git", ".venv", "__pycache__")
+                or (n.endswith(".ipynb") and Path(directory, n) != path)]
+
+    note = ""
+    if path.parent.is_dir():  # the folder may have gone since the notebook was read
+        files = size = 0
+        for directory, dirs, names in os.walk(path.parent):
+            dirs[:] = [d for d in dirs if d not in ignore(directory, dirs)]
+            for n in names:
+                files += 1
+                try:
+                    size += os.lstat(os.path.join(directory, n)).st_size
+                except OSError:
+                    pass
+            if files > COPY_LIMIT[0] or size > COPY_LIMIT[1]:
+                note = (f"its folder {path.parent} holds more than {COPY_LIMIT[0]} files or "
+                        f"{COPY_LIMIT[1] // 2**20} MB: only the notebook was copied for grading")
+                break
+        if not note:
+            shutil.copytree(path.parent, folder, symlinks=True, ignore=ignore)
+    folder.mkdir(parents=True, exist_ok=True)
+    copy_path = folder / path.name
+    copy_path.write_bytes(content)
+    return copy_path, note
 
 
 # ----------------------------------------------------------------------------------------------
@@ -364,11 +484,15 @@ def score(notebook: str, expected, exercises: list[ExerciseCells], runs: dict[in
 
 def grade_notebook(path, timeout: float = 120, total_timeout: float = 1200, exercises_only: bool = False,
                    quick: bool = True, source_dir: Path | None = None, kernel: str = "python3",
-                   executor_factory=None) -> NotebookGrade:
+                   executor_factory=None, content: bytes | None = None,
+                   expected_code: dict[str, str] | None = None) -> NotebookGrade:
     """Execute one submitted notebook and grade each of its exercises (see the module docstring).
 
     ``executor_factory(nb, cwd, env)`` builds the object that runs cells (a :class:`KernelExecutor`
-    by default).
+    by default). ``content``: the notebook's bytes, read before grading began (default: read
+    ``path`` now). ``expected_code``: the :func:`package_fingerprint` the course's code must still
+    have before and after this submission (default: taken now); a difference raises
+    :class:`GraderIntegrityError` naming the submission and the files.
     """
     from .checks import exercises_of
 
@@ -380,7 +504,9 @@ def grade_notebook(path, timeout: float = 120, total_timeout: float = 1200, exer
     result = NotebookGrade(str(path))
     t0 = time.perf_counter()
     try:
-        nb = nbformat.read(path, as_version=4)
+        if content is None:
+            content = path.read_bytes()
+        nb = nbformat.reads(content.decode("utf-8"), as_version=4)
     except Exception as exc:  # not a file, not JSON, not a notebook
         result.error = f"could not read the notebook: {type(exc).__name__}: {exc}"
         return result
@@ -421,16 +547,35 @@ def grade_notebook(path, timeout: float = 120, total_timeout: float = 1200, exer
                 refused[g.check_cell] = (f"its check cell was changed; it must contain only "
                                          f"checks.{g.check_name}(...)")
 
-    env = dict(os.environ, GANCOURSE_QUICK="1" if quick else "0")
-    env.setdefault("PYTHONHASHSEED", "0")
+    expected_code = package_fingerprint() if expected_code is None else expected_code
+    changed = changed_files(expected_code, package_fingerprint())
+    if changed:
+        raise GraderIntegrityError(
+            f"{path}: not graded: the course's code had changed before it started ({', '.join(changed[:5])}): "
+            "a submission graded earlier or alongside it changed it. Restore the package (git checkout -- "
+            "gancourse/, or reinstall it) and grade the remaining notebooks in a sandbox (README).")
     factory = executor_factory or (lambda nb_, cwd, env_: KernelExecutor(nb_, cwd, env_, kernel_name=kernel))
-    executor = factory(nb, path.resolve().parent, env)
-    try:
-        runs, setup_failure, notes = execute(nb, exercises, executor, timeout, total_timeout,
-                                             exercises_only, refused)
-    except Exception as exc:  # the kernel did not start, or the executor itself broke
-        runs, notes = {}, []
-        setup_failure = CellRun(-1, "error", ename=type(exc).__name__, evalue=f"the kernel could not run: {exc}")
+    with tempfile.TemporaryDirectory(prefix="gancourse-grade-", ignore_cleanup_errors=True) as private:
+        private = Path(private)
+        env = scrubbed_environment(quick, private / "home")
+        try:
+            copied, note = private_copy(path.resolve(), content, private)
+            if note:
+                result.notes.append(note)
+            executor = factory(nb, copied.parent, env)
+            runs, setup_failure, notes = execute(nb, exercises, executor, timeout, total_timeout,
+                                                 exercises_only, refused)
+        except Exception as exc:  # the kernel did not start, or the executor itself broke
+            runs, notes = {}, []
+            setup_failure = CellRun(-1, "error", ename=type(exc).__name__,
+                                    evalue=f"the kernel could not run: {exc}")
+    changed = changed_files(expected_code, package_fingerprint())
+    if changed:
+        raise GraderIntegrityError(
+            f"{path}: changed the course's code while it was graded ({', '.join(changed[:5])}); its grade is "
+            "void and grading stopped, so that no later submission is graded with altered checks. Restore the "
+            "package (git checkout -- gancourse/, or reinstall it), and grade the remaining notebooks in a "
+            "sandbox (README).")
     result.notes.extend(notes)
     result.cells_run = sum(r.status in ("ok", "error", "timeout", "dead") for r in runs.values())
     result.exercises = score(str(path), expected, exercises, runs, setup_failure)
@@ -485,7 +630,11 @@ def write_csv(results: list[NotebookGrade], path: Path) -> int:
 
 
 def _grade_one(kwargs) -> NotebookGrade:
-    return grade_notebook(**kwargs)
+    try:
+        return grade_notebook(**kwargs)
+    except GraderIntegrityError as exc:
+        result = NotebookGrade(str(kwargs["path"]), error=str(exc), integrity=True)
+        return result
 
 
 def main(argv=None) -> int:
@@ -518,13 +667,23 @@ def main(argv=None) -> int:
     print(f"Grading {len(args.notebooks)} notebook(s) in {mode} mode, {args.timeout:g} s per cell, "
           f"{args.total_timeout:g} s per notebook{', exercise cells only' if args.exercises_only else ''}",
           flush=True)
+    expected_code = package_fingerprint()
+    contents = {}
+    for p in args.notebooks:  # all read first: a submission cannot delete or edit a classmate's
+        try:
+            contents[p] = p.read_bytes()
+        except OSError:
+            contents[p] = None   # grade_notebook reports it as unreadable
     jobs = [dict(path=p, timeout=args.timeout, total_timeout=args.total_timeout, exercises_only=args.exercises_only,
-                 quick=not args.full, source_dir=args.source, kernel=args.kernel) for p in args.notebooks]
+                 quick=not args.full, source_dir=args.source, kernel=args.kernel, content=contents[p],
+                 expected_code=expected_code) for p in args.notebooks]
     results: list[NotebookGrade] = []
     if args.jobs == 1 or len(jobs) == 1:
         for job in jobs:
             results.append(_grade_one(job))
             print(format_table(results[-1]), flush=True)
+            if results[-1].integrity:
+                break
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -533,6 +692,10 @@ def main(argv=None) -> int:
             for res in pool.map(_grade_one, jobs):
                 results.append(res)
                 print(format_table(res), flush=True)
+                if res.integrity:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    break
+    stopped = next((r for r in results if r.integrity), None)
     graded = [r for r in results if not r.error]
     total = sum(r.total for r in graded)
     max_total = sum(r.max_total for r in graded)
@@ -541,6 +704,11 @@ def main(argv=None) -> int:
     if args.csv:
         rows = write_csv(results, args.csv)
         print(f"CSV: {rows} rows -> {args.csv}")
+    if stopped is not None:
+        left = len(args.notebooks) - len(results)
+        print(f"STOPPED: {stopped.error}" + (f" {left} notebook(s) were not graded." if left else ""),
+              file=sys.stderr, flush=True)
+        return 3
     return 1 if len(graded) < len(results) else 0
 
 

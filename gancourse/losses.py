@@ -33,7 +33,10 @@ from . import _validate as V
 
 
 def _scores(x, name: str) -> torch.Tensor:
-    return V.tensor(x, name)
+    x = V.tensor(x, name)
+    if x.numel() == 0:  # the mean of nothing is NaN: refuse it here, not as a NaN loss later
+        raise ValueError(f"{name}: expected at least one score, got an empty tensor of shape {tuple(x.shape)}")
+    return x
 
 
 # ---- the original GAN (binary cross-entropy) -----------------------------------------------
@@ -146,6 +149,8 @@ def gradient_penalty(critic, real: torch.Tensor, fake: torch.Tensor, weight: flo
     V.tensor(fake, "fake")
     if real.shape != fake.shape:
         raise ValueError(f"real and fake: expected the same shape, got {tuple(real.shape)} and {tuple(fake.shape)}")
+    if real.ndim == 0 or real.shape[0] == 0:
+        raise ValueError(f"real and fake: expected a batch of at least one sample, got shape {tuple(real.shape)}")
     eps_shape = (real.shape[0],) + (1,) * (real.ndim - 1)
     eps = torch.rand(eps_shape, generator=generator).to(real.device, real.dtype) if generator is not None \
         else torch.rand(eps_shape, device=real.device, dtype=real.dtype)

@@ -8,8 +8,11 @@ family), registered in ``RECIPES`` below by its import path. Every recipe accept
   --image-size N     image side in pixels
   --steps N          training steps
   --batch-size N
-  --out DIR          where checkpoints, sample grids and the final metrics go (default runs/RECIPE)
-  --resume           continue from the newest good checkpoint in --out
+  --out DIR          where checkpoints, sample grids and the final metrics go (default runs/RECIPE);
+                     checked writable before anything trains
+  --resume           continue from the newest good checkpoint in --out; stops with a clear message
+                     when --out holds none
+  --resume-if-any    continue when there is a checkpoint, start from step 0 when there is none
   --seed N, --device NAME
   --publish          also write the final weights into data/ and the manifest (maintainers: this is
                      how the shipped checkpoints are regenerated)
@@ -26,10 +29,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 from . import distributed
+from .checkpoint import CheckpointError, CheckpointManager
 
 # name -> (module, function, what it trains). Filled in by the model files' authors.
 RECIPES: dict[str, tuple[str, str, str]] = {}
@@ -63,7 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--steps", type=int, default=None, help="training steps")
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--out", type=Path, default=None, help="output folder (default runs/RECIPE)")
-    parser.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --out")
+    parser.add_argument("--resume", action="store_const", const=True, default=False,
+                        help="continue from the newest good checkpoint in --out (an error when there is none)")
+    parser.add_argument("--resume-if-any", dest="resume", action="store_const", const="if-any",
+                        help="continue from a checkpoint in --out if there is one, else start from step 0")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: best available)")
     parser.add_argument("--checkpoint-every", type=int, default=None)
@@ -96,6 +105,20 @@ def main(argv=None) -> int:
         args.out = Path("runs") / args.recipe
     if args.workers < 0:
         parser.error(f"--workers: expected 0 or more, got {args.workers}")
+    writer = distributed.is_main() if distributed.is_initialized() else os.environ.get("RANK", "0") == "0"
+    problem = _cannot_write(args.out) if writer else ""   # now, not at the first checkpoint minutes later
+    if problem:
+        parser.error(f"--out: cannot write into {args.out} ({problem}); choose a folder you can write to")
+    if args.resume is True:
+        problem = _nothing_to_resume(args.out)
+        if problem:
+            print(f"{parser.prog}: error: --resume: {problem}. Drop --resume to start from step 0, or use "
+                  "--resume-if-any to continue when there is a checkpoint and start over when there is none.",
+                  file=sys.stderr)
+            return 2
+        # Recipes that train several runs (one folder each) resume those that started and start the
+        # others: the check above already made sure the run as a whole has something to resume.
+        args.resume = "if-any"
     module, function, _ = RECIPES[args.recipe]
     run = getattr(importlib.import_module(module), function)
     joined = distributed.launched_by_torchrun() and not distributed.is_initialized()
@@ -105,12 +128,37 @@ def main(argv=None) -> int:
     main_process = distributed.is_main()
     try:
         result = run(args) or {}
+    except CheckpointError as exc:  # a folder of another recipe or other options: no raw traceback
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         if joined:
             distributed.shutdown()
     if result and main_process:
         print(json.dumps(result, indent=2, default=str))
     return 0
+
+
+def _cannot_write(folder: Path) -> str:
+    """Why files cannot be created in ``folder`` (created if missing), or ""."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    return ""
+
+
+def _nothing_to_resume(out: Path) -> str:
+    """Why ``out`` (and its sub-folders, for recipes with several runs) holds no usable checkpoint, or ""."""
+    folders = sorted({p.parent for p in out.rglob("ckpt_*.pt")})
+    if not folders:
+        return f"{out} holds no checkpoint, so there is nothing to resume"
+    for folder in folders:
+        if CheckpointManager(folder).latest() is not None:  # damaged ones are set aside, with a warning
+            return ""
+    return f"every checkpoint in {out} is damaged (set aside as *.pt.damaged), so there is nothing to resume"
 
 
 if __name__ == "__main__":  # pragma: no cover

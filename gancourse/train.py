@@ -30,7 +30,8 @@ import torch
 
 from . import _validate as V
 from . import distributed
-from .checkpoint import CheckpointError, CheckpointManager, collect_state, load_file, restore_state
+from .checkpoint import (CheckpointError, CheckpointManager, NothingToResumeError, collect_state, load_file,
+                         restore_state)
 
 
 class History(dict):
@@ -51,6 +52,11 @@ class History(dict):
 
 class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; the message names the step, the loss and the likely causes."""
+
+
+class NonFiniteWeightsError(FloatingPointError):
+    """A network's weights or buffers hold NaN or infinity at a checkpoint (the losses were finite):
+    the checkpoint is not written, the previous one is kept."""
 
 
 LIKELY_CAUSES = (
@@ -97,10 +103,27 @@ class Checkpointer:
         self.every = V.positive_int(self.every, "every")
         self.manager = CheckpointManager(self.directory, keep=self.keep)
         self._verified = False
+        if distributed.is_main():
+            self.manager.remove_temporaries()  # left by a run killed while it wrote a checkpoint
+
+    def non_finite(self) -> list[str]:
+        """``module.tensor`` names of the weights and buffers that hold NaN or infinity."""
+        found = []
+        for name, module in self.modules.items():
+            for key, t in distributed.unwrap(module).state_dict().items():
+                if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
+                    found.append(f"{name}.{key}")
+        return found
 
     def save(self, step: int, history: dict | None = None) -> Path | None:
         """Write a checkpoint (and a sample grid); under torchrun only rank 0 writes, and the file
-        holds every rank's random-number and iterator states. Returns the path (None on other ranks)."""
+        holds every rank's random-number and iterator states. Returns the path (None on other ranks).
+        Raises :class:`NonFiniteWeightsError`, writing nothing, when a network holds NaN or infinity."""
+        bad = self.non_finite()
+        if bad:
+            raise NonFiniteWeightsError(
+                f"step {step}: {', '.join(bad[:4])}{' ...' if len(bad) > 4 else ''} hold NaN or infinity although "
+                f"the losses were finite; not saved (the last good checkpoint is kept). {LIKELY_CAUSES}")
         state = collect_state(step, self.modules, self.optimizers, self.extras, self.config, history)
         per_rank = distributed.gather_to_main({"rng": state["rng"], "extras": state["extras"]})
         if not distributed.is_main():
@@ -141,11 +164,20 @@ class Checkpointer:
                    nrow=max(1, int(math.sqrt(images.shape[0]) + 0.5)), padding=1)
         return path
 
-    def restore_latest(self, map_location="cpu") -> tuple[int, dict]:
-        """Load the newest good checkpoint; return ``(step, history)``, ``(0, {})`` when none.
-        Under torchrun each rank takes back its own random-number and iterator states."""
+    def restore_latest(self, map_location="cpu", required: bool = False) -> tuple[int, dict]:
+        """Load the newest good checkpoint; return ``(step, history)``, ``(0, {})`` when none, or
+        raise :class:`NothingToResumeError` when none and ``required``. Under torchrun each rank
+        takes back its own random-number and iterator states."""
         state = self.manager.latest(map_location=map_location)
         if state is None:
+            if required:
+                damaged = sorted(p.name for p in Path(self.directory).glob("ckpt_*.pt.damaged"))
+                what = (f"every checkpoint there was damaged ({', '.join(damaged)})" if damaged
+                        else "it holds no checkpoint")
+                raise NothingToResumeError(
+                    f"resume: nothing to resume in {self.directory}: {what}. Run without resume to start from "
+                    "step 0, or with resume='if-any' (--resume-if-any) to continue when there is a checkpoint "
+                    "and start over when there is none.")
             return 0, {}
         ranks = state.get("ranks")
         if ranks and len(ranks) == distributed.world_size():
@@ -181,7 +213,7 @@ def _progress(total: int, initial: int, desc: str, enabled: bool):
 
 def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
         callback: Callable[[int], None] | None = None, callback_every: int | None = None,
-        checkpoint: Checkpointer | None = None, resume: bool = False, desc: str = "training",
+        checkpoint: Checkpointer | None = None, resume: bool | str = False, desc: str = "training",
         progress: bool = True, history: History | None = None) -> History:
     """Run ``step_fn(i)`` for i = start, ..., steps - 1 and return the loss :class:`History`.
 
@@ -189,7 +221,9 @@ def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
     window's means are appended to the history and shown on the progress bar; ``callback(i)`` runs
     every ``callback_every`` steps (e.g. to keep sample snapshots) and after the last step. With
     ``checkpoint``, state is saved every ``checkpoint.every`` steps and at the end; with
-    ``resume=True`` training continues from the newest good checkpoint.
+    ``resume=True`` training continues from the newest good checkpoint, and stops with
+    :class:`~gancourse.checkpoint.NothingToResumeError` when there is none; ``resume="if-any"``
+    continues when there is one and starts from step 0 when there is none.
     """
     if not callable(step_fn):
         raise TypeError(f"step_fn: expected a function of the step index, got {type(step_fn).__name__}")
@@ -205,10 +239,12 @@ def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
         callback_every = V.positive_int(callback_every, "callback_every")
     history = History() if history is None else history
     start = 0
+    if resume is not False and resume is not True and resume != "if-any":
+        raise ValueError(f"resume: expected False, True or 'if-any', got {resume!r}")
     if resume:
         if checkpoint is None:
-            raise ValueError("resume: True needs a checkpoint=Checkpointer(...) to resume from")
-        start, saved = checkpoint.restore_latest()
+            raise ValueError(f"resume: {resume!r} needs a checkpoint=Checkpointer(...) to resume from")
+        start, saved = checkpoint.restore_latest(required=resume is True)
         for k, v in saved.items():
             history[k] = list(v)
     window: dict[str, list] = {}

@@ -29,31 +29,54 @@ def test_every_course_model_has_a_recipe():
     assert not missing, f"no training recipe for {missing}"
 
 
-@pytest.mark.parametrize("name", registered())
-def test_recipe_resumes_where_it_stopped(name, tmp_path, monkeypatch):
-    """A run interrupted after its checkpoint at step 2 and resumed ends exactly where the
-    uninterrupted 4-step run ends: same weights, and the resumed losses continue the same history.
-    (A recipe that trains several runs, such as deepi2i's seeds, keeps one folder per run.)"""
+# Recipes that generate no images (the judges, and the GANs of 2-D toy points) write no sample grid.
+NO_SAMPLE_GRID = {"digit-classifier", "defect-classifier", "shapes-classifier", "scene-segmenter",
+                  "styled-digit-classifier", "toy-gan", "toy-gan-ring", "toy-gan-grid", "toy-modes"}
+
+
+def every_recipe():
+    recipes._load_registry()
+    return sorted(recipes.RECIPES)
+
+
+@pytest.mark.parametrize("name", every_recipe())
+def test_every_recipe_resumes_exactly_where_it_stopped(name, tmp_path, monkeypatch):
+    """A run interrupted after its checkpoint at step 2 and resumed ends bit for bit where the
+    uninterrupted 4-step run ends: same weights, optimizer states and loss history. Every recipe
+    the registry lists. (A recipe that trains several runs, such as deepi2i's seeds or toy-modes'
+    table, keeps one folder per run.)"""
     monkeypatch.setenv("GANCOURSE_QUICK", "1")   # recipes build smaller datasets and evaluations
     common = ["--steps", "4", "--checkpoint-every", "2", "--no-progress", "--device", "cpu"]
     straight, resumed = tmp_path / "straight", tmp_path / "resumed"
     assert recipes.main([name, *common, "--out", str(straight)]) == 0
     shutil.copytree(straight, resumed)
     finals = sorted(p.relative_to(straight) for p in straight.rglob("ckpt_00000004.pt"))
-    assert finals, f"{name}: no checkpoint at step 4"
+    assert finals, f"{name}: no checkpoint at step 4 (does it honour --out and --checkpoint-every?)"
     for rel in finals:
         (resumed / rel).unlink()                      # the run "died" after step 2's checkpoint
         grids = sorted(p.name for p in (straight / rel).parent.glob("samples_*.png"))
-        assert grids == ["samples_00000002.png", "samples_00000004.png"], f"{name}: sample grids {grids}"
+        expected = [] if name in NO_SAMPLE_GRID else ["samples_00000002.png", "samples_00000004.png"]
+        assert grids == expected, f"{name}: sample grids {grids}"
     assert recipes.main([name, *common, "--out", str(resumed), "--resume"]) == 0
     for rel in finals:
         a, b = checkpoint.load_file(straight / rel), checkpoint.load_file(resumed / rel)
-        assert a["history"]["step"] == b["history"]["step"] and a["history"]["step"][-1] == 4
-        for key in a["history"]:
-            assert a["history"][key] == pytest.approx(b["history"][key], rel=1e-5, abs=1e-6), (rel, key)
+        assert a["history"] == b["history"] and a["history"]["step"][-1] == 4, (rel, a["history"], b["history"])
         for module, weights in a["modules"].items():
             for p, t in weights.items():
-                assert torch.allclose(t.float(), b["modules"][module][p].float(), atol=1e-6), (rel, module, p)
+                assert torch.equal(t, b["modules"][module][p]), f"{name} {rel}: {module}.{p} differs after resuming"
+        assert _flat(a["optimizers"]) == _flat(b["optimizers"]), f"{name} {rel}: optimizer states differ"
+
+
+def _flat(tree, prefix=""):
+    """Nested dicts/lists of tensors and numbers as {path: value}, tensors as bytes (bitwise)."""
+    if isinstance(tree, dict):
+        return {k: v for key, sub in tree.items() for k, v in _flat(sub, f"{prefix}/{key}").items()}
+    if isinstance(tree, (list, tuple)):
+        return {k: v for i, sub in enumerate(tree) for k, v in _flat(sub, f"{prefix}/{i}").items()}
+    if isinstance(tree, torch.Tensor):
+        return {prefix: (tuple(tree.shape), str(tree.dtype), tree.cpu().contiguous().view(-1).view(torch.uint8)
+                         .numpy().tobytes())}
+    return {prefix: tree}
 
 
 def test_two_cpu_processes_under_torchrun_hold_identical_weights(tmp_path):

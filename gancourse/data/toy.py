@@ -112,8 +112,8 @@ class GaussianMixture(ToyDistribution):
         stds = torch.as_tensor(V.as_float_array(std, "std", ndim=(0, 1)), dtype=torch.float64).reshape(-1)
         if stds.numel() == 1:
             stds = stds.expand(k).clone()
-        if stds.numel() != k or (stds <= 0).any():
-            raise ValueError(f"std: expected one positive value or {k} of them, got {stds.tolist()}")
+        if stds.numel() != k or not torch.isfinite(stds).all() or (stds <= 0).any():
+            raise ValueError(f"std: expected one finite positive value or {k} of them, got {stds.tolist()}")
         self.stds = stds.float()
         if weights is None:
             weights = torch.full((k,), 1.0 / k, dtype=torch.float64)

@@ -486,7 +486,9 @@ def run_source(args) -> dict:
     """Recipe ``deepi2i-source``: the AC-GAN of notebook 09 on the 16x16 digits, G *and* D kept."""
     from .. import pretrained
     from ..data import Digits
+    from ..fastpaths import FastPaths
     from ..runtime import pick_device
+    from ..train import Checkpointer
 
     if args.data is not None:
         raise SystemExit("deepi2i-source: trains on the embedded digits only; --data is not supported")
@@ -495,8 +497,10 @@ def run_source(args) -> dict:
         cfg.batch_size = args.batch_size
     device = pick_device(args.device) if args.device else torch.device("cpu")
     digits = Digits(cfg.image_size, "train")
-    model, history = cgan.train(cfg, digits.images, digits.labels, device=device, progress=not args.no_progress)
-    G, D = model.G.cpu().eval(), model.D.cpu().eval()
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    model, history = cgan.train(cfg, digits.images, digits.labels, device=device, progress=not args.no_progress,
+                                checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
+    G, D = unwrap(model.G).cpu().eval(), unwrap(model.D).cpu().eval()
     acc = cgan.class_accuracy(G, per_class=500)
     metrics = {"min_class_accuracy": round(float(acc.min()), 4), "mean_class_accuracy": round(float(acc.mean()), 4)}
     metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})

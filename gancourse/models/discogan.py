@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from .. import _validate as V
 from .. import losses, recipes
-from .cyclegan import CycleGAN, CycleGANConfig, evaluate_shapes, shapes_config
+from .cyclegan import CycleGAN, CycleGANConfig, evaluate_shapes, shapes_config, translate
 
 PRETRAINED_NAME = "discogan-shapes"
 
@@ -76,8 +76,9 @@ class DiscoGAN(CycleGAN):
 
 
 def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", progress: bool = True,
-          desc: str = "DiscoGAN", log_every: int = 25):
-    """Train DiscoGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S); ``(model, history)``."""
+          desc: str = "DiscoGAN", log_every: int = 25, checkpoint=None, resume: bool | str = False):
+    """Train DiscoGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S); ``(model, history)``.
+    With ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
     from ..data import TensorImageDataset, batches
     from ..runtime import seed_everything
     from ..train import fit
@@ -96,7 +97,15 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
         model.set_input(next(streams[0])[0], next(streams[1])[0])
         return model.optimize_parameters()
 
-    history = fit(step, cfg.steps, log_every=log_every, desc=desc, progress=progress)
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras.update({**model.extras(), "batches_X": streams[0], "batches_Y": streams[1]})
+        if checkpoint.samples is None:  # rows of 8: x, G(x), y, F(y)
+            x_grid, y_grid = X[:8], Y[:8]
+            checkpoint.samples = lambda: torch.cat([x_grid, translate(model.G, x_grid), y_grid, translate(model.F, y_grid)])
+    history = fit(step, cfg.steps, log_every=log_every, desc=desc, progress=progress, checkpoint=checkpoint,
+                  resume=resume)
     return model, history
 
 
@@ -118,6 +127,7 @@ def run(args) -> dict:
     from .. import pretrained
     from ..data.shapes import cyclegan_domains
     from ..runtime import pick_device
+    from ..train import Checkpointer
 
     if args.data is not None:
         raise SystemExit("discogan: trains on the embedded shapes only; --data is not supported (use cyclegan)")
@@ -128,7 +138,9 @@ def run(args) -> dict:
     X, Y = cyclegan_domains(4000, cfg.size, "train")
     X_test, Y_test = cyclegan_domains(500, cfg.size, "test")
     device = pick_device(args.device) if args.device else torch.device("cpu")
-    model, history = train(cfg, X.images, Y.images, device=device, progress=not args.no_progress)
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    model, history = train(cfg, X.images, Y.images, device=device, progress=not args.no_progress,
+                           checkpoint=ckpt, resume=args.resume)
     G, F_ = model.G.cpu().eval(), model.F.cpu().eval()
     metrics = evaluate_shapes(G, F_, X_test, Y_test)
     if args.publish:

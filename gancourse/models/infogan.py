@@ -255,8 +255,9 @@ def load_pretrained() -> tuple[Generator, InfoGANConfig, dict]:
 
 
 def train(cfg: InfoGANConfig, images: torch.Tensor, device="cpu", progress: bool = True, desc: str = "InfoGAN",
-          log_every: int = 25):
-    """Train on images (N, 1, S, S) in [-1, 1] (labels unused: InfoGAN is unsupervised); ``(model, history)``."""
+          log_every: int = 25, checkpoint=None, resume: bool | str = False):
+    """Train on images (N, 1, S, S) in [-1, 1] (labels unused: InfoGAN is unsupervised); ``(model, history)``.
+    With ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
     from ..data import TensorImageDataset, batches
     from ..runtime import seed_everything
     from ..train import fit
@@ -266,8 +267,14 @@ def train(cfg: InfoGANConfig, images: torch.Tensor, device="cpu", progress: bool
     model = InfoGAN(cfg, device)
     data = TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["digit"])
     stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras["batches"] = stream
+        if checkpoint.samples is None:  # two rows: z fixed per row, c_cat = 0, ..., K-1 along it
+            checkpoint.samples = lambda: code_sweep(model.G, cfg, 2, torch.Generator().manual_seed(0))[0]
     history = fit(lambda i: model.optimize_parameters(next(stream)[0]), cfg.steps, log_every=log_every,
-                  desc=desc, progress=progress)
+                  desc=desc, progress=progress, checkpoint=checkpoint, resume=resume)
     return model, history
 
 
@@ -304,6 +311,7 @@ def run(args) -> dict:
     from .. import pretrained
     from ..data import Digits
     from ..runtime import pick_device
+    from ..train import Checkpointer
 
     if args.data is not None:
         raise SystemExit("infogan: trains on the embedded digits only; --data is not supported")
@@ -313,7 +321,9 @@ def run(args) -> dict:
     if args.batch_size is not None:
         cfg.batch_size = args.batch_size
     device = pick_device(args.device) if args.device else torch.device("cpu")
-    model, history = train(cfg, Digits(cfg.image_size, "train").images, device=device, progress=not args.no_progress)
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
+    model, history = train(cfg, Digits(cfg.image_size, "train").images, device=device, progress=not args.no_progress,
+                           checkpoint=ckpt, resume=args.resume)
     G = model.G.cpu().eval()
     metrics = evaluate(G, cfg)
     metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})

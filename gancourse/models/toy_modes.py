@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -36,7 +37,7 @@ from .. import recipes
 from ..data import GaussianMixture, ToyDistribution, batches, grid, ring
 from ..metrics import mode_coverage
 from ..nn import ToyDiscriminator, ToyGenerator
-from ..train import History, fit
+from ..train import Checkpointer, History, fit
 from .wgan import PRESETS, WGAN, preset
 
 OBJECTIVES = ("gan", "nsgan", "wgan", "wgan-gp", "sngan", "hinge")
@@ -194,11 +195,13 @@ def evaluate(G: torch.nn.Module, mixture: GaussianMixture, n: int = 2500, seed: 
     return cov.modes, 100.0 * cov.hq_fraction
 
 
-def train_toy(config: ToyRunConfig, progress: bool = True, device="cpu", log_every: int = 100) -> ToyResult:
+def train_toy(config: ToyRunConfig, progress: bool = True, device="cpu", log_every: int = 100,
+              checkpoint=None, resume: bool | str = False) -> ToyResult:
     """Train one objective on one mixture with one seed; return modes, HQ % and seconds.
 
     Seeding: the networks' initial weights and the data stream both follow ``config.seed``.
-    Seconds are the wall time of training alone (no evaluation), on the current machine.
+    Seconds are the wall time of training alone (no evaluation), on the current machine. With
+    ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does.
     """
     if not isinstance(config, ToyRunConfig):
         raise TypeError(f"config: expected a ToyRunConfig, got {type(config).__name__}")
@@ -210,9 +213,14 @@ def train_toy(config: ToyRunConfig, progress: bool = True, device="cpu", log_eve
     model = WGAN(G, D, config.wgan_config())
     stream = batches(Standardized(mixture, scale), config.batch_size,
                      generator=torch.Generator().manual_seed(10_000 + config.seed), device=device)
+    if checkpoint is not None:
+        checkpoint.modules.update(model.modules())
+        checkpoint.optimizers.update(model.optimizers())
+        checkpoint.extras.update({**model.extras(), "batches": stream})
     t0 = time.perf_counter()
     history = fit(lambda i: model.optimize_parameters(stream), config.steps, log_every=log_every,
-                  desc=f"{config.objective} on the {config.mixture}, seed {config.seed}", progress=progress)
+                  desc=f"{config.objective} on the {config.mixture}, seed {config.seed}", progress=progress,
+                  checkpoint=checkpoint, resume=resume)
     seconds = time.perf_counter() - t0
     modes, hq = evaluate(Rescaled(G, scale), mixture, config.n_eval)
     modes_ema = hq_ema = None
@@ -256,15 +264,24 @@ def load_generators(name: str) -> tuple[list[ToyGenerator], dict]:
     return out["raw"], {**state, "ema_generators": out["ema"]}
 
 
-def train_cell(config: ToyRunConfig, seeds=(0, 1, 2), progress: bool = True) -> tuple[list[ToyResult], dict]:
+def train_cell(config: ToyRunConfig, seeds=(0, 1, 2), progress: bool = True, out=None, resume: bool | str = False,
+               checkpoint_every: int = 1000) -> tuple[list[ToyResult], dict]:
     """Train ``config`` once per seed; return the results and a summary: per-seed metrics and
-    their mean and standard deviation (``summary["modes"] = [mean, std]``, ...)."""
+    their mean and standard deviation (``summary["modes"] = [mean, std]``, ...). With ``out`` (a
+    folder), each run checkpoints into ``out/OBJECTIVE_MIXTURE_seedS/`` and ``resume`` continues it."""
     if not isinstance(config, ToyRunConfig):
         raise TypeError(f"config: expected a ToyRunConfig, got {type(config).__name__}")
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("seeds: expected at least one seed")
-    results = [train_toy(ToyRunConfig(**{**asdict(config), "seed": s}), progress=progress) for s in seeds]
+    results = []
+    for s in seeds:
+        cfg = ToyRunConfig(**{**asdict(config), "seed": s})
+        ckpt = None
+        if out is not None:
+            ckpt = Checkpointer(Path(out) / f"{cfg.objective}_{cfg.mixture}_seed{s}", modules={},
+                                every=checkpoint_every, config=asdict(cfg))
+        results.append(train_toy(cfg, progress=progress, checkpoint=ckpt, resume=resume))
     summary = {"seeds": list(seeds), "per_seed": [r.metrics() for r in results]}
     keys = ["modes", "hq_percent", "seconds"] + (["modes_ema", "hq_percent_ema"] if config.ema_decay else [])
     for key in keys:
@@ -295,9 +312,10 @@ def publish_cell(config: ToyRunConfig, results: list[ToyResult], summary: dict, 
 
 
 def run_cell(config: ToyRunConfig, seeds=(0, 1, 2), variant: str = "", publish: bool = False,
-             progress: bool = True) -> dict:
-    """:func:`train_cell`, then (with ``publish``) :func:`publish_cell`; returns the summary."""
-    results, summary = train_cell(config, seeds, progress)
+             progress: bool = True, **checkpointing) -> dict:
+    """:func:`train_cell` (``checkpointing``: its ``out``, ``resume``, ``checkpoint_every``), then
+    (with ``publish``) :func:`publish_cell`; returns the summary."""
+    results, summary = train_cell(config, seeds, progress, **checkpointing)
     if publish:
         publish_cell(config, results, summary, variant)
         summary["published"] = checkpoint_name(config.objective, config.mixture, variant)
@@ -363,7 +381,8 @@ def main(argv=None) -> int:
 
 
 def run(args) -> dict:
-    """Recipe ``toy-modes``: the whole table (every objective on both mixtures, seeds 0, 1, 2)."""
+    """Recipe ``toy-modes``: the whole table (every objective on both mixtures, seeds 0, 1, 2); each
+    of the 36 runs checkpoints into its own folder of ``--out``."""
     if args.data is not None or args.image_size is not None:
         raise SystemExit("toy-modes: trains on PacGAN's toy mixtures; --data and --image-size do not apply")
     torch.set_num_threads(1)
@@ -374,7 +393,8 @@ def run(args) -> dict:
                                   steps=args.steps or ToyRunConfig.steps,
                                   batch_size=args.batch_size or ToyRunConfig.batch_size)
             s = run_cell(config, seeds=(args.seed, args.seed + 1, args.seed + 2), publish=args.publish,
-                         progress=not args.no_progress)
+                         progress=not args.no_progress, out=args.out, resume=args.resume,
+                         checkpoint_every=args.checkpoint_every or 1000)
             out[f"{objective}/{mixture}"] = {k: s[k] for k in ("modes", "hq_percent", "seconds")}
     return out
 

@@ -126,7 +126,8 @@ class ToyGAN:
         return {"opt_G": self.opt_G, "opt_D": self.opt_D}
 
     def extras(self) -> dict:
-        return {"sched_G": self.schedulers[0], "sched_D": self.schedulers[1]}
+        # the generator that draws noise and real samples: without it a resumed run draws other batches
+        return {"sched_G": self.schedulers[0], "sched_D": self.schedulers[1], "rng": self.rng}
 
 
 def load_pretrained(name: str = "toy-gan-ring") -> ToyGAN:

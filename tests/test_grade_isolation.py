@@ -9,7 +9,7 @@ import shutil
 import nbformat
 import pytest
 
-from exercise_runner import instructor
+from exercise_runner import REPO, instructor
 from gancourse import grade
 from gancourse.assign import find_exercises
 
@@ -111,3 +111,50 @@ def test_a_submission_that_edits_the_checks_stops_the_grader_naming_it(tmp_path,
     assert str(dave) not in captured.out, "the next student was graded with altered checks"
     with pytest.raises(grade.GraderIntegrityError, match="had changed before it started"):
         grade.grade_notebook(dave, exercises_only=True, expected_code={"checks/nb03.py": "0" * 64})
+
+
+def _readme_sandbox_command():
+    """The bubblewrap command of README's instructor section, as an argument list."""
+    import re
+    import shlex
+
+    readme = (REPO / "README.md").read_text()
+    block = next(b for b in re.findall(r"```bash\n(.*?)```", readme, re.S) if "bwrap" in b)
+    line = next(l for l in block.replace("\\\n", " ").splitlines() if l.strip().startswith("bwrap"))
+    return line
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None, reason="bubblewrap is not installed (.ci/run installs it)")
+def test_the_readme_sandbox_command_blocks_writes_and_still_grades(tmp_path):
+    """README's bwrap command, run as written (paths substituted): a submission that writes into the
+    submissions folder and into the package fails at both, and the other exercises are graded."""
+    import shlex
+    import subprocess
+    import sys
+
+    work = REPO / "build" / "sandbox-test"          # outside /tmp: the sandbox's /tmp is private
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        victim = work / "submissions" / "bob" / "notes.txt"
+        victim.parent.mkdir(parents=True)
+        victim.write_text("bob's")
+        check = grade.PACKAGE_ROOT / "checks" / f"nb{NAME[:2]}.py"
+        before = check.read_bytes()
+        hostile = (f"open({str(victim)!r}, 'w').write('gone')\n"
+                   f"open({str(check)!r}, 'a').write('# edited')")
+        eve, ids = _submission(work / "submissions" / "eve", {0: hostile})
+        line = _readme_sandbox_command().replace('"$PWD"', str(work)).replace("$PWD", str(work))
+        argv = shlex.split(line)
+        argv = [sys.executable if a == ".venv/bin/python" else a for a in argv]
+        argv = [a for a in argv if "*" not in a] + ["--exercises-only"]
+        argv.insert(argv.index("--csv"), str(eve.relative_to(work)))
+        (work / "out").mkdir()
+        done = subprocess.run(argv, cwd=work, capture_output=True, text=True, timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        assert victim.read_text() == "bob's" and check.read_bytes() == before
+        rows = (work / "out" / "grades.csv").read_text().splitlines()[1:]
+        first = next(r for r in rows if f",{ids[0]}," in r)
+        assert ",error," in first and "Read-only file system" in first, first
+        assert all(",correct," in r for r in rows if f",{ids[0]}," not in r), rows
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

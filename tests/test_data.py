@@ -67,7 +67,7 @@ def test_toy_bad_input():
         data.ring().sample(2.5)
     with pytest.raises(ValueError, match="x: expected points of shape"):
         data.ring().log_prob(torch.zeros(4, 3))
-    with pytest.raises(ValueError, match="std: expected one positive value"):
+    with pytest.raises(ValueError, match="std: expected one finite positive value"):
         data.GaussianMixture([[0, 0], [1, 1]], std=[-1, 1])
 
 

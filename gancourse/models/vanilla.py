@@ -49,6 +49,7 @@ class ToyGANConfig:
     steps: int = 3000         # G steps
     lr_decay: bool = True     # learning rates decay linearly to 0 over ``steps`` (sharpens the modes)
     seed: int = 0
+    pack: int = 1             # PacGAN's m: D judges m samples concatenated; a batch is batch_size packs
 
 
 def default_config(dataset: str = "ring", **changes) -> ToyGANConfig:
@@ -73,11 +74,12 @@ class ToyGAN:
         V.choice(cfg.g_loss, "config.g_loss", _G_LOSSES)
         V.positive_int(cfg.k, "config.k")
         V.positive_int(cfg.batch_size, "config.batch_size")
+        V.positive_int(cfg.pack, "config.pack")
         self.config, self.device = cfg, torch.device(device)
         self.target = pacgan_mixture(cfg.dataset)
         self.rng = generator if generator is not None else torch.Generator().manual_seed(cfg.seed)
         self.G = ToyGenerator(cfg.z_dim, 2, cfg.hidden, cfg.depth).to(self.device)
-        self.D = ToyDiscriminator(2, cfg.hidden, cfg.depth).to(self.device)
+        self.D = ToyDiscriminator(2, cfg.hidden, cfg.depth, pack=cfg.pack).to(self.device)
         betas = (cfg.beta1, 0.999)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
@@ -93,15 +95,15 @@ class ToyGAN:
 
     def optimize_parameters(self) -> dict:
         """Algorithm 1 of Goodfellow et al. (2014): k steps on D, then one on G; returns the losses."""
-        m = self.config.batch_size
+        n = self.config.batch_size * self.config.pack   # samples: batch_size packs of `pack` each (PacGAN)
         for _ in range(self.config.k):
             # D ascends log D(x) + log(1 - D(G(z))), i.e. descends the binary cross-entropy
-            loss_D = losses.d_loss_bce(self.D(self.real(m)), self.D(self.G(self.noise(m)).detach()))
+            loss_D = losses.d_loss_bce(self.D(self.real(n)), self.D(self.G(self.noise(n)).detach()))
             self.opt_D.zero_grad(set_to_none=True)
             loss_D.backward()
             self.opt_D.step()
         # G descends log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating) on fresh noise
-        loss_G = self.g_loss(self.D(self.G(self.noise(m))))
+        loss_G = self.g_loss(self.D(self.G(self.noise(n))))
         self.opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         self.opt_G.step()

@@ -70,15 +70,33 @@ class ToyGenerator(nn.Module):
             return self(z)
 
 
+def pack(x: torch.Tensor, m: int) -> torch.Tensor:
+    """PacGAN's packing (Lin et al. 2018, Section 3): m consecutive samples side by side.
+
+    x (n, d) -> (n/m, m·d): row j holds samples jm, ..., jm + m - 1 concatenated, the input of a
+    discriminator that judges m samples jointly. n must be a multiple of m.
+    """
+    V.tensor(x, "x", ndim=2)
+    m = V.positive_int(m, "m")
+    if x.shape[0] % m:
+        raise ValueError(f"x: expected a number of samples divisible by m = {m}, got {x.shape[0]}")
+    return x.reshape(x.shape[0] // m, m * x.shape[1])
+
+
 class ToyDiscriminator(nn.Module):
-    """D: points x (N, data_dim) -> one logit (or critic score) per point, shape (N,)."""
+    """D: points x (N, data_dim) -> one logit (or critic score) per point, shape (N,).
+
+    With ``pack = m > 1`` (PacGAN), D judges m samples at once: x (N, data_dim) with N = m·P is
+    packed into P inputs of m·data_dim (:func:`pack`) and D returns P logits, shape (P,).
+    """
 
     def __init__(self, data_dim: int = 2, hidden: int = 128, depth: int = 3, spectral_norm: bool = False,
-                 activation: str = "relu"):
+                 activation: str = "relu", pack: int = 1):
         super().__init__()
         self.data_dim = V.positive_int(data_dim, "data_dim")
-        self.net = mlp(data_dim, 1, hidden, depth, activation=activation, spectral_norm=spectral_norm)
+        self.pack = V.positive_int(pack, "pack")
+        self.net = mlp(self.pack * data_dim, 1, hidden, depth, activation=activation, spectral_norm=spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         V.tensor(x, "x", ndim=2, last_dim=self.data_dim)
-        return self.net(x).squeeze(-1)
+        return self.net(pack(x, self.pack) if self.pack > 1 else x).squeeze(-1)

@@ -12,18 +12,22 @@ not claim cells. Every number written in a claim cell must be one of:
   written in the text: the reviewer sees at a glance which numbers are not measured.
 
 Not counted as claims: LaTeX (``$...$``), inline code, links, single-digit integers standing alone
-(counts, section numbers, "k = 1"), years, and the numbers of references ("notebook 05", "Table 1",
-"Figure 2", "Eq. 3", "Section 4", "Algorithm 1", "Exercise 04.2", "Proposition 1").
+(counts, section numbers, "k = 1"), years, square sizes ("32×32", "7×7"), powers of ten written
+with superscripts, and the numbers of references ("notebook 05", "Table 1", "Figure 2", "Eq. 3",
+"Section 4", "Algorithm 1", "Exercise 04.2", "Proposition 1", "VGG-19").
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-NUMBER = re.compile(r"(?<![\w.])[-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])|(?<![\w.,])[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
-REFERENCE = re.compile(r"\b(?:notebooks?|Table|Tables|Figure|Figures|Fig\.|Eq\.|Eqs\.|Equation|Section|section|sections|"
+NUMBER = re.compile(r"(?<![\w.])(?<!\w-)[-−]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w])"
+                    r"|(?<![\w.,])(?<!\w-)[-−]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![^\W\d_])")
+SUPERSCRIPT = "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"
+SQUARE = re.compile(r"(?<![\w.])(\d+)\s*[×x]\s*(\d+)(?![\w.])")   # sizes: 32×32, 7×7
+REFERENCE = re.compile(r"(?i:\b(?:notebooks?|Table|Tables|Figure|Figures|Fig\.|Eq\.|Eqs\.|Equation|Section|section|sections|"
                        r"Algorithm|Exercise|Exercises|Proposition|Theorem|Lemma|Corollary|Appendix|cell|cells|step|"
-                       r"Chapter|Definition|version|v|seed|seeds|Python|torch|PyTorch|nbgrader)\s+[-−]?(\d[\d.]*)"
+                       r"Chapter|Definition|version|v|seed|seeds|Python|torch|PyTorch|nbgrader|VGG|ResNet))\s+[-−]?(\d[\d.]*)"
                        r"(?:\s*(?:[-–,]|and|or|to)\s*(\d[\d.]*))*")
 APPROX = re.compile(r"(?:about|around|roughly|nearly|almost|approximately|≈|~|some)\s*$", re.I)
 SKIP = [re.compile(p, re.S) for p in (r"\$\$.*?\$\$", r"\$[^$\n]*\$", r"`[^`]*`", r"\]\([^)]*\)", r"https?://\S+",
@@ -107,11 +111,16 @@ def claimed_numbers(text: str) -> list[tuple[str, int, bool]]:
         # every number inside the matched span belongs to the reference ("sections 5 and 6")
         for n in NUMBER.finditer(m.group()):
             refs.add(m.start() + n.start())
+    for m in SQUARE.finditer(masked):
+        if m.group(1) == m.group(2):  # a square size (kernel, image, patch), not a claim
+            refs.update({m.start(1), m.start(2)})
     out = []
     for m in NUMBER.finditer(masked):
         token = m.group()
         if m.start() in refs:
             continue
+        if masked[m.end():m.end() + 1] in SUPERSCRIPT and masked[m.end():m.end() + 1]:
+            continue  # 10⁻⁴: part of a power of ten in a setting
         value = _value(token)
         after = masked[m.end():m.end() + 2]
         before = masked[max(0, m.start() - 1):m.start()]

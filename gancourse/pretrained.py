@@ -81,9 +81,11 @@ def load(name: str, map_location="cpu") -> dict:
 
 
 def save(name: str, modules: dict, *, command: str, description: str, config: dict | None = None,
-         metrics: dict | None = None, file: str | None = None) -> Path:
-    """Write a small checkpoint into ``data/`` (weights in float32, no optimizer state) and record it
-    in the manifest with its checksum, the command that made it and its measured metrics."""
+         metrics: dict | None = None, file: str | None = None, dtype: torch.dtype | None = None) -> Path:
+    """Write a small checkpoint into ``data/`` (weights in float32, or in ``dtype`` such as
+    ``torch.float16`` to halve the file; no optimizer state) and record it in the manifest with its
+    checksum, the command that made it and its measured metrics. ``load_state_dict`` casts the
+    stored weights back to the network's own dtype; measure the metrics on the stored weights."""
     from . import __version__
 
     if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9._-]*", name):
@@ -104,7 +106,9 @@ def save(name: str, modules: dict, *, command: str, description: str, config: di
         "format": FORMAT,
         "version": __version__,
         "step": int((config or {}).get("steps", 0)),
-        "modules": {k: {p: t.detach().cpu().clone() for p, t in m.state_dict().items()} for k, m in modules.items()},
+        "modules": {k: {p: (t.detach().cpu().to(dtype) if dtype is not None and t.is_floating_point()
+                            else t.detach().cpu()).clone() for p, t in m.state_dict().items()}
+                    for k, m in modules.items()},
         "optimizers": {},
         "extras": {},
         "config": dict(config or {}),

@@ -16,7 +16,7 @@ from gancourse.grade import NOT_DONE_ERRORS
 # Lines of the existing solutions that must never reach a student: a canary for solution_lines().
 KNOWN_SOLUTION_LINES = {
     "00_getting_started": ["return ((x + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)"],
-    "01_minimax_game": ["return -torch.sigmoid(l)", "return F.softplus(-fake_logits).mean()"],
+    "01_minimax_game": ["return -torch.sigmoid(l)", "minus_log_d = F.softplus(-fake_logits)"],
     "02_optimal_discriminator": ["return np.where(total > 0, p_data / np.where(total > 0, total, 1.0), 0.5)"],
     "03_divergences": ["return float(np.mean(np.abs(np.sort(x) - np.sort(y))))",
                        "rows = np.kron(np.eye(n), np.ones((1, m)))"],

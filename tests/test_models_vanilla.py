@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gancourse import pretrained, recipes
-from gancourse.models import vanilla
+from gancourse.models import toy_modes, vanilla
 
 
 def test_pacgan_targets():
@@ -43,13 +43,33 @@ def test_bad_config():
 
 
 def test_recipes_and_shipped_checkpoints():
+    """The shipped toy GANs are the benchmark's GAN row (toy_modes): load_pretrained gives seed s of
+    it, and its coverage is what the manifest recorded for that seed."""
     recipes._load_registry()
     assert {"toy-gan", "toy-gan-grid"} <= set(recipes.RECIPES)
-    for name in ("toy-gan-ring", "toy-gan-grid"):
-        entry = pretrained.manifest()[name]
+    for mixture in ("ring", "grid"):
+        entry = pretrained.manifest()[f"modes-nsgan-{mixture}"]
         assert entry["bytes"] < 2_000_000  # "a few MB at most"
-        gan = vanilla.load_pretrained(name)
-        cov = gan.coverage()
-        # the checkpoint reproduces the numbers recorded in the manifest when it was published
-        assert cov.modes == entry["metrics"]["modes"]
-        assert round(100 * cov.hq_fraction, 1) == entry["metrics"]["hq_percent"]
+        for seed in (0, 2):
+            gan = vanilla.load_pretrained(mixture, seed)
+            recorded = entry["metrics"]["per_seed"][seed]
+            modes, hq = toy_modes.evaluate(gan.G, gan.target)
+            assert (modes, round(hq, 2)) == (recorded["modes"], recorded["hq_percent"])
+    with pytest.raises(ValueError, match=r"seed: the shipped nsgan runs on the ring have seeds \[0, 1, 2\], got 7"):
+        vanilla.load_pretrained("ring", 7)
+
+
+def test_toy_gan_publish_points_to_the_benchmark(tmp_path):
+    with pytest.raises(SystemExit, match="the shipped toy GANs are the benchmark's"):
+        recipes.main(["toy-gan", "--steps", "2", "--no-progress", "--out", str(tmp_path), "--publish"])
+
+
+def test_packing_feeds_m_samples_to_the_discriminator():
+    cfg = vanilla.ToyGANConfig(hidden=8, depth=1, batch_size=16, steps=4, pack=4)
+    gan = vanilla.ToyGAN(cfg)
+    assert gan.D.net[0].in_features == 8                      # 4 samples of 2 coordinates
+    seen = []
+    gan.D.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape)))
+    gan.optimize_parameters()
+    assert seen == [(64, 2)] * 3, "each D call reads 16 packs of 4 samples"
+    assert gan.D(torch.zeros(64, 2)).shape == (16,)

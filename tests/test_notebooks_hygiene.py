@@ -43,6 +43,7 @@ IDS = [p.stem for p in NOTEBOOKS]
 # contain "/tmp/" by chance).
 MACHINE_PATHS = re.compile(r"(?<![\w.~])(/work/|/root/|/home/|/tmp/|/Users/|/private/var/|/var/folders/"
                            r"|[A-Za-z]:\\\\?Users\\\\?)")
+WARNING_LINE = re.compile(r"\.py:\d+: \w*Warning: ")
 TEXT_MIMES = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
 
 
@@ -84,6 +85,11 @@ def error_problems(nb) -> list[str]:
             # a traceback means a cell failed or warned from deep inside a library
             if "Traceback (most recent call last)" in text:
                 problems.append(f"cell {i} {where}: {text.strip().splitlines()[-1][:100]}")
+            # a warning printed by Python's warnings module names a source file and line: the code
+            # the notebook calls should not warn (and the path is the machine's)
+            for line in text.splitlines():
+                if WARNING_LINE.search(line):
+                    problems.append(f"cell {i} {where}: a warning: {line.strip()[:100]}")
     return problems
 
 
@@ -124,6 +130,26 @@ def _headings(nb):
         if cell.cell_type == "markdown":
             for m in re.finditer(r"^#{1,6}\s+(.+?)\s*$", cell.source, re.M):
                 yield i, m.group(1)
+
+
+APPENDIX = re.compile(r"\d\d[a-z]_")  # e.g. 12a_stargan_shape_runs: an appendix to notebook 12
+
+
+def appendix_problems(nb, main_number: str) -> list[str]:
+    """An appendix (``NNa_topic.ipynb``) is a record linked from its main notebook: it needs a title
+    naming itself an appendix and its prerequisites, and no exercises (the lesson has those)."""
+    problems = []
+    first = nb.cells[0] if nb.cells else None
+    if first is None or first.cell_type != "markdown" or not re.match(r"^# \S", first.source):
+        problems.append("the first cell must be Markdown starting with a '# ' title")
+    elif "Appendix" not in first.source or "Prerequisites" not in first.source:
+        problems.append("the first cell must say 'Appendix' and list the 'Prerequisites'")
+    if any("exercise" in tags(c) for c in nb.cells):
+        problems.append("an appendix has no exercises (its main notebook has them)")
+    main = sorted((REPO / "notebooks").glob(f"{main_number}_*.ipynb"))
+    if not main:
+        problems.append(f"no main notebook {main_number}_*.ipynb for this appendix")
+    return problems
 
 
 def structure_problems(nb) -> list[str]:
@@ -184,6 +210,10 @@ def test_outputs_come_from_one_clean_run(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_structure(path):
+    if APPENDIX.match(path.name):
+        problems = appendix_problems(read(path), path.name[:2])
+        assert not problems, f"{path.name} (an appendix) does not follow CONTRIBUTING.md: " + "; ".join(problems)
+        return
     problems = structure_problems(read(path))
     assert not problems, f"{path.name} does not follow CONTRIBUTING.md: " + "; ".join(problems)
 
@@ -209,6 +239,9 @@ def test_the_checks_catch_a_bad_notebook():
         "x", execution_count=1, outputs=[v4.new_output("stream", name="stderr",
                                                         text="Traceback (most recent call last):\n  ...\nKeyError: 1\n")])])))
     assert any("/work/main" in p for p in path_problems(bad))
+    assert any("a warning: ./gancourse/checks/nb05.py:83: UserWarning" in p for p in error_problems(
+        v4.new_notebook(cells=[v4.new_code_cell("x", execution_count=1, outputs=[v4.new_output(
+            "stream", name="stderr", text="./gancourse/checks/nb05.py:83: UserWarning: Converting a tensor\n")])])))
     assert any("no execution count" in p for p in order_problems(bad))
     assert any("out of order" in p for p in order_problems(bad))
     structure = " | ".join(structure_problems(bad))

@@ -81,6 +81,13 @@ def test_ci_runs_the_readme_test_command():
 
 def test_notebooks_are_numbered_in_order():
     names = sorted(p.name for p in (ROOT / "notebooks").glob("*.ipynb"))
-    numbers = [int(n[:2]) for n in names]
-    assert numbers == list(range(len(numbers))), f"notebooks should be 00, 01, ... without gaps: {names}"
-    assert all(re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", n) for n in names), names
+    lessons = [n for n in names if re.fullmatch(r"\d\d_[a-z0-9_]+\.ipynb", n)]
+    appendices = [n for n in names if re.fullmatch(r"\d\d[a-z]_[a-z0-9_]+\.ipynb", n)]
+    assert sorted(lessons + appendices) == names, f"names must be NN_topic or NNa_topic (appendix): {names}"
+    numbers = [int(n[:2]) for n in lessons]
+    assert numbers == list(range(len(numbers))), f"notebooks should be 00, 01, ... without gaps: {lessons}"
+    # an appendix follows a lesson of the same number and is linked from it
+    for name in appendices:
+        lesson = next((n for n in lessons if n[:2] == name[:2]), None)
+        assert lesson, f"appendix {name} has no lesson {name[:2]}_*.ipynb"
+        assert name[:-len(".ipynb")] in (ROOT / "notebooks" / lesson).read_text(), f"{lesson} must link to {name}"

@@ -1,14 +1,12 @@
-"""The mode-coverage benchmark of notebook 08: mixtures, scaling, one run, the command line, shipped runs."""
-import math
-
+"""The toy benchmark of notebooks 04, 07 and 08: mixtures, one run per row, packing, the command
+line, the baselines and the strict rule, and the shipped runs."""
 import pytest
 import torch
 from torch import nn
 
-from gancourse import pretrained
+from gancourse import metrics, pretrained
 from gancourse.models import toy_modes
-from gancourse.models.toy_modes import (Rescaled, Standardized, ToyRunConfig, data_scale, evaluate,
-                                        make_mixture, train_toy)
+from gancourse.models.toy_modes import ToyRunConfig, evaluate, make_mixture, train_toy
 
 
 @pytest.fixture(autouse=True)
@@ -19,16 +17,11 @@ def _one_thread():
     torch.set_num_threads(threads)
 
 
-def test_pacgan_mixtures_and_their_scale():
+def test_pacgan_mixtures():
     ring, grid = make_mixture("ring"), make_mixture("grid")
     assert len(ring.centers) == 8 and ring.std == pytest.approx(0.01)
     assert torch.allclose(ring.centers.norm(dim=1), torch.ones(8))
     assert len(grid.centers) == 25 and grid.std == pytest.approx(0.05)
-    # WGAN-GP's toy code divides the grid by 2.828 and its radius-2 ring by 1.414
-    assert data_scale(grid) == pytest.approx(math.sqrt(8 + 0.05**2))
-    assert data_scale(ring) == pytest.approx(math.sqrt(0.5 + 0.01**2))
-    x = Standardized(grid, data_scale(grid)).sample(20000, generator=torch.Generator().manual_seed(0))
-    assert x.std(0).mean().item() == pytest.approx(1.0, abs=0.02)
 
 
 class CentersG(nn.Module):
@@ -46,29 +39,58 @@ class CentersG(nn.Module):
         return self.centers[idx] + 0 * self.dummy
 
 
-def test_evaluate_scores_a_perfect_and_a_collapsed_generator():
+def test_evaluate_scores_a_perfect_a_collapsed_and_a_lopsided_generator():
     grid = make_mixture("grid")
     assert evaluate(CentersG(grid.centers), grid) == (25, 100.0)
     assert evaluate(CentersG(grid.centers[:3]), grid) == (3, 100.0)
-    shifted = Rescaled(CentersG(grid.centers / 2.0), 2.0)  # the rescaling brings the points back
-    assert evaluate(shifted, grid) == (25, 100.0)
-    assert evaluate(Rescaled(CentersG(grid.centers + 1.0), 1.0), grid)[1] == 0.0  # between the modes
+    assert evaluate(CentersG(grid.centers + 1.0), grid)[1] == 0.0  # between the modes
+    lopsided = CentersG(torch.cat([grid.centers[:1].expand(197, 2), grid.centers[1:4]]))
+    assert evaluate(lopsided, grid)[0] == 4
+    assert evaluate(lopsided, grid, min_share=0.25)[0] == 1, "three modes with ~0.5% of the samples each do not count"
 
 
-def test_a_short_run_returns_its_metrics_and_the_model():
-    cfg = ToyRunConfig(objective="wgan-gp", mixture="ring", steps=30, batch_size=64, hidden=16, depth=2,
-                       ema_decay=0.9, n_eval=500)
+def test_the_strict_rule_and_the_noise_baselines():
+    """Uniform noise captures most grid modes by PacGAN's rule and none by the strict one."""
+    grid = make_mixture("grid")
+    noise = metrics.toy_baselines(grid.centers, grid.std, 2500, torch.Generator().manual_seed(0))
+    loose = metrics.mode_coverage(noise["uniform square"], grid.centers, grid.std)
+    strict = metrics.mode_coverage(noise["uniform square"], grid.centers, grid.std, min_share=0.25)
+    assert loose.modes >= 20 and strict.modes == 0 and loose.hq_fraction < 0.05 and strict.min_count == 25
+    real = metrics.mode_coverage(grid.sample(2500, generator=torch.Generator().manual_seed(1)), grid.centers, grid.std,
+                                 min_share=0.25)
+    assert real.modes == 25
+    ring = make_mixture("ring")
+    smear = metrics.toy_baselines(ring.centers, ring.std, 2500, torch.Generator().manual_seed(0))["smear"]
+    assert torch.allclose(smear.norm(dim=1).mean(), torch.tensor(1.0), atol=0.01), "the smear lies along the ring"
+    with pytest.raises(ValueError, match="min_share: expected a finite number > 0"):
+        metrics.mode_coverage(grid.centers, grid.centers, grid.std, min_share=0.0)
+
+
+@pytest.mark.parametrize("objective, pack", [("nsgan", 2), ("gan", 1), ("wgan-gp", 1), ("hinge", 1)])
+def test_a_short_run_of_each_kind_returns_its_metrics_and_repeats_exactly(objective, pack):
+    cfg = ToyRunConfig(objective=objective, mixture="ring", steps=12, batch_size=32, hidden=16, depth=2, pack=pack,
+                       n_eval=500)
     result = train_toy(cfg, progress=False)
     m = result.metrics()
-    assert set(m) == {"modes", "hq_percent", "seconds", "modes_ema", "hq_percent_ema"}
-    assert 0 <= m["modes"] <= 8 and 0 <= m["hq_percent"] <= 100 and m["seconds"] > 0
-    assert result.model.g_steps == 30 and result.history["step"][-1] == 30
-    assert result.model.config.gp_weight == 0.1  # the authors' toy setting
-    assert result.generator(ema=True)(torch.zeros(4, 2)).shape == (4, 2)
-    # the same seed gives the same run
+    assert set(m) == {"modes", "modes_strict", "hq_percent", "seconds"}
+    assert 0 <= m["modes_strict"] <= m["modes"] <= 8 and 0 <= m["hq_percent"] <= 100
+    assert result.history["step"][-1] == 12 and cfg.row == (f"pacgan{pack}" if pack > 1 else objective)
     again = train_toy(cfg, progress=False)
-    for a, b in zip(result.model.G.parameters(), again.model.G.parameters()):
+    for a, b in zip(result.generator().parameters(), again.generator().parameters()):
         assert torch.equal(a, b)
+
+
+def test_the_gan_rows_are_notebook_04s_toy_gan():
+    """toy_modes trains the GAN rows with vanilla.ToyGAN: the same seed gives the same weights."""
+    from gancourse.models import vanilla
+
+    cfg = ToyRunConfig(objective="nsgan", mixture="grid", steps=10, batch_size=32, hidden=16, pack=2)
+    result = train_toy(cfg, progress=False)
+    torch.manual_seed(0)
+    gan = vanilla.ToyGAN(cfg.gan_config())
+    for _ in range(10):
+        gan.optimize_parameters()
+    assert all(torch.equal(a, b) for a, b in zip(result.model.G.state_dict().values(), gan.G.state_dict().values()))
 
 
 def test_config_bad_input():
@@ -82,23 +104,27 @@ def test_config_bad_input():
         ToyRunConfig(seed=-1)
     with pytest.raises(ValueError, match="lr: expected a finite number > 0"):
         ToyRunConfig(lr=0.0)
+    with pytest.raises(ValueError, match="pack: PacGAN's packing is for the GAN objectives"):
+        ToyRunConfig(objective="wgan-gp", pack=2)
+    with pytest.raises(ValueError, match="ema_decay, r1_weight: options of the Wasserstein-family rows"):
+        ToyRunConfig(objective="nsgan", ema_decay=0.99)
     with pytest.raises(TypeError, match="config: expected a ToyRunConfig"):
         train_toy({"objective": "gan"})
-    with pytest.raises(TypeError, match="mixture: expected a GaussianMixture"):
-        data_scale("grid")
     with pytest.raises(ValueError, match="values: expected at least one number"):
         toy_modes.summarize([])
+    with pytest.raises(ValueError, match="row: unknown value 'pacgan3'"):
+        toy_modes.checkpoint_name("pacgan3", "grid")
 
 
 def test_the_recorded_command_parses_back_to_the_same_run():
-    cfg = ToyRunConfig(objective="wgan-gp", mixture="grid", steps=12000, batch_size=1024, lr_decay=True,
-                       ema_decay=0.999, r1_weight=0.5, lr=3e-4)
-    command = toy_modes._command(cfg, (0, 1, 2), "long")
+    cfg = ToyRunConfig(objective="nsgan", mixture="grid", steps=48000, pack=4, batch_size=128, lr_decay=False)
+    command = toy_modes._command(cfg, (0, 1, 2), "48k")
     argv = command.split()[3:]  # after "python -m gancourse.models.toy_modes"
     args = toy_modes.build_parser().parse_args(argv)
-    assert (args.objective, args.mixture, args.steps, args.batch_size) == ("wgan-gp", "grid", 12000, 1024)
-    assert args.lr_decay and args.ema == 0.999 and args.r1 == 0.5 and args.lr == 3e-4
-    assert args.seeds == [0, 1, 2] and args.variant == "long" and args.publish
+    assert (args.objective, args.mixture, args.steps, args.batch_size, args.pack) == ("nsgan", "grid", 48000, 128, 4)
+    assert args.no_lr_decay and args.seeds == [0, 1, 2] and args.variant == "48k" and args.publish
+    assert toy_modes._command(ToyRunConfig(objective="wgan", mixture="ring"), (0, 1, 2), "") == \
+        "python -m gancourse.models.toy_modes wgan ring --seeds 0 1 2 --publish"
 
 
 def test_summarize():
@@ -114,28 +140,34 @@ def _shipped():
     return sorted(n for n, e in entries.items() if e["description"].startswith("toy benchmark"))
 
 
+def test_every_row_of_the_table_is_shipped_for_both_mixtures():
+    names = set(_shipped())
+    missing = [toy_modes.checkpoint_name(row, m) for row in toy_modes.ROWS for m in toy_modes.MIXTURES
+               if toy_modes.checkpoint_name(row, m) not in names]
+    assert not missing, f"rows without shipped runs: {missing}"
+
+
 @pytest.mark.parametrize("name", _shipped())
 def test_shipped_benchmark_runs_reproduce_their_recorded_metrics(name):
     """Each shipped generator, sampled with the evaluation seed, scores what the manifest says."""
     generators, state = toy_modes.load_generators(name)
     mixture = make_mixture(state["config"]["mixture"])
     per_seed = state["metrics"]["per_seed"]
-    assert len(generators) == len(per_seed) == len(state["config"]["seeds"])
+    assert len(generators) == len(per_seed) == len(state["config"]["seeds"]) == 3
     for G, recorded in zip(generators, per_seed):
         modes, hq = evaluate(G, mixture)
-        assert abs(modes - recorded["modes"]) <= 1 and abs(hq - recorded["hq_percent"]) <= 0.5
-    for G, recorded in zip(state["ema_generators"], per_seed):
-        modes, hq = evaluate(G, mixture)
-        assert abs(modes - recorded["modes_ema"]) <= 1 and abs(hq - recorded["hq_percent_ema"]) <= 0.5
+        strict, _ = evaluate(G, mixture, min_share=toy_modes.STRICT_SHARE)
+        assert (modes, strict, round(hq, 2)) == (recorded["modes"], recorded["modes_strict"], recorded["hq_percent"])
 
 
 def test_each_objective_keeps_its_toy_optimiser_settings():
-    """GAN/NS-GAN use notebook 04's Adam 1e-3; SN-GAN and hinge keep Miyato et al.'s 2e-4 (at 1e-3
-    their G collapsed off the ring); WGAN-GP uses its toy code's λ = 0.1, β = (0.5, 0.9)."""
-    lr = {o: ToyRunConfig(objective=o).wgan_config().lr for o in toy_modes.OBJECTIVES}
-    assert lr["gan"] == lr["nsgan"] == 1e-3
+    """GAN/NS-GAN use notebook 04's Adam 1e-3; SN-GAN and hinge keep Miyato et al.'s 2e-4;
+    WGAN-GP uses its toy code's λ = 0.1, β = (0.5, 0.9); WGAN the paper's RMSProp 5e-5."""
+    assert ToyRunConfig(objective="nsgan").gan_config().lr == 1e-3
+    assert ToyRunConfig(objective="gan").gan_config().g_loss == "saturating"
+    lr = {o: ToyRunConfig(objective=o).wgan_config().lr for o in ("wgan", "wgan-gp", "sngan", "hinge")}
     assert lr["sngan"] == lr["hinge"] == 2e-4
     assert lr["wgan"] == 5e-5 and lr["wgan-gp"] == 1e-4
     gp = ToyRunConfig(objective="wgan-gp").wgan_config()
     assert gp.gp_weight == 0.1 and gp.betas == (0.5, 0.9)
-    assert ToyRunConfig(objective="sngan", lr=1e-3).wgan_config().lr == 1e-3  # an explicit lr wins
+    assert ToyRunConfig(objective="wgan", steps=100).wgan_config().lr_decay_steps == 100

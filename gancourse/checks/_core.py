@@ -13,11 +13,16 @@ raises :class:`ExerciseIncomplete` carrying the stub's hint, so that "Run all" s
 """
 from __future__ import annotations
 
+import torch
+
 import functools
 import re
 from dataclasses import dataclass
 
 DIFFICULTIES = ("warm-up", "core", "challenge")
+# "build": the student writes the code the notebook is about, before the training run that then uses
+# it; "variant": the student runs a variant of the notebook's experiment and reports what it measured.
+KINDS = ("", "build", "variant")
 
 FEEDBACK = re.compile(
     r"^Exercise (?P<id>\d\d\.\d+) \[(?P<difficulty>[\w-]+)\] (?P<title>.+?): "
@@ -36,6 +41,7 @@ class Exercise:
     points: float
     difficulty: str
     check: object  # the registered (decorated) check function
+    kind: str = ""  # "", "build" or "variant" (see KINDS)
 
     @property
     def notebook(self) -> str:
@@ -100,12 +106,15 @@ def _round_points(value: float) -> float:
     return round(value * 2) / 2  # half points
 
 
-def exercise(id: str, title: str, points: float = 2, difficulty: str = "core"):
-    """Register a check for exercise ``id`` (``"NN.k"``) worth ``points``, of a given difficulty."""
+def exercise(id: str, title: str, points: float = 2, difficulty: str = "core", kind: str = ""):
+    """Register a check for exercise ``id`` (``"NN.k"``) worth ``points``, of a given difficulty and
+    ``kind`` (``"build"``, ``"variant"`` or plain, see :data:`KINDS`)."""
     if not re.fullmatch(r"\d\d\.\d+", id):
         raise ValueError(f"id: expected 'NN.k' (notebook number, exercise number), got {id!r}")
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty: expected one of {DIFFICULTIES}, got {difficulty!r}")
+    if kind not in KINDS:
+        raise ValueError(f"kind: expected one of {KINDS}, got {kind!r}")
 
     def decorate(fn):
         @functools.wraps(fn)
@@ -114,7 +123,8 @@ def exercise(id: str, title: str, points: float = 2, difficulty: str = "core"):
             ex = REGISTRY[id]
             t = Tester()
             try:
-                fn(t, *answer, **kwargs)
+                with torch.random.fork_rng(devices=[]):   # a check leaves the notebook's random state alone
+                    fn(t, *answer, **kwargs)
             except NotImplementedError as exc:
                 hint = str(exc) or "replace the stub with your code"
                 # The stub of the student version says "Exercise NN.k: <hint>"; do not repeat the id.
@@ -126,6 +136,8 @@ def exercise(id: str, title: str, points: float = 2, difficulty: str = "core"):
             if t.total == 0:
                 t.require(False, "nothing could be checked")
             earned = _round_points(ex.points * t.passed / t.total)
+            if t.passed < t.total:  # rounding must not turn a failed sub-test into full points
+                earned = min(earned, _round_points(ex.points - 0.5))
             if t.passed == t.total:
                 line = f"Exercise {id} [{difficulty}] {title}: correct, {ex.points:g}/{ex.points:g} points"
             else:
@@ -136,7 +148,7 @@ def exercise(id: str, title: str, points: float = 2, difficulty: str = "core"):
 
         if id in REGISTRY and REGISTRY[id].check.__qualname__ != check.__qualname__:
             raise ValueError(f"exercise {id} is registered twice")
-        REGISTRY[id] = Exercise(id, title, float(points), difficulty, check)
+        REGISTRY[id] = Exercise(id, title, float(points), difficulty, check, kind)
         check.exercise_id = id
         return check
 
@@ -150,6 +162,13 @@ def exercises_of(notebook: str) -> list[Exercise]:
     _load_all()
     found = [ex for ex in REGISTRY.values() if ex.notebook == notebook]
     return sorted(found, key=lambda ex: int(ex.id.split(".")[1]))
+
+
+def lower_of(values: dict) -> set:
+    """The acceptable answers to "which is lower?" for ``{name: measured value}``: the name of the
+    smallest value, or every name tied with it (a tie makes either answer right)."""
+    low = min(values.values())
+    return {name for name, v in values.items() if abs(v - low) <= 1e-9 * max(1.0, abs(low))}
 
 
 def close(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:

@@ -6,39 +6,79 @@ import scipy.stats
 import torch
 from torch import nn
 
-from ._core import close, exercise
+from ._core import close, exercise, lower_of
 
 
 def _net(seed: int, scale: float = 1.0) -> nn.Sequential:
-    torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1))
+    with torch.random.fork_rng():          # the student's random state is left alone
+        torch.manual_seed(seed)
+        net = nn.Sequential(nn.Linear(2, 6), nn.ReLU(), nn.Linear(6, 1))
     with torch.no_grad():
         for p in net.parameters():
             p.mul_(scale)
     return net
 
 
-@exercise("07.1", "weight clipping", points=2, difficulty="warm-up")
-def ex07_clip(t, clip_):
-    """``clip_(net, c)`` clamps every parameter of ``net`` to [-c, c], in place."""
-    for seed, c in ((0, 0.01), (1, 0.3), (2, 5.0)):
-        net = _net(seed, scale=3.0)
-        before = [p.detach().clone() for p in net.parameters()]
-        ids = [p.data_ptr() for p in net.parameters()]
-        _, err = t.call(clip_, net, c)
-        if err is not None:
-            return
-        after = list(net.parameters())
-        t.require([p.data_ptr() for p in after] == ids,
-                  "clip the parameters in place (p.data.clamp_ or p.clamp_ under torch.no_grad()); "
-                  "the optimiser keeps references to these very tensors")
-        t.require(all(float(p.detach().abs().max()) <= c + 1e-7 for p in after),
-                  f"after clipping with c = {c} every weight and bias should lie in [-c, c]")
-        t.require(all(close(torch.where(b.abs() <= c, b, a.detach()), a.detach()) for a, b in zip(after, before)),
-                  "values already inside [-c, c] must stay unchanged; values outside go to the nearest bound")
+@exercise("07.1", "WGAN's critic step", points=5, difficulty="core", kind="build")
+def ex07_critic_step(t, critic_step):
+    """The build exercise of notebook 07, used by its WGAN run (Arjovsky et al. 2017, Algorithm 1,
+    lines 3-7): ``critic_step(D, opt_D, real, fake, clip) -> estimate``: the critic ascends
+    E f(real) − E f(fake) (one optimiser step on its negative, gradients cleared first), then every
+    parameter, weights and biases, is clipped to [−clip, clip] in place. Returns the estimate."""
+    from ..models.wgan import clipped_critic_step
+
+    g = torch.Generator().manual_seed(71)
+    real, fake = torch.randn(16, 2, generator=g) + 1.0, torch.randn(16, 2, generator=g)
+    for c, scale in ((0.01, 3.0), (0.5, 0.3)):
+        results = {}
+        for who, fn in (("yours", critic_step), ("reference", clipped_critic_step)):
+            net = _net(3, scale=scale)
+            opt = torch.optim.RMSprop(net.parameters(), lr=0.05)
+            ids = [p.data_ptr() for p in net.parameters()]
+            out = None
+            for _ in range(2):            # two steps: gradients left over from the first show
+                out, err = t.call(fn, net, opt, real.clone(), fake.clone(), c, what="critic_step")
+                if err is not None:
+                    return
+            results[who] = (net, out, ids)
+        net, out, ids = results["yours"]
+        ref, ref_out, _ = results["reference"]
+        t.require([p.data_ptr() for p in net.parameters()] == ids,
+                  "clip the parameters in place (p.clamp_ under torch.no_grad()): the optimiser keeps references "
+                  "to these very tensors")
+        if not t.require(all(float(p.detach().abs().max()) <= c * (1 + 1e-6) for p in net.parameters()),
+                         f"after the step every weight and bias should lie in [-c, c] (c = {c}): clip after the "
+                         "optimiser's step"):
+            continue
+        same = all(close(p, q, atol=1e-6) for p, q in zip(net.parameters(), ref.parameters()))
+        if not same:
+            # the most common slip: descending E f(real) - E f(fake) instead of ascending it
+            wrong = _net(3, scale=scale)
+            opt = torch.optim.RMSprop(wrong.parameters(), lr=0.05)
+            for _ in range(2):
+                loss = wrong(real).mean() - wrong(fake).mean()
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                with torch.no_grad():
+                    for p in wrong.parameters():
+                        p.clamp_(-c, c)
+            if all(close(p, q, atol=1e-6) for p, q in zip(net.parameters(), wrong.parameters())):
+                t.require(False, "the critic moved the wrong way: it ascends E f(real) - E f(fake), so the "
+                                 "optimiser descends E f(fake) - E f(real)")
+            else:
+                t.require(False, "after your steps the critic's weights differ from Algorithm 1's: clear the "
+                                 "gradients before each backward pass, step on the negative of E f(real) - "
+                                 "E f(fake), then clip")
+        else:
+            t.require(True, "")
+        ok = isinstance(out, torch.Tensor) and out.ndim == 0
+        if t.require(ok, "return the estimate E f(real) - E f(fake) as a scalar tensor"):
+            t.require(close(float(out.detach()), float(ref_out), rtol=1e-5, atol=1e-9),
+                      "the returned estimate is E f(real) - E f(fake), computed before the step")
 
 
-@exercise("07.2", "an empirical Lipschitz constant", points=3, difficulty="core")
+@exercise("07.3", "an empirical Lipschitz constant", points=3, difficulty="core")
 def ex07_lipschitz(t, lipschitz_lower_bound):
     """``lipschitz_lower_bound(f, points)``: max over pairs of |f(a) - f(b)| / ||a - b||."""
     rng = np.random.default_rng(7)
@@ -74,7 +114,7 @@ def ex07_lipschitz(t, lipschitz_lower_bound):
               "not divided by zero")
 
 
-@exercise("07.3", "the optimal 1-D critic", points=4, difficulty="challenge")
+@exercise("07.4", "the optimal 1-D critic", points=4, difficulty="challenge")
 def ex07_optimal_critic(t, optimal_critic_1d):
     """``optimal_critic_1d(x, y, t)``: values at t of a 1-Lipschitz f maximising mean f(x) - mean f(y)."""
     rng = np.random.default_rng(11)
@@ -103,3 +143,34 @@ def ex07_optimal_critic(t, optimal_critic_1d):
     got, _ = t.call(optimal_critic_1d, same, same.copy(), same.copy())
     t.require(got is not None and close(np.ptp(np.asarray(got, dtype=float)), 0.0, atol=1e-9),
               "for identical samples the CDFs agree everywhere, so the critic is flat (W1 = 0)")
+
+
+def _share_at_bound(D: nn.Module, c: float) -> float:
+    with torch.no_grad():
+        flat = torch.cat([p.detach().flatten() for p in D.parameters()])
+    return float((flat.abs() >= c * (1 - 1e-6)).float().mean())
+
+
+@exercise("07.2", "what the clipping constant does, measured", points=3, difficulty="core", kind="variant")
+def ex07_clip_constant(t, answer, critic_small, critic_large):
+    """The variant exercise of notebook 07: WGAN on the ring with c = 0.01 and with c = 0.1, the same
+    length; ``answer`` = {"share_small": ..., "share_large": ..., "lower": "small" or "large"}: the
+    share of the critic's parameters at ±c after training (fractions). The check measures both."""
+    if not t.require(isinstance(answer, dict) and {"share_small", "share_large", "lower"} <= set(answer),
+                     'answer should be a dict with the keys "share_small", "share_large" and "lower"'):
+        return
+    measured = {"share_small": _share_at_bound(critic_small, 0.01), "share_large": _share_at_bound(critic_large, 0.1)}
+    for key, value in measured.items():
+        try:
+            got = float(answer[key])
+        except (TypeError, ValueError):
+            got = float("nan")
+        if not close(got, value, atol=1e-4) and close(got, 100 * value, rtol=1e-3):
+            t.require(False, f"{key}: give the share as a fraction between 0 and 1, not a percentage")
+        else:
+            t.require(close(got, value, atol=1e-4),
+                      f"{key} is not the share of that critic's parameters at ±c (|w| >= c, weights and biases "
+                      "together)")
+    truth = lower_of({"small": measured["share_small"], "large": measured["share_large"]})
+    t.require(answer["lower"] in truth, '"lower" should say which run ("small" or "large" c) has the lower share '
+                                        "at the bound, by your own numbers")

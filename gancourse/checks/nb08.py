@@ -5,10 +5,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._core import close, exercise
+from ._core import close, exercise, lower_of
 
 
-@exercise("08.1", "the largest singular value by power iteration", points=2, difficulty="warm-up")
+@exercise("08.3", "the largest singular value by power iteration", points=2, difficulty="warm-up")
 def ex08_power_iteration(t, sigma_max):
     """``sigma_max(W, n_iter)``: σ(W) estimated by n_iter power iterations from a random start."""
     g = torch.Generator().manual_seed(8)
@@ -32,43 +32,75 @@ def ex08_power_iteration(t, sigma_max):
               "singular values are non-negative: for W = -3 I the answer is 3")
 
 
-@exercise("08.2", "the gradient penalty", points=3, difficulty="core")
-def ex08_gradient_penalty(t, gradient_penalty):
-    """``gradient_penalty(critic, real, fake, eps)``: mean over samples of (||grad f(x_hat)|| - 1)^2,
-    x_hat = eps * real + (1 - eps) * fake, eps of shape (N, 1) (points) or (N, 1, 1, 1) (images)."""
-    torch.manual_seed(0)
-    nets = {
-        "points": (nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1)), (12, 2)),
-        "images": (nn.Sequential(nn.Conv2d(1, 4, 3), nn.Tanh(), nn.Flatten(), nn.Linear(4 * 4 * 4, 1)), (5, 1, 6, 6)),
-    }
-    for kind, (net, shape) in nets.items():
-        real, fake = torch.randn(*shape), torch.randn(*shape) + 0.5
-        eps = torch.rand(shape[0], *([1] * (len(shape) - 1)))
-        expected = []
-        for i in range(shape[0]):  # one sample at a time, independently of any batching
-            x = (eps[i] * real[i] + (1 - eps[i]) * fake[i]).unsqueeze(0).requires_grad_(True)
-            (g,) = torch.autograd.grad(net(x).sum(), x)
-            expected.append((g.norm() - 1) ** 2)
-        expected = torch.stack(expected).mean().item()
-        got, err = t.call(gradient_penalty, net, real.clone(), fake.clone(), eps.clone())
-        if err is not None:
-            return
-        t.require(isinstance(got, torch.Tensor) and got.requires_grad,
-                  "return a tensor that keeps its graph (autograd.grad(..., create_graph=True)), "
-                  "so that the penalty can train the critic")
-        t.require(close(torch.as_tensor(got).detach().reshape(()), expected, rtol=1e-5),
-                  f"for {kind}: differentiate with respect to the interpolates x_hat, take the norm of each "
-                  "sample's whole gradient (flatten all but the batch dimension), subtract 1, square, average")
-    w = torch.tensor([[0.6, 0.8]])
-    unit = nn.Linear(2, 1, bias=False)
-    with torch.no_grad():
-        unit.weight.copy_(w)
-    got, _ = t.call(gradient_penalty, unit, torch.randn(7, 2), torch.randn(7, 2), torch.rand(7, 1))
-    t.require(got is not None and close(torch.as_tensor(got).detach().reshape(()), 0.0, atol=1e-10),
-              "a linear critic with a unit-norm weight has gradient norm 1 everywhere: its penalty is 0")
+def _gp_nets(seed=0):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return {
+            "points": (nn.Sequential(nn.Linear(2, 16), nn.Tanh(), nn.Linear(16, 1)), (12, 2)),
+            "images": (nn.Sequential(nn.Conv2d(1, 4, 3), nn.Tanh(), nn.Flatten(), nn.Linear(4 * 4 * 4, 1)), (5, 1, 6, 6)),
+        }
 
 
-@exercise("08.3", "an exponential moving average of weights", points=2, difficulty="core")
+@exercise("08.1", "WGAN-GP's critic loss", points=5, difficulty="core", kind="build")
+def ex08_gp_critic_loss(t, critic_loss):
+    """The build exercise of notebook 08, used by its WGAN-GP runs (Gulrajani et al. 2017, Eq. 3 and
+    Algorithm 1): ``critic_loss(D, real, fake, gp_weight) -> (loss, penalty)`` with loss = E D(fake) −
+    E D(real) + λ·penalty, penalty = E(‖∇_x̂ D(x̂)‖₂ − 1)² at x̂ = ε·real + (1 − ε)·fake, one ε ~ U[0, 1] per
+    sample (``torch.rand`` of shape (N, 1, ...)), the gradient taken with respect to x̂ with its graph kept."""
+    from ..models.wgan import gp_critic_loss
+
+    g = torch.Generator().manual_seed(81)
+    for kind in ("points", "images"):
+        for gp_weight in (10.0, 0.1):
+            shape = _gp_nets()[kind][1]
+            real, fake = torch.randn(*shape, generator=g), torch.randn(*shape, generator=g) + 0.5
+            D, _ = _gp_nets()[kind]
+            RD, _ = _gp_nets()[kind]
+            torch.manual_seed(5)
+            got, err = t.call(critic_loss, D, real.clone(), fake.clone(), gp_weight, what="critic_loss")
+            if err is not None:
+                return
+            torch.manual_seed(5)
+            ref_loss, ref_gp = gp_critic_loss(RD, real.clone(), fake.clone(), gp_weight)
+            ok = (isinstance(got, (tuple, list)) and len(got) == 2
+                  and all(isinstance(v, torch.Tensor) and v.numel() == 1 for v in got))
+            if not t.require(ok, "return (loss, penalty): two scalar tensors, the penalty unweighted"):
+                return
+            loss, gp = (v.reshape(()) for v in got)
+            if not close(float(gp.detach()), float(ref_gp.detach()), rtol=1e-4):
+                torch.manual_seed(5)
+                eps = torch.rand(real.shape)                   # one ε per *element*: a common slip
+                x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
+                (grad,) = torch.autograd.grad(RD(x_hat).sum(), x_hat)
+                per_element = float(((grad.flatten(1).norm(dim=1) - 1) ** 2).mean())
+                if close(float(gp.detach()), per_element, rtol=1e-4):
+                    t.require(False, "draw one ε per sample, shaped (N, 1) for points and (N, 1, 1, 1) for images, "
+                                     "not one per coordinate: x̂ must lie on the segment between a real and a fake sample")
+                else:
+                    t.require(False, f"for {kind}: the penalty is the mean over samples of (‖∇D(x̂)‖ − 1)², the "
+                                     "gradient of D's scores with respect to the interpolates x̂ (not the weights), "
+                                     "each sample's whole gradient flattened into one vector")
+                continue
+            t.require(True, "")
+            with torch.no_grad():
+                wasserstein = float(RD(fake).mean() - RD(real).mean())
+            if close(float(loss.detach()), -wasserstein + gp_weight * float(ref_gp.detach()), rtol=1e-4):
+                t.require(False, "the critic's Wasserstein term has the wrong sign: the critic minimises "
+                                 "E D(fake) − E D(real)")
+            else:
+                t.require(close(float(loss.detach()), float(ref_loss.detach()), rtol=1e-4),
+                          "loss = E D(fake) − E D(real) + gp_weight · penalty")
+            if not t.require(loss.requires_grad, "the loss must be differentiable with respect to the critic"):
+                continue
+            loss.backward()
+            ref_loss.backward()
+            t.require(all(p.grad is not None and close(p.grad, q.grad, rtol=1e-3, atol=1e-6)
+                          for p, q in zip(D.parameters(), RD.parameters())),
+                      "the penalty does not train the critic: keep the graph of the gradient "
+                      "(torch.autograd.grad(..., create_graph=True)) so that the penalty can be back-propagated")
+
+
+@exercise("08.4", "an exponential moving average of weights", points=2, difficulty="core")
 def ex08_ema(t, ema_update):
     """``ema_update(avg, net, beta)``: in place, every parameter of avg <- beta * avg + (1 - beta) * net's."""
     torch.manual_seed(1)
@@ -96,3 +128,28 @@ def ex08_ema(t, ema_update):
             lin.weight.fill_(v)
         t.call(ema_update, ave, lin, 0.5)
     t.require(close(ave.weight.item(), 1.875), "three updates with beta = 1/2 from 0 towards 1, 1, 3 give 1.875")
+
+
+@exercise("08.2", "what the penalty does, measured", points=3, difficulty="core", kind="variant")
+def ex08_penalty_off(t, answer, critic_with, critic_without, probe):
+    """The variant exercise of notebook 08: WGAN-GP on the grid with λ = 0.1 and with λ = 0, the same
+    length; ``answer`` = {"slope_with": ..., "slope_without": ..., "lower": "with" or "without"}: the
+    mean gradient norm ‖∇D(x)‖ of each critic over the ``probe`` points. The check measures both."""
+    if not t.require(isinstance(answer, dict) and {"slope_with", "slope_without", "lower"} <= set(answer),
+                     'answer should be a dict with the keys "slope_with", "slope_without" and "lower"'):
+        return
+    measured = {}
+    for key, D in (("slope_with", critic_with), ("slope_without", critic_without)):
+        x = probe.detach().clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(D(x).sum(), x)
+        measured[key] = float(grad.flatten(1).norm(dim=1).mean())
+        try:
+            value = float(answer[key])
+        except (TypeError, ValueError):
+            value = float("nan")
+        t.require(close(value, measured[key], rtol=1e-3),
+                  f"{key} is not that critic's mean gradient norm over the probe points: the gradient of D's "
+                  "summed scores with respect to the points, one norm per point, averaged")
+    truth = lower_of({"with": measured["slope_with"], "without": measured["slope_without"]})
+    t.require(answer["lower"] in truth, '"lower" should say which critic ("with" or "without" the penalty) has '
+                                        "the lower mean slope, by your own numbers")

@@ -3,61 +3,88 @@ from __future__ import annotations
 
 import torch
 
-from ._core import close, exercise
+from ._core import close, exercise, lower_of
 
 
-@exercise("11.1", "the learning-rate factor: constant, then linear", points=2, difficulty="warm-up")
-def ex11_lr_factor(t, lr_factor):
-    """``lr_factor(step, steps, decay_steps)`` -> the reference schedule's multiplier at a 0-based step."""
-    def want(step, steps, decay):
-        constant = steps - decay
-        if step < constant:
-            return 1.0
-        k = step - constant + 1                   # the k-th step of the decay
-        return 1.0 - k / (decay + 1)
-
-    cases = [(0, 10, 5), (4, 10, 5), (5, 10, 5), (9, 10, 5), (199, 200, 100), (150, 200, 100),
-             (0, 6, 6), (5, 6, 6), (3, 4, 0)]
-    for step, steps, decay in cases:
-        got, err = t.call(lr_factor, step, steps, decay)
-        if err is not None:
-            return
-        hint = ("the factor stays 1 for the first steps - decay_steps steps" if step < steps - decay else
-                "during the decay the k-th step (k = 1, 2, ...) gets 1 - k / (decay_steps + 1): the last one "
-                "is still above 0")
-        t.require(got is not None and close(float(got), want(step, steps, decay)), hint)
+def _nets(seed=0):
+    """Tiny stand-ins for G, F (3 -> 3 channels, tanh) and D_X, D_Y (patch maps), seeded."""
+    nn = torch.nn
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        G = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())
+        F = nn.Sequential(nn.Conv2d(3, 3, 3, padding=1), nn.Tanh())
+        D_X = nn.Sequential(nn.Conv2d(3, 2, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(2, 1, 3, 1, 1))
+        D_Y = nn.Sequential(nn.Conv2d(3, 2, 3, 2, 1), nn.LeakyReLU(0.2), nn.Conv2d(2, 1, 3, 1, 1))
+    return G, F, D_X, D_Y
 
 
-@exercise("11.2", "the cycle-consistency and identity losses", points=3, difficulty="core")
-def ex11_cycle_identity(t, cycle_identity_loss):
-    """``cycle_identity_loss(G, F, x, y, lambda_cyc, lambda_id)`` -> the scalar
-    λ_cyc·(|F(G(x)) - x| + |G(F(y)) - y|) + λ_id·λ_cyc·(|G(y) - y| + |F(x) - x|), each |.| a mean."""
+def _value(v):
+    return float(v.detach()) if isinstance(v, torch.Tensor) else float(v)
+
+
+@exercise("11.1", "CycleGAN's generator loss", points=5, difficulty="core", kind="build")
+def ex11_generator_loss(t, cyclegan_g_loss):
+    """The build exercise of notebook 11, used by its training runs (Zhu et al. 2017, Eqs. 1-3 with
+    LSGAN's terms, identity term of Section 5.2): ``cyclegan_g_loss(G, F, D_X, D_Y, x, y, fake_y,
+    fake_x, lambda_cyc, lambda_id) -> (total, parts)``, total = E(D_Y(G(x)) - 1)² + E(D_X(F(y)) - 1)²
+    + λ_cyc·(|F(G(x)) - x| + |G(F(y)) - y|) + λ_id·λ_cyc·(|G(y) - y| + |F(x) - x|) and ``parts`` =
+    {"G_adv", "cycle", "identity"} (identity when λ_id > 0). x and y batches of different sizes."""
+    from ..models.cyclegan import generator_loss
+
     g = torch.Generator().manual_seed(11)
-    x = torch.rand(3, 3, 4, 4, generator=g) * 2 - 1
-    y = torch.rand(5, 3, 4, 4, generator=g) * 2 - 1
-    G = lambda v: 0.5 * v + 0.1                         # noqa: E731  (two simple invertible-ish maps)
-    F = lambda v: torch.tanh(v) - 0.2                   # noqa: E731
-    mean_abs = lambda a: (a).abs().mean()               # noqa: E731
-    cyc = mean_abs(F(G(x)) - x) + mean_abs(G(F(y)) - y)
-    idt = mean_abs(G(y) - y) + mean_abs(F(x) - x)
-    for lam_cyc, lam_id in ((10.0, 0.5), (10.0, 0.0), (3.0, 1.0)):
-        got, err = t.call(cycle_identity_loss, G, F, x.clone(), y.clone(), lam_cyc, lam_id)
+    x, y = torch.rand(4, 3, 8, 8, generator=g) * 2 - 1, torch.rand(5, 3, 8, 8, generator=g) * 2 - 1
+    for lambda_cyc, lambda_id in ((10.0, 0.5), (10.0, 0.0), (0.0, 0.5), (3.0, 2.0)):
+        G, F, D_X, D_Y = _nets()
+        fake_y, fake_x = G(x), F(y)
+        got, err = t.call(cyclegan_g_loss, G, F, D_X, D_Y, x, y, fake_y, fake_x, lambda_cyc, lambda_id,
+                          what="cyclegan_g_loss")
         if err is not None:
             return
-        ok = isinstance(got, torch.Tensor) and got.numel() == 1
-        t.require(ok, "return a scalar tensor (a mean over all pixels and images, then weighted)")
-        if not ok:
+        ok = (isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], torch.Tensor)
+              and got[0].ndim == 0 and isinstance(got[1], dict))
+        if not t.require(ok, "return (total, parts): the total loss, a scalar tensor, and a dict of its terms "
+                             '"G_adv", "cycle" and "identity"'):
             return
-        if lam_id == 0:
-            t.require(close(got, lam_cyc * cyc, rtol=1e-5),
-                      "the cycle term: F(G(x)) should give x back and G(F(y)) should give y back (L1, mean)")
+        total, parts = got
+        R, Rf, RX, RY = _nets()
+        ref_total, ref = generator_loss(R, Rf, RX, RY, x, y, R(x), Rf(y), lambda_cyc, lambda_id)
+        keys = {"G_adv", "cycle"} | ({"identity"} if lambda_id > 0 else set())
+        if not t.require(keys <= set(parts), f"parts should hold the terms {sorted(keys)}"):
+            continue
+        with torch.no_grad():
+            bce = (torch.nn.functional.softplus(-D_Y(fake_y)).mean() + torch.nn.functional.softplus(-D_X(fake_x)).mean())
+            swapped = ((D_X(fake_y) - 1) ** 2).mean() + ((D_Y(fake_x) - 1) ** 2).mean()
+        adv = _value(parts["G_adv"])
+        if close(adv, _value(bce), rtol=1e-5):
+            t.require(False, "G_adv: CycleGAN's adversarial terms are LSGAN's, E(D(fake) - 1)², not the log loss")
+        elif close(adv, _value(swapped), rtol=1e-5):
+            t.require(False, "G_adv: D_Y judges G's outputs (domain Y) and D_X judges F's: the discriminators are swapped")
         else:
-            t.require(close(got, lam_cyc * cyc + lam_id * lam_cyc * idt, rtol=1e-5),
-                      "the identity term compares G(y) with y (G's own output domain) and F(x) with x, "
-                      "weighted by lambda_id times lambda_cyc")
-    ident = lambda v: v                                  # noqa: E731
-    got, _ = t.call(cycle_identity_loss, ident, ident, x, y, 10.0, 0.5)
-    t.require(got is not None and close(got, 0.0), "with G and F the identity map both terms are exactly 0")
+            t.require(close(adv, _value(ref["G_adv"]), rtol=1e-5),
+                      "G_adv: E(D_Y(G(x)) - 1)² + E(D_X(F(y)) - 1)², means over the patch maps")
+        t.require(close(_value(parts["cycle"]), _value(ref["cycle"]), rtol=1e-5),
+                  "cycle: the mean |F(G(x)) - x| plus the mean |G(F(y)) - y|: each image is compared with its own "
+                  "round trip")
+        if lambda_id > 0:
+            t.require(close(_value(parts["identity"]), _value(ref["identity"]), rtol=1e-5),
+                      "identity: G fed y (already in its output domain) should return y, F fed x should return x: "
+                      "mean |G(y) - y| + mean |F(x) - x|")
+        if lambda_id > 0 and lambda_cyc != 1 and close(
+                _value(total), _value(ref["G_adv"] + lambda_cyc * ref["cycle"] + lambda_id * ref["identity"]), rtol=1e-5):
+            t.require(False, "total: the identity weight is lambda_id * lambda_cyc (0.5 x 10 = 5 in the paper), "
+                             "not lambda_id alone")
+        else:
+            t.require(close(_value(total), _value(ref_total), rtol=1e-5),
+                      "total: G_adv + lambda_cyc * cycle + lambda_id * lambda_cyc * identity")
+        # gradients reach G and F as the reference's do (no detach anywhere on the generators' side)
+        if not t.require(total.requires_grad, "the total loss must be differentiable: no .item(), no detach"):
+            continue
+        total.backward()
+        ref_total.backward()
+        same = all(p.grad is not None and close(p.grad, q.grad, atol=1e-6)
+                   for net, ref_net in ((G, R), (F, Rf)) for p, q in zip(net.parameters(), ref_net.parameters()))
+        t.require(same, "the gradients reaching G and F differ from the loss's: do not detach the translations "
+                        "(the adversarial terms reach G through D) and use the given fake_y = G(x), fake_x = F(y)")
 
 
 @exercise("11.3", "the Gram matrix of a feature map", points=2, difficulty="core")
@@ -125,3 +152,32 @@ def ex11_pool(t, pool_step):
             return
         t.require(all(got == want for got, want, _, _ in outs), hint)
         t.require(all(mine == ref for _, _, mine, ref in outs), f"{hint} (check what is left in stored)")
+
+
+@exercise("11.2", "what the cycle keeps, measured", points=3, difficulty="core", kind="variant")
+def ex11_cycle_off(t, answer, with_cycle, without_cycle, X_test, Y_test):
+    """The variant exercise of notebook 11: two runs of the same length, with λ_cyc = 10 and with
+    λ_cyc = 0; ``with_cycle`` and ``without_cycle`` are their (G, F) pairs; ``answer`` =
+    {"iou_with": ..., "iou_without": ..., "lower": "with" or "without"}, the outline IoU of the
+    X -> Y translations the student measured (``cyclegan.evaluate_shapes`` on the test shapes).
+    The check measures both again."""
+    from ..evaluators_shapes import attribute_classifier
+    from ..models import cyclegan
+
+    if not t.require(isinstance(answer, dict) and {"iou_with", "iou_without", "lower"} <= set(answer),
+                     'answer should be a dict with the keys "iou_with", "iou_without" and "lower"'):
+        return
+    clf = attribute_classifier()
+    measured = {}
+    for key, (G, F) in (("iou_with", with_cycle), ("iou_without", without_cycle)):
+        measured[key] = cyclegan.evaluate_shapes(G, F, X_test, Y_test, clf)["iou_XtoY"]
+        try:
+            value = float(answer[key])
+        except (TypeError, ValueError):
+            value = float("nan")
+        t.require(close(value, measured[key], atol=1e-3),
+                  f"{key} is not that model's outline IoU for X -> Y: cyclegan.evaluate_shapes(G, F, X_test, "
+                  "Y_test, classifier)['iou_XtoY']")
+    truth = lower_of({"with": measured["iou_with"], "without": measured["iou_without"]})
+    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") keeps the outline '
+                                        "less well (the lower IoU), by your own numbers")

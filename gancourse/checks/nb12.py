@@ -4,26 +4,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._core import close, exercise
+from ._core import close, exercise, lower_of
 
 
-@exercise("12.1", "the target label as image channels", points=2, difficulty="warm-up")
-def ex12_replicate(t, replicate_label):
-    """``replicate_label(c, h, w)``: codes (N, C) -> maps (N, C, h, w), every pixel holding the code."""
-    g = torch.Generator().manual_seed(12)
-    for n, c, h, w in ((1, 3, 2, 2), (4, 5, 3, 7), (2, 1, 1, 1)):
-        code = torch.rand(n, c, generator=g)
-        got, err = t.call(replicate_label, code.clone(), h, w)
-        if err is not None:
-            return
-        ok = isinstance(got, torch.Tensor) and tuple(got.shape) == (n, c, h, w)
-        t.require(ok, f"codes of shape {(n, c)} at {h}x{w} should give maps of shape {(n, c, h, w)}")
-        if ok:
-            t.require(close(got, code[:, :, None, None].expand(n, c, h, w)),
-                      "channel k of image n is the constant code[n, k] at every pixel")
-
-
-@exercise("12.2", "the mask vector", points=3, difficulty="core")
+@exercise("12.3", "the mask vector", points=3, difficulty="core")
 def ex12_mask_vector(t, my_mask_vector):
     """``my_mask_vector(labels, dataset, n_classes)``: class indices (N,) of dataset ``dataset`` ->
     (N, sum(n_classes) + len(n_classes)) = [one-hot block of each dataset (zeros but the active
@@ -52,7 +36,7 @@ def ex12_mask_vector(t, my_mask_vector):
                                  "blocks hold zeros (their labels are unknown)")
 
 
-@exercise("12.3", "the classification loss on the active slice", points=2, difficulty="core")
+@exercise("12.4", "the classification loss on the active slice", points=2, difficulty="core")
 def ex12_active_loss(t, active_class_loss):
     """``active_class_loss(logits, labels, dataset, n_classes)``: cross-entropy of the block of D's
     class logits (N, sum(n_classes)) that belongs to ``dataset``."""
@@ -79,38 +63,137 @@ def ex12_active_loss(t, active_class_loss):
             t.require(False, "the loss must stay differentiable with respect to the logits")
 
 
-@exercise("12.4", "the gradient penalty for a given interpolation", points=3, difficulty="challenge")
-def ex12_gradient_penalty(t, my_gradient_penalty):
-    """``my_gradient_penalty(critic, real, fake, eps)``: mean over samples of (‖∇ critic(x̂)‖₂ - 1)²
-    with x̂ = eps·real + (1 - eps)·fake, eps of shape (N, 1, 1, 1); critic outputs are summed per sample."""
-    g = torch.Generator().manual_seed(7)
-    w = torch.randn(1, 3, 4, 4, generator=g)
+class _TinyG(torch.nn.Module):
+    """G(x, c) for the check: the code replicated over the image, one convolution, tanh."""
 
-    def linear(x):                                    # gradient w everywhere: norm |w|
-        return (x * w).sum((1, 2, 3))
+    def __init__(self, code_dim):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3 + code_dim, 3, 3, padding=1)
 
-    def patches(x):                                   # a score map (N, 1, 2, 2): summed per sample
-        return F.avg_pool2d((x ** 2).sum(1, keepdim=True), 2)
+    def forward(self, x, c):
+        c_map = c.view(c.shape[0], c.shape[1], 1, 1).expand(-1, -1, x.shape[2], x.shape[3])
+        return torch.tanh(self.conv(torch.cat([x, c_map], 1)))
 
-    real = torch.randn(5, 3, 4, 4, generator=g)
-    fake = torch.randn(5, 3, 4, 4, generator=g)
-    eps = torch.rand(5, 1, 1, 1, generator=g)
-    got, err = t.call(my_gradient_penalty, linear, real, fake, eps)
-    if err is not None:
+
+class _TinyD(torch.nn.Module):
+    """D(x) -> (score map (N, 1, h, w), class logits (N, C)) for the check."""
+
+    def __init__(self, c_dim):
+        super().__init__()
+        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, 2, 1), torch.nn.LeakyReLU(0.2))
+        self.src = torch.nn.Conv2d(4, 1, 3, 1, 1)
+        self.cls = torch.nn.Linear(4, c_dim)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.src(h), self.cls(h.mean((2, 3)))
+
+
+def _star_nets(seed=0):
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return _TinyG(7), _TinyD(7)
+
+
+def _class_loss(logits, labels):
+    """Two groups, 4 colours and 3 backgrounds: one cross-entropy each, summed."""
+    return F.cross_entropy(logits[:, :4], labels[:, 0]) + F.cross_entropy(logits[:, 4:], labels[:, 1])
+
+
+def _code(labels):
+    return torch.cat([F.one_hot(labels[:, 0], 4), F.one_hot(labels[:, 1], 3)], 1).float()
+
+
+@exercise("12.1", "StarGAN's generator loss", points=5, difficulty="core", kind="build")
+def ex12_generator_loss(t, stargan_g_loss):
+    """The build exercise of notebook 12, used by its training run (Choi et al. 2018, Eqs. 3-6, WGAN-GP's
+    adversarial term): ``stargan_g_loss(G, D, x, c_org, c_trg, label_trg, class_loss, lambda_cls,
+    lambda_rec) -> (total, parts)``, total = -E D_src(G(x, c)) + λ_cls·class_loss(D_cls(G(x, c)), c)
+    + λ_rec·mean|x - G(G(x, c), c')|, parts = {"G_adv", "G_cls", "G_rec"}."""
+    from ..models.stargan import generator_loss
+
+    g = torch.Generator().manual_seed(12)
+    x = torch.rand(5, 3, 8, 8, generator=g) * 2 - 1
+    label_org = torch.stack([torch.randint(0, 4, (5,), generator=g), torch.randint(0, 3, (5,), generator=g)], 1)
+    label_trg = label_org[torch.tensor([2, 0, 4, 1, 3])]
+    c_org, c_trg = _code(label_org), _code(label_trg)
+    for lambda_cls, lambda_rec in ((1.0, 10.0), (2.0, 0.0), (0.0, 3.0)):
+        G, D = _star_nets()
+        got, err = t.call(stargan_g_loss, G, D, x, c_org, c_trg, label_trg, _class_loss, lambda_cls, lambda_rec,
+                          what="stargan_g_loss")
+        if err is not None:
+            return
+        ok = (isinstance(got, (tuple, list)) and len(got) == 2 and isinstance(got[0], torch.Tensor)
+              and got[0].ndim == 0 and isinstance(got[1], dict))
+        if not t.require(ok, "return (total, parts): the total loss, a scalar tensor, and a dict of its terms "
+                             '"G_adv", "G_cls" and "G_rec"'):
+            return
+        total, parts = got
+        if not t.require({"G_adv", "G_cls", "G_rec"} <= set(parts), 'parts should hold "G_adv", "G_cls" and "G_rec"'):
+            continue
+        RG, RD = _star_nets()
+        ref_total, ref = generator_loss(RG, RD, x, c_org, c_trg, label_trg, _class_loss, lambda_cls, lambda_rec)
+        ref = {k: v.detach() for k, v in ref.items()}
+        value = {k: float(v.detach()) if isinstance(v, torch.Tensor) else float(v) for k, v in parts.items()}
+        if close(value["G_adv"], -float(ref["G_adv"]), rtol=1e-5):
+            t.require(False, "G_adv has the wrong sign: G wants D's score of its translations to be high, so it "
+                             "minimises -E D_src(G(x, c))")
+        else:
+            t.require(close(value["G_adv"], float(ref["G_adv"]), rtol=1e-5),
+                      "G_adv: minus the mean of D's score map on the translations G(x, c_trg)")
+        with torch.no_grad():
+            wrong_labels = _class_loss(RD(RG(x, c_trg))[1], label_org)
+        if close(value["G_cls"], float(wrong_labels), rtol=1e-5):
+            t.require(False, "G_cls: the translation should be classified as its *target* labels, not the input's")
+        else:
+            t.require(close(value["G_cls"], float(ref["G_cls"]), rtol=1e-5),
+                      "G_cls: class_loss of D's class logits on the translation, against the target labels")
+        with torch.no_grad():
+            back_to_target = (RG(RG(x, c_trg), c_trg) - x).abs().mean()
+            identity = (RG(x, c_org) - x).abs().mean()
+        if close(value["G_rec"], float(back_to_target), rtol=1e-5):
+            t.require(False, "G_rec: translate back with the *original* code c_org: G(G(x, c_trg), c_org) should give x")
+        elif close(value["G_rec"], float(identity), rtol=1e-5):
+            t.require(False, "G_rec: this compares G(x, c_org) with x (an identity term); the reconstruction "
+                             "translates the translation back: G(G(x, c_trg), c_org)")
+        else:
+            t.require(close(value["G_rec"], float(ref["G_rec"]), rtol=1e-5),
+                      "G_rec: the mean |x - G(G(x, c_trg), c_org)|")
+        t.require(close(float(total.detach()), float(ref_total.detach()), rtol=1e-5),
+                  "total: G_adv + lambda_cls * G_cls + lambda_rec * G_rec")
+        if not t.require(total.requires_grad, "the total loss must be differentiable: no .item(), no detach"):
+            continue
+        total.backward()
+        ref_total.backward()
+        t.require(all(p.grad is not None and close(p.grad, q.grad, atol=1e-6)
+                      for p, q in zip(G.parameters(), RG.parameters())),
+                  "the gradient reaching G differs from the loss's: G gets gradients through both of its calls "
+                  "(the translation and the way back); do not detach the translation")
+
+
+@exercise("12.2", "what the reconstruction keeps, measured", points=3, difficulty="core", kind="variant")
+def ex12_reconstruction_off(t, answer, G_with, G_without, cfg, test):
+    """The variant exercise of notebook 12: two runs of the same length, with λ_rec = 10 and with
+    λ_rec = 0; ``answer`` = {"iou_with": ..., "iou_without": ..., "lower": "with" or "without"}: the
+    outline IoU between each test image and its translations (``stargan.evaluate_shapes(G, cfg,
+    test)["iou"]``). The check measures both again."""
+    from ..evaluators_shapes import attribute_classifier
+    from ..models import stargan
+
+    if not t.require(isinstance(answer, dict) and {"iou_with", "iou_without", "lower"} <= set(answer),
+                     'answer should be a dict with the keys "iou_with", "iou_without" and "lower"'):
         return
-    t.require(isinstance(got, torch.Tensor) and close(got, (w.norm() - 1) ** 2, rtol=1e-5),
-              "for a linear critic the gradient is its weight everywhere: the penalty is (|w| - 1)^2")
-    got, err = t.call(my_gradient_penalty, patches, real, fake, eps)
-    if err is not None:
-        return
-    x_hat = (eps * real + (1 - eps) * fake).requires_grad_(True)
-    (grad,) = torch.autograd.grad(patches(x_hat).sum(), x_hat)
-    want = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
-    t.require(isinstance(got, torch.Tensor) and close(got, want, rtol=1e-4),
-              "interpolate with eps * real + (1 - eps) * fake, differentiate the critic's summed output per "
-              "sample, take each sample's gradient norm, then the mean of (norm - 1)^2")
-    real_p = real.clone().requires_grad_(True)
-    got, err = t.call(my_gradient_penalty, patches, real_p, fake, eps)
-    if err is None:
-        ok = isinstance(got, torch.Tensor) and got.requires_grad
-        t.require(ok, "the penalty must be differentiable (create_graph=True), so that D can be trained on it")
+    clf = attribute_classifier()
+    measured = {}
+    for key, G in (("iou_with", G_with), ("iou_without", G_without)):
+        measured[key] = stargan.evaluate_shapes(G, cfg, test, classifier=clf)["iou"]
+        try:
+            value = float(answer[key])
+        except (TypeError, ValueError):
+            value = float("nan")
+        t.require(close(value, measured[key], atol=1e-3),
+                  f"{key} is not that generator's outline IoU: stargan.evaluate_shapes(G, cfg, test)['iou'] on "
+                  "the test images")
+    truth = lower_of({"with": measured["iou_with"], "without": measured["iou_without"]})
+    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") keeps the outline '
+                                        "less well (the lower IoU), by your own numbers")

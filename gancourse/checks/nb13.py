@@ -6,10 +6,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._core import close, exercise
+from ._core import close, exercise, lower_of
 
 
-@exercise("13.1", "mean intersection over union", points=2, difficulty="warm-up")
+@exercise("13.3", "mean intersection over union", points=2, difficulty="warm-up")
 def ex13_mean_iou(t, mean_iou):
     """``mean_iou(pred, target, n_classes)``: integer maps (N, H, W) -> the mean over the classes present
     in ``pred`` or ``target`` of TP / (TP + FP + FN), pixels of all images pooled."""
@@ -39,39 +39,85 @@ def ex13_mean_iou(t, mean_iou):
                   "counted over all images together; then average over the classes that occur")
 
 
-@exercise("13.2", "the SPADE layer", points=3, difficulty="core")
-def ex13_spade(t, spade_forward):
-    """``spade_forward(h, segmap, shared, gamma, beta)``: instance-normalise h (no affine, eps 1e-5),
-    resize the one-hot map to h's size (nearest), hidden = shared(map), return norm(h)·(1 + gamma(hidden))
-    + beta(hidden)."""
+def _onehot(labels, n):
+    return F.one_hot(labels, n).permute(0, 3, 1, 2).float()
+
+
+@exercise("13.1", "the SPADE layer", points=5, difficulty="core", kind="build")
+def ex13_spade_layer(t, spade_layer):
+    """The build exercise of notebook 13, used by its SPADE generator (Park et al. 2019, Eq. 1):
+    ``spade_layer(channels, label_channels, hidden)`` builds an ``nn.Module`` whose
+    ``forward(h, segmap)`` returns BN(h)·(1 + γ(m)) + β(m): a parameter-free batch norm of h
+    (N, C, H, W); the one-hot map (N, L, H_m, W_m) resized to H x W (nearest); a shared 3x3 conv to
+    ``hidden`` channels + ReLU; two 3x3 convs from it give γ and β, (N, C, H, W) each."""
+    from ..nn.spade import SPADE
+
+    with torch.random.fork_rng():
+        torch.manual_seed(13)
+        layer, err = t.call(spade_layer, 4, 3, 6, what="spade_layer(4, 3, 6)")
+    if err is not None:
+        return
+    if not t.require(isinstance(layer, torch.nn.Module), "spade_layer(channels, label_channels, hidden) should "
+                                                          "return an nn.Module (an instance of your class)"):
+        return
+    layer.train()
+    ref = SPADE(4, 3, hidden=6)
+    n_params, n_ref = sum(p.numel() for p in layer.parameters()), sum(p.numel() for p in ref.parameters())
+    t.require(n_params == n_ref,
+              f"your layer has {n_params} parameters, SPADE's has {n_ref}: a shared 3x3 convolution from the map "
+              "to `hidden` channels, two 3x3 convolutions from there to `channels` each (γ and β), and a "
+              "normalisation without learned parameters (affine=False)")
     g = torch.Generator().manual_seed(14)
-    for size, map_size in ((8, 16), (4, 16), (16, 16)):
-        torch.manual_seed(int(torch.randint(0, 1000, (1,), generator=g)))
-        shared = torch.nn.Sequential(torch.nn.Conv2d(3, 6, 3, padding=1), torch.nn.ReLU())
-        gamma, beta = torch.nn.Conv2d(6, 4, 3, padding=1), torch.nn.Conv2d(6, 4, 3, padding=1)
-        h = torch.randn(2, 4, size, size, generator=g) * 2 + 1
-        labels = torch.randint(0, 3, (2, map_size, map_size), generator=g)
-        segmap = F.one_hot(labels, 3).permute(0, 3, 1, 2).float()
-        with torch.no_grad():
-            m = F.interpolate(segmap, size=(size, size), mode="nearest")
-            hidden = shared(m)
-            expected = F.instance_norm(h, eps=1e-5) * (1 + gamma(hidden)) + beta(hidden)
-            got, err = t.call(spade_forward, h.clone(), segmap.clone(), shared, gamma, beta)
-        if err is not None:
-            return
-        if not t.require(isinstance(got, torch.Tensor) and got.shape == h.shape,
-                         "return a tensor shaped like h (N, C, H, W)"):
-            return
-        plain = F.instance_norm(h) * gamma(shared(m)) + beta(shared(m))
-        if close(got, plain, rtol=1e-4, atol=1e-5) and not close(got, expected, rtol=1e-4, atol=1e-5):
-            t.require(False, "the scale is (1 + gamma): a zero gamma must leave the normalised h unchanged")
-            return
-        t.require(close(got, expected, rtol=1e-4, atol=1e-5),
-                  "normalise each channel of each image (mean 0, variance 1 over H, W), resize the map with "
-                  "nearest-neighbour interpolation to h's size before the shared layer, then scale and shift")
+    h = torch.randn(3, 4, 8, 8, generator=g) * 2 + 1
+    segmap = _onehot(torch.randint(0, 3, (3, 16, 16), generator=g), 3)
+    out, err = t.call(layer, h, segmap, what="your layer")
+    if err is not None:
+        return
+    if not t.require(isinstance(out, torch.Tensor) and out.shape == h.shape,
+                     "forward(h, segmap) should return a tensor shaped like h (N, C, H, W)"):
+        return
+    with torch.no_grad():
+        # 1. a normalisation: a positive scale and a shift per channel of h change nothing
+        scaled, _ = t.call(layer, h * torch.tensor([2.0, 0.5, 3.0, 1.5]).view(1, 4, 1, 1) + 4.0, segmap)
+        t.require(scaled is not None and close(scaled, out, atol=1e-4),
+                  "normalise h first (mean 0, variance 1 per channel): scaling or shifting a channel of h must "
+                  "not change the output")
+        # 2. with batch statistics (over N, H, W): shifting one image of the batch changes the others
+        shifted_h = h.clone()
+        shifted_h[0] += 3.0
+        shifted, _ = t.call(layer, shifted_h, segmap)
+        t.require(shifted is not None and not close(shifted[1:], out[1:], atol=1e-4),
+                  "normalise with batch statistics (over N, H, W, as the paper's generator's batch norm), "
+                  "not per image")
+        # 3. the map is read, and resized with nearest-neighbour interpolation
+        other, _ = t.call(layer, h, segmap.roll(5, dims=-1))
+        t.require(other is not None and not close(other, out, atol=1e-4),
+                  "the output should depend on the label map: γ and β are computed from it")
+        resized, _ = t.call(layer, h, F.interpolate(segmap, size=(8, 8), mode="nearest"))
+        t.require(resized is not None and close(resized, out, atol=1e-5),
+                  "resize the map to h's size with nearest-neighbour interpolation (labels stay labels), "
+                  "inside the layer: the map may come at any resolution")
+        # 4. the scale is 1 + γ: with every parameter at zero the layer is the plain normalisation
+        saved = [p.detach().clone() for p in layer.parameters()]
+        for p in layer.parameters():
+            p.zero_()
+        zeroed, _ = t.call(layer, h, segmap)
+        for p, v in zip(layer.parameters(), saved):
+            p.copy_(v)
+        plain = F.batch_norm(h, None, None, training=True, eps=1e-5)
+        t.require(zeroed is not None and close(zeroed, plain, atol=1e-4),
+                  "write the scale as (1 + γ): with γ = β = 0 the layer must return the normalised h unchanged")
+    # 5. every parameter learns
+    out, _ = t.call(layer, h, segmap)
+    if isinstance(out, torch.Tensor) and out.requires_grad:
+        out.pow(2).mean().backward()
+        t.require(all(p.grad is not None and float(p.grad.abs().sum()) > 0 for p in layer.parameters()),
+                  "every parameter should receive a gradient: γ and β both enter the output")
+    else:
+        t.require(False, "the output should be differentiable with respect to the layer's parameters")
 
 
-@exercise("13.3", "feature matching over scales", points=3, difficulty="core")
+@exercise("13.4", "feature matching over scales", points=3, difficulty="core")
 def ex13_feature_matching(t, feature_matching):
     """``feature_matching(real, fake)``: lists (one per scale) of lists (one per D layer) of tensors ->
     Σ_layers mean |real − fake|, averaged over the scales; real features detached."""
@@ -95,3 +141,30 @@ def ex13_feature_matching(t, feature_matching):
         t.require(all(r.grad is None or float(r.grad.abs().sum()) == 0 for scale in real_leaf for r in scale),
                   "the loss trains G only: detach the real features")
         t.require(all(f.grad is not None for scale in fake for f in scale), "the fake features must keep their gradients")
+
+
+@exercise("13.2", "what feature matching buys, measured", points=3, difficulty="core", kind="variant")
+def ex13_feature_matching_off(t, answer, G_with, G_without, maps):
+    """The variant exercise of notebook 13: SPADE trained with λ_FM = 10 and with λ_FM = 0, the same
+    length; ``answer`` = {"miou_with": ..., "miou_without": ..., "lower": "with" or "without"}: the
+    segmenter's mIoU on the generators' images of the held-out ``maps`` (``spade.evaluate``). The
+    check measures both again."""
+    from ..evaluators_scenes import scene_segmenter
+    from ..models import spade
+
+    if not t.require(isinstance(answer, dict) and {"miou_with", "miou_without", "lower"} <= set(answer),
+                     'answer should be a dict with the keys "miou_with", "miou_without" and "lower"'):
+        return
+    segmenter = scene_segmenter()
+    measured = {}
+    for key, G in (("miou_with", G_with), ("miou_without", G_without)):
+        measured[key] = spade.evaluate(G, maps, segmenter)["miou"]
+        try:
+            value = float(answer[key])
+        except (TypeError, ValueError):
+            value = float("nan")
+        t.require(close(value, measured[key], atol=1e-3),
+                  f"{key} is not that generator's mIoU on the held-out maps: spade.evaluate(G, maps, segmenter)['miou']")
+    truth = lower_of({"with": measured["miou_with"], "without": measured["miou_without"]})
+    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") has the lower '
+                                        "mIoU, by your own numbers")

@@ -4,10 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import close, exercise
+from ._core import close, exercise, lower_of
 
 
-@exercise("15.1", "DeepI2I's hinge losses", points=2, difficulty="warm-up")
+@exercise("15.3", "DeepI2I's hinge losses", points=2, difficulty="warm-up")
 def ex15_hinge(t, hinge_d, hinge_g):
     """``hinge_d(real_scores, fake_scores)`` -> E max(0, 1 - D(y)) + E max(0, 1 + D(x̂));
     ``hinge_g(fake_scores)`` -> -E D(x̂). Scores are raw (no sigmoid), any shape."""
@@ -35,47 +35,68 @@ def ex15_hinge(t, hinge_d, hinge_g):
     t.require(got is not None and close(got, 0.0), "hinge_d: scores exactly on the margins give a loss of 0")
 
 
-def _brute_force_field(specs) -> int:
-    """Receptive field of a stack of convolutions, measured: the input pixels that move one output unit."""
-    size = 1
-    for k, s in reversed(specs):
-        size = (size - 1) * s + k            # the smallest input that yields at least one output
-    size += 8
-    layers = [nn.Conv2d(1, 1, k, s, bias=False) for k, s in specs]
-    for layer in layers:
-        nn.init.ones_(layer.weight)
-    x = torch.zeros(1, 1, size, size, requires_grad=True)
-    y = x
-    for layer in layers:
-        y = layer(y)
-    y[0, 0, 0, 0].backward()
-    rows = (x.grad[0, 0].abs().sum(1) > 0).nonzero()
-    return int(rows.max() - rows.min() + 1)
+@exercise("15.1", "DeepI2I's adaptor", points=5, difficulty="core", kind="build")
+def ex15_adaptor(t, adaptor):
+    """The build exercise of notebook 15, used by its translators (Wang et al. 2020, the adaptor Λ):
+    ``adaptor(encoder_widths, generator_widths)`` builds an ``nn.Module`` with one small network per
+    scale (conv 3x3 from the encoder's width to the generator's, LeakyReLU(0.2), conv 3x3 keeping it,
+    sizes kept); ``forward({side: (N, c_E, s, s)})`` returns ``{side: (N, c_G, s, s)}``."""
+    from ..models.deepi2i import Adaptor
+
+    enc, gen = {8: 6, 4: 10}, {8: 5, 4: 7}
+    with torch.random.fork_rng():
+        torch.manual_seed(15)
+        module, err = t.call(adaptor, dict(enc), dict(gen), what="adaptor(encoder_widths, generator_widths)")
+    if err is not None:
+        return
+    if not t.require(isinstance(module, nn.Module), "adaptor(encoder_widths, generator_widths) should return an "
+                                                    "nn.Module (an instance of your class)"):
+        return
+    ref = Adaptor(enc, gen)
+    n_params, n_ref = sum(p.numel() for p in module.parameters()), sum(p.numel() for p in ref.parameters())
+    t.require(n_params == n_ref, f"your adaptor has {n_params} parameters, the reference {n_ref}: per scale a 3x3 "
+                                 "convolution from the encoder's width to the generator's and a second 3x3 "
+                                 "convolution keeping the generator's width (with biases); the modules must be "
+                                 "registered (nn.ModuleDict or attributes), not kept in a plain dict")
+    g = torch.Generator().manual_seed(16)
+    feats = {s: torch.randn(2, c, s, s, generator=g) for s, c in enc.items()}
+    out, err = t.call(module, {s: f.clone() for s, f in feats.items()}, what="your adaptor")
+    if err is not None:
+        return
+    ok = isinstance(out, dict) and sorted(out) == sorted(gen) and all(
+        isinstance(out[s], torch.Tensor) and tuple(out[s].shape) == (2, gen[s], s, s) for s in gen)
+    if not t.require(ok, "forward should return a dict {side: features (N, generator width, side, side)} with the "
+                         "same sides as its input"):
+        return
+    with torch.no_grad():
+        # one network per scale: changing the 4x4 features must not move the 8x8 output
+        other = {8: feats[8].clone(), 4: feats[4] + 1.0}
+        moved, _ = t.call(module, other)
+        t.require(moved is not None and close(moved[8], out[8].detach(), atol=1e-6),
+                  "each scale has its own network: the 8x8 output may depend only on the 8x8 features")
+        # two 3x3 convolutions: a pixel of the input reaches at most 2 pixels away
+        poked = {s: f.clone() for s, f in feats.items()}
+        poked[8][:, :, 0, 0] += 5.0
+        after, _ = t.call(module, poked)
+        if after is not None:
+            change = (after[8] - out[8].detach()).abs().sum((0, 1))
+            reach = change > 1e-6
+            t.require(bool(reach[:3, :3].any()) and not bool(reach[3:, :].any()) and not bool(reach[:, 3:].any()),
+                      "two 3x3 convolutions with padding 1: a feature pixel changes the output at most 2 pixels away")
+        # not linear: a LeakyReLU(0.2) between the convolutions
+        half = {s: 0.5 * f for s, f in feats.items()}
+        zero = {s: torch.zeros_like(f) for s, f in feats.items()}
+        a, b, c0 = t.call(module, half)[0], out, t.call(module, zero)[0]
+        if a is not None and c0 is not None:
+            linear = close(2 * (a[8] - c0[8]), b[8].detach() - c0[8], atol=1e-5)
+            t.require(not linear, "put a nonlinearity (LeakyReLU, slope 0.2) between the two convolutions")
+    out, _ = t.call(module, feats)
+    if out is not None:
+        sum(v.pow(2).mean() for v in out.values()).backward()
+        t.require(all(p.grad is not None for p in module.parameters()), "every parameter should receive a gradient")
 
 
-@exercise("15.2", "the receptive field of a discriminator layer", points=3, difficulty="core")
-def ex15_receptive_field(t, receptive_field):
-    """``receptive_field(layers)``: a list of (kernel, stride) from the input up -> the side, in input
-    pixels, of the patch one unit of the last layer sees."""
-    cases = [[(4, 2)], [(4, 2), (4, 2)], [(3, 1), (3, 1), (3, 1)], [(4, 2), (4, 2), (4, 1)],
-             [(7, 1), (3, 2), (3, 2)], [(1, 1)]]
-    for specs in cases:
-        want = _brute_force_field(specs)
-        got, err = t.call(receptive_field, list(specs))
-        if err is not None:
-            return
-        if got is not None and int(got) == 1 + sum(k - 1 for k, _ in specs) and want != int(got):
-            t.require(False, "the strides matter: a layer's kernel spans k units of the layer below, and one "
-                             "unit there is already (product of the strides below) pixels apart from the next")
-        else:
-            t.require(got is not None and int(got) == want,
-                      f"wrong size for the stack {specs}: grow the field from the input up, "
-                      "each layer adding (k - 1) times the distance between its input units")
-    got, err = t.call(receptive_field, [])
-    t.require(err is None and got is not None and int(got) == 1, "no layer at all: one unit sees one pixel")
-
-
-@exercise("15.3", "nearest-neighbour agreement: what a layer keeps", points=3, difficulty="core")
+@exercise("15.4", "nearest-neighbour agreement: what a layer keeps", points=3, difficulty="core")
 def ex15_nn_agreement(t, nn_agreement):
     """``nn_agreement(query_features, reference_features, query_labels, reference_labels)`` -> the share
     of queries whose nearest reference (Euclidean, features flattened) has the same label."""
@@ -106,3 +127,31 @@ def ex15_nn_agreement(t, nn_agreement):
     got, err = t.call(nn_agreement, centres + 0.05, ref, torch.tensor([1, 0]), labels)
     t.require(err is None and got is not None and close(float(got), 0.0),
               "the same clusters with the query labels swapped should agree nowhere (agreement 0)")
+
+
+@exercise("15.2", "what the feature weight ω does, measured", points=3, difficulty="core", kind="variant")
+def ex15_feature_weight(t, answer, model_small, model_large, inputs, reference):
+    """The variant exercise of notebook 15: two transferred translators of the same length, ω = 0.1 (the
+    reference code's) and ω = 1; ``answer`` = {"error_small": ..., "error_large": ..., "lower": "small" or
+    "large"}: the background error of their translations of ``inputs`` (``deepi2i.evaluate(model.translate,
+    inputs, reference, judge)["background_error"]``). The check measures both again."""
+    from ..evaluators_styled import styled_digit_classifier
+    from ..models import deepi2i
+
+    if not t.require(isinstance(answer, dict) and {"error_small", "error_large", "lower"} <= set(answer),
+                     'answer should be a dict with the keys "error_small", "error_large" and "lower"'):
+        return
+    judge = styled_digit_classifier()
+    measured = {}
+    for key, model in (("error_small", model_small), ("error_large", model_large)):
+        measured[key] = deepi2i.evaluate(model.translate, inputs, reference, judge)["background_error"]
+        try:
+            value = float(answer[key])
+        except (TypeError, ValueError):
+            value = float("nan")
+        t.require(close(value, measured[key], atol=1e-4),
+                  f"{key} is not that translator's background error: deepi2i.evaluate(model.translate, the held-out "
+                  "inputs, the large styled sample, the judge)['background_error']")
+    truth = lower_of({"small": measured["error_small"], "large": measured["error_large"]})
+    t.require(answer["lower"] in truth, '"lower" should say which run ("small" or "large" ω) keeps the background '
+                                        "better (the lower error), by your own numbers")

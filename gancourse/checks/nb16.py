@@ -7,10 +7,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._core import close, exercise
+from ._core import close, exercise, lower_of
 
 
-@exercise("16.1", "one level of a Laplacian pyramid", points=2, difficulty="warm-up")
+@exercise("16.3", "one level of a Laplacian pyramid", points=2, difficulty="warm-up")
 def ex16_laplacian_level(t, laplacian_level):
     """``laplacian_level(x)``: images (N, C, H, W) -> (low, high): low = 2x2 average pooling
     (N, C, H/2, W/2), high = x - bilinear upsampling of low (N, C, H, W)."""
@@ -41,7 +41,7 @@ def ex16_laplacian_level(t, laplacian_level):
               "a constant image has no detail: its high-pass part is 0")
 
 
-@exercise("16.2", "InfoGAN's mutual-information lower bound", points=3, difficulty="core")
+@exercise("16.4", "InfoGAN's mutual-information lower bound", points=3, difficulty="core")
 def ex16_mi_bound(t, mi_lower_bound):
     """``mi_lower_bound(q_logits, codes)``: Q's logits (N, K) for images made with categorical codes
     (N,) uniform over K values -> L_I = H(c) + E log Q(c | x) = log K - CE, in nats."""
@@ -66,35 +66,84 @@ def ex16_mi_bound(t, mi_lower_bound):
               "a Q that is sure and right reaches the maximum, H(c) = log K (and stays finite with huge logits)")
 
 
-@exercise("16.3", "matching codes to digits", points=3, difficulty="core")
-def ex16_code_agreement(t, matched_agreement):
-    """``matched_agreement(codes, predicted, n_classes)``: the share of images whose predicted class is
-    the one matched to their code, under the one-to-one matching of codes to classes that makes this
-    share largest."""
-    def brute(codes, pred, k):
-        best = 0
-        for perm in itertools.permutations(range(k)):
-            best = max(best, int((torch.tensor(perm)[codes] == pred).sum()))
-        return best / codes.numel()
+@exercise("16.1", "BiGAN's joint discriminator", points=5, difficulty="core", kind="build")
+def ex16_joint_discriminator(t, joint_discriminator):
+    """The build exercise of notebook 16, used by its BiGAN run (Donahue et al. 2017):
+    ``joint_discriminator(image_size, z_dim, width, hidden)`` builds an ``nn.Module`` whose
+    ``forward(x, z)`` maps images (N, 1, S, S) and codes (N, z_dim) to one logit per pair (N,): x
+    through ``bigan.image_trunk(image_size, width)`` (flattened), z through two linear layers of
+    ``hidden`` units with LeakyReLU(0.2) after each, the two concatenated and read by a joint MLP
+    (one hidden layer of ``hidden`` units, LeakyReLU(0.2), then one output)."""
+    from ..models.bigan import JointDiscriminator
 
-    g = torch.Generator().manual_seed(163)
-    k = 5
-    for noise in (0.0, 0.3, 0.8):
-        codes = torch.randint(0, k, (60,), generator=g)
-        perm = torch.randperm(k, generator=g)
-        pred = torch.where(torch.rand(60, generator=g) < noise, torch.randint(0, k, (60,), generator=g), perm[codes])
-        got, err = t.call(matched_agreement, codes.clone(), pred.clone(), k)
-        if err is not None:
-            return
-        if got is not None and close(float(got), float((codes == pred).float().mean())) and not close(float(got), brute(codes, pred, k)):
-            t.require(False, "codes are arbitrary names: code 3 may mean digit 7; match them first")
+    with torch.random.fork_rng():
+        torch.manual_seed(16)
+        D, err = t.call(joint_discriminator, 16, 8, 8, 32, what="joint_discriminator(16, 8, 8, 32)")
+    if err is not None:
+        return
+    if not t.require(isinstance(D, torch.nn.Module), "joint_discriminator(...) should return an nn.Module "
+                                                     "(an instance of your class)"):
+        return
+    ref = JointDiscriminator(16, 8, 8, 32)
+    n_params, n_ref = sum(p.numel() for p in D.parameters()), sum(p.numel() for p in ref.parameters())
+    t.require(n_params == n_ref, f"your D has {n_params} parameters, the reference {n_ref}: the image trunk, a z "
+                                 "branch of two linear layers (z_dim -> hidden -> hidden) and a joint MLP "
+                                 "(trunk features + hidden -> hidden -> 1)")
+    D.eval()
+    g = torch.Generator().manual_seed(161)
+    x, x2 = torch.randn(5, 1, 16, 16, generator=g), torch.randn(5, 1, 16, 16, generator=g)
+    z, z2 = torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g)
+    out, err = t.call(D, x, z, what="your D")
+    if err is not None:
+        return
+    if not t.require(isinstance(out, torch.Tensor) and tuple(out.shape) == (5,),
+                     "D(x, z) should return one logit per pair, shape (N,): reshape the joint output"):
+        return
+    with torch.no_grad():
+        a, b, c = t.call(D, x2, z)[0], t.call(D, x, z2)[0], t.call(D, x2, z2)[0]
+    if a is None or b is None or c is None:
+        return
+    out = out.detach()
+    t.require(not close(a, out, atol=1e-6), "D's verdict should depend on the image x")
+    t.require(not close(b, out, atol=1e-6), "D's verdict should depend on the code z: BiGAN's D judges pairs")
+    t.require(not close(out - a, b - c, atol=1e-5),
+              "D must judge the pair jointly: concatenate the image's features and z's and read them with one "
+              "MLP; a score of x plus a score of z cannot tell whether z belongs to x")
+    D.train()
+    out, _ = t.call(D, x, z)
+    if isinstance(out, torch.Tensor) and out.requires_grad:
+        out.sum().backward()
+        t.require(all(p.grad is not None for p in D.parameters()), "every parameter should receive a gradient")
+    else:
+        t.require(False, "D's output should be differentiable with respect to its parameters")
+
+
+@exercise("16.2", "what InfoGAN's information term does, measured", points=3, difficulty="core", kind="variant")
+def ex16_information_off(t, answer, G_with, cfg_with, G_without, cfg_without, n_noise=100):
+    """The variant exercise of notebook 16: InfoGAN trained with λ_cat = 1 and with λ_cat = 0 (no
+    categorical information term), the same length; ``answer`` = {"agreement_with": ...,
+    "agreement_without": ..., "lower": "with" or "without"}: the code-digit agreement after matching
+    (``infogan.evaluate(G, cfg, n_noise=n_noise)["code_class_agreement"]``). The check measures both."""
+    from ..evaluators import digit_classifier
+    from ..models import infogan
+
+    if not t.require(isinstance(answer, dict) and {"agreement_with", "agreement_without", "lower"} <= set(answer),
+                     'answer should be a dict with the keys "agreement_with", "agreement_without" and "lower"'):
+        return
+    clf = digit_classifier()
+    measured = {}
+    for key, G, cfg in (("agreement_with", G_with, cfg_with), ("agreement_without", G_without, cfg_without)):
+        measured[key] = infogan.evaluate(G, cfg, clf, n_noise=n_noise)["code_class_agreement"]
+        try:
+            value = float(answer[key])
+        except (TypeError, ValueError):
+            value = float("nan")
+        if not close(value, measured[key], atol=1e-4) and close(value, 100 * measured[key], rtol=1e-3):
+            t.require(False, f"{key}: give the agreement as a fraction between 0 and 1, not a percentage")
         else:
-            t.require(got is not None and close(float(got), brute(codes, pred, k)),
-                      "build the confusion matrix counts[code, class] and find the one-to-one assignment with the "
-                      "largest total (scipy.optimize.linear_sum_assignment with maximize=True)")
-    # two codes that both look like the same class: only one of them may claim it
-    codes = torch.tensor([0, 0, 1, 1, 2, 2])
-    pred = torch.tensor([1, 1, 1, 1, 2, 2])
-    got, _ = t.call(matched_agreement, codes, pred, 3)
-    t.require(got is not None and close(float(got), 4 / 6),
-              "the matching is one-to-one: two codes cannot both be assigned the same class")
+            t.require(close(value, measured[key], atol=1e-4),
+                      f"{key} is not that generator's code-digit agreement: infogan.evaluate(G, cfg, classifier, "
+                      "n_noise=N_EVAL)['code_class_agreement']")
+    truth = lower_of({"with": measured["agreement_with"], "without": measured["agreement_without"]})
+    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") has the lower '
+                                        "agreement, by your own numbers")

@@ -67,7 +67,7 @@ class BiGANConfig:
         self.seed = V.positive_int(self.seed, "seed", minimum=0)
 
 
-def _trunk(image_size: int, width: int) -> tuple[nn.Sequential, int]:
+def image_trunk(image_size: int, width: int) -> tuple[nn.Sequential, int]:
     """DCGAN's discriminator without its last convolution: (N, 1, S, S) -> (N, c, 4, 4). Returns (trunk, c)."""
     D = Discriminator(image_size, width, 1)
     trunk = D.net[:-1]
@@ -82,7 +82,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.image_size = V.positive_int(image_size, "image_size", minimum=8)
         self.z_dim = V.positive_int(z_dim, "z_dim")
-        self.trunk, c = _trunk(self.image_size, V.positive_int(width, "width"))
+        self.trunk, c = image_trunk(self.image_size, V.positive_int(width, "width"))
         self.head = nn.Conv2d(c, self.z_dim, 4, 1, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -104,7 +104,7 @@ class JointDiscriminator(nn.Module):
         self.image_size = V.positive_int(image_size, "image_size", minimum=8)
         self.z_dim = V.positive_int(z_dim, "z_dim")
         hidden = V.positive_int(hidden, "hidden")
-        self.trunk, c = _trunk(self.image_size, V.positive_int(width, "width"))
+        self.trunk, c = image_trunk(self.image_size, V.positive_int(width, "width"))
         self.z_branch = mlp(self.z_dim, hidden, hidden=hidden, depth=1, activation="leaky_relu", out_activation="leaky_relu")
         self.joint = mlp(c * 16 + hidden, 1, hidden=hidden, depth=1, activation="leaky_relu")
 
@@ -117,9 +117,10 @@ class JointDiscriminator(nn.Module):
 
 
 class BiGAN:
-    """G, E, D, their optimisers (G and E share one) and one training step."""
+    """G, E, D, their optimisers (G and E share one) and one training step. ``discriminator(image_size,
+    z_dim, width, hidden)`` builds D (notebook 16's exercise; by default :class:`JointDiscriminator`)."""
 
-    def __init__(self, cfg: BiGANConfig | None = None, device="cpu"):
+    def __init__(self, cfg: BiGANConfig | None = None, device="cpu", discriminator=None):
         self.cfg = cfg = cfg or BiGANConfig()
         if not isinstance(cfg, BiGANConfig):
             raise TypeError(f"cfg: expected a BiGANConfig, got {type(cfg).__name__}")
@@ -127,7 +128,11 @@ class BiGAN:
         torch.manual_seed(cfg.seed)
         self.G = init_dcgan(Generator(cfg.image_size, cfg.z_dim, cfg.g_width, 1)).to(self.device)
         self.E = init_dcgan(Encoder(cfg.image_size, cfg.z_dim, cfg.e_width)).to(self.device)
-        self.D = init_dcgan(JointDiscriminator(cfg.image_size, cfg.z_dim, cfg.d_width, cfg.d_hidden)).to(self.device)
+        if discriminator is not None and not callable(discriminator):
+            raise TypeError(f"discriminator: expected a class or function (image_size, z_dim, width, hidden), "
+                            f"got {type(discriminator).__name__}")
+        make_D = discriminator or JointDiscriminator
+        self.D = init_dcgan(make_D(cfg.image_size, cfg.z_dim, cfg.d_width, cfg.d_hidden)).to(self.device)
         betas = (cfg.beta1, 0.999)
         self.opt_GE = torch.optim.Adam(itertools.chain(self.G.parameters(), self.E.parameters()), lr=cfg.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
@@ -180,16 +185,17 @@ def reconstruct(G: Generator, E: Encoder, x: torch.Tensor) -> torch.Tensor:
 
 
 def train(cfg: BiGANConfig, images: torch.Tensor, device="cpu", progress: bool = True, desc: str = "BiGAN",
-          log_every: int = 25, checkpoint=None, resume: bool | str = False):
+          log_every: int = 25, checkpoint=None, resume: bool | str = False, discriminator=None):
     """Train on images (N, 1, S, S) in [-1, 1]; return ``(model, history)``. With ``checkpoint``
-    (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
+    (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does. ``discriminator``: builds
+    D, as in :class:`BiGAN`."""
     from ..data import TensorImageDataset, batches
     from ..runtime import seed_everything
     from ..train import fit
 
     V.images(images, "images", channels=1)
     seed_everything(cfg.seed)
-    model = BiGAN(cfg, device)
+    model = BiGAN(cfg, device, discriminator)
     data = TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["digit"])
     stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
     if checkpoint is not None:

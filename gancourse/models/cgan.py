@@ -244,9 +244,13 @@ class CGAN:
 
     ``optimize_parameters(images, labels)``: real images (N, C, S, S) in [-1, 1] with their labels
     (N,); fakes are drawn for labels sampled uniformly. Returns the step's losses (detached).
+
+    ``acgan_d_loss(src_real, cls_real, src_fake, cls_fake, y_real, y_fake) -> (source, class)`` and
+    ``acgan_g_loss(src_fake, cls_fake, y_fake) -> (source, class)`` replace AC-GAN's losses (notebook
+    09's exercise); by default :func:`acgan_d_loss` and :func:`acgan_g_loss` of this module.
     """
 
-    def __init__(self, cfg: CGANConfig | None = None, device="cpu"):
+    def __init__(self, cfg: CGANConfig | None = None, device="cpu", acgan_d_loss=None, acgan_g_loss=None):
         self.cfg = cfg = cfg or CGANConfig()
         if not isinstance(cfg, CGANConfig):
             raise TypeError(f"cfg: expected a CGANConfig, got {type(cfg).__name__}")
@@ -256,6 +260,11 @@ class CGAN:
         betas = (cfg.beta1, 0.999)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
+        for name, fn in (("acgan_d_loss", acgan_d_loss), ("acgan_g_loss", acgan_g_loss)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name}: expected a function of the heads' outputs and labels, got {type(fn).__name__}")
+        self.acgan_d_loss = acgan_d_loss or globals()["acgan_d_loss"]
+        self.acgan_g_loss = acgan_g_loss or globals()["acgan_g_loss"]
 
     def _inputs(self, images, labels):
         V.images(images, "images", channels=self.cfg.channels)
@@ -285,15 +294,13 @@ class CGAN:
         # AC-GAN. 1. D: maximise L_S + L_C, i.e. minimise BCE(source) + CE(class) on real and fake
         src_real, cls_real = self.D(x)
         src_fake, cls_fake = self.D(fake.detach())
-        loss_S = losses.d_loss_bce(src_real, src_fake)
-        loss_C = F.cross_entropy(cls_real, y) + F.cross_entropy(cls_fake, y_fake)
+        loss_S, loss_C = self.acgan_d_loss(src_real, cls_real, src_fake, cls_fake, y, y_fake)
         self.opt_D.zero_grad(set_to_none=True)
         (loss_S + loss_C).backward()
         self.opt_D.step()
         # 2. G: maximise L_C - L_S: fool the source head, and be recognised as the requested class
         src_fake, cls_fake = self.D(fake)
-        loss_G_S = losses.g_loss_nonsaturating(src_fake)
-        loss_G_C = F.cross_entropy(cls_fake, y_fake)
+        loss_G_S, loss_G_C = self.acgan_g_loss(src_fake, cls_fake, y_fake)
         self.opt_G.zero_grad(set_to_none=True)
         (loss_G_S + loss_G_C).backward()
         self.opt_G.step()
@@ -305,6 +312,19 @@ class CGAN:
 
     def optimizers(self) -> dict:
         return {"G": self.opt_G, "D": self.opt_D}
+
+
+def acgan_d_loss(src_real, cls_real, src_fake, cls_fake, y_real, y_fake):
+    """AC-GAN's discriminator losses (Odena et al. 2017, Eqs. 2-3, to minimise): the source term
+    −L_S = BCE of the real/fake logits (N,), and the class term −L_C = cross-entropy of the class
+    logits (N, K) on real *and* fake images against their labels (N,). Returns ``(source, class)``."""
+    return losses.d_loss_bce(src_real, src_fake), F.cross_entropy(cls_real, y_real) + F.cross_entropy(cls_fake, y_fake)
+
+
+def acgan_g_loss(src_fake, cls_fake, y_fake):
+    """AC-GAN's generator losses: the non-saturating source term −log D_S(G(z, c)) and the class term
+    CE(D_C(G(z, c)), c): fool the source head, be recognised as the requested class. ``(source, class)``."""
+    return losses.g_loss_nonsaturating(src_fake), F.cross_entropy(cls_fake, y_fake)
 
 
 def class_rows(n_classes: int, per_class: int) -> torch.Tensor:
@@ -327,16 +347,18 @@ def class_accuracy(G: ConditionalGenerator, classifier=None, per_class: int = 50
 
 
 def train(cfg: CGANConfig, images: torch.Tensor, labels: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50, fast=None):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50, fast=None,
+          acgan_d_loss=None, acgan_g_loss=None):
     """Train on labelled images (N, C, S, S) in [-1, 1] with labels (N,); return ``(model, history)``.
-    ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic)."""
+    ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic); ``acgan_d_loss``,
+    ``acgan_g_loss``: AC-GAN's losses, as in :class:`CGAN`."""
     from ..data import TensorImageDataset, batches
     from ..fastpaths import prepare
     from ..runtime import seed_everything
     from ..train import fit
 
     seed_everything(cfg.seed)
-    model = prepare(CGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare(CGAN(cfg, device, acgan_d_loss, acgan_g_loss), fast)  # GPU fast paths; DDP under torchrun
     data = TensorImageDataset(images, labels, [str(k) for k in range(cfg.n_classes)])
     stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device,
                      pin_memory=model.fast.pin_memory)

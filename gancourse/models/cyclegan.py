@@ -133,12 +133,21 @@ class CycleGAN:
     ``set_input(x, y)``: a batch of each domain, (N, C, S, S) and (M, C, S, S) in [-1, 1] (unpaired:
     nothing links x[i] to y[i]). ``optimize_parameters()`` does one update of G and F, then one of
     D_X and D_Y, steps the learning-rate schedules, and returns the losses.
+
+    ``g_loss(G, F, D_X, D_Y, x, y, fake_y, fake_x, lambda_cyc, lambda_id) -> (total, parts)``
+    replaces the generators' loss (notebook 11's exercise; :func:`generator_loss` of this module is
+    the default): ``fake_y = G(x)``, ``fake_x = F(y)`` are given, ``parts`` is a dict of the terms
+    to log ("G_adv", "cycle" and, when ``lambda_id > 0``, "identity").
     """
 
-    def __init__(self, cfg: CycleGANConfig | None = None, device="cpu"):
+    def __init__(self, cfg: CycleGANConfig | None = None, device="cpu", g_loss=None):
         self.cfg = cfg = cfg or CycleGANConfig()
         if not isinstance(cfg, CycleGANConfig):
             raise TypeError(f"cfg: expected a CycleGANConfig, got {type(cfg).__name__}")
+        if g_loss is not None and not callable(g_loss):
+            raise TypeError(f"g_loss: expected a function (G, F, D_X, D_Y, x, y, fake_y, fake_x, lambda_cyc, "
+                            f"lambda_id), got {type(g_loss).__name__}")
+        self.g_loss = g_loss or generator_loss
         self.device = torch.device(device)
         self.G = init_weights(build_generator(cfg)).to(self.device)      # X -> Y
         self.F = init_weights(build_generator(cfg)).to(self.device)      # Y -> X
@@ -172,26 +181,17 @@ class CycleGAN:
         self.real_X, self.real_Y = x.to(self.device), y.to(self.device)
 
     def forward(self) -> None:
-        """Both translations and both cycles: x -> G(x) -> F(G(x)) and y -> F(y) -> G(F(y))."""
+        """Both translations: x -> G(x) and y -> F(y) (the loss takes them back: the cycles)."""
         self.fake_Y = self.G(self.real_X)
-        self.rec_X = self.F(self.fake_Y)
         self.fake_X = self.F(self.real_Y)
-        self.rec_Y = self.G(self.fake_X)
 
     def backward_G(self) -> dict:
-        """G's and F's loss: adversarial (both directions) + λ_cyc·cycle + λ_id·λ_cyc·identity."""
+        """G's and F's loss (:func:`generator_loss`: adversarial + λ_cyc·cycle + λ_id·λ_cyc·identity), backpropagated."""
         cfg = self.cfg
-        adv = self.loss_G_adv(self.D_Y(self.fake_Y)) + self.loss_G_adv(self.D_X(self.fake_X))
-        cyc = (self.rec_X - self.real_X).abs().mean() + (self.rec_Y - self.real_Y).abs().mean()
-        total = adv + cfg.lambda_cyc * cyc
-        out = {"G_adv": adv, "cycle": cyc}
-        if cfg.lambda_id > 0:
-            # a generator fed an image of its own output domain should return it unchanged
-            idt = (self.G(self.real_Y) - self.real_Y).abs().mean() + (self.F(self.real_X) - self.real_X).abs().mean()
-            total = total + cfg.lambda_id * cfg.lambda_cyc * idt
-            out["identity"] = idt
+        total, parts = self.g_loss(self.G, self.F, self.D_X, self.D_Y, self.real_X, self.real_Y, self.fake_Y,
+                                   self.fake_X, cfg.lambda_cyc, cfg.lambda_id)
         total.backward()
-        return out
+        return dict(parts)
 
     def backward_D(self, D: nn.Module, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
         """One discriminator's LSGAN loss on real images and (pooled, detached) fakes; backpropagated."""
@@ -234,10 +234,28 @@ class CycleGAN:
         return self.opt_G.param_groups[0]["lr"]
 
 
+def generator_loss(G, F, D_X, D_Y, x, y, fake_y, fake_x, lambda_cyc: float, lambda_id: float):
+    """The generators' loss of one step (Zhu et al. 2017, Eq. 3 with the LSGAN terms, and the identity
+    term of their Section 5.2): ``(total, parts)`` with total = E(D_Y(G(x)) - 1)² + E(D_X(F(y)) - 1)²
+    + λ_cyc·(|F(G(x)) - x| + |G(F(y)) - y|) + λ_id·λ_cyc·(|G(y) - y| + |F(x) - x|), every |·| a mean
+    absolute difference. x (N, C, S, S), y (M, C, S, S); ``fake_y = G(x)``, ``fake_x = F(y)``."""
+    adversarial = ((D_Y(fake_y) - 1) ** 2).mean() + ((D_X(fake_x) - 1) ** 2).mean()
+    cycle = (F(fake_y) - x).abs().mean() + (G(fake_x) - y).abs().mean()
+    total = adversarial + lambda_cyc * cycle
+    parts = {"G_adv": adversarial, "cycle": cycle}
+    if lambda_id > 0:
+        parts["identity"] = (G(y) - y).abs().mean() + (F(x) - x).abs().mean()
+        total = total + lambda_id * lambda_cyc * parts["identity"]
+    return total, parts
+
+
 def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None,
+          g_loss=None):
     """Train CycleGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S) for ``cfg.steps``
-    steps; return ``(model, history)``. ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``). Each step draws a shuffled batch from each set, independently."""
+    steps; return ``(model, history)``. ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``).
+    Each step draws a shuffled batch from each set, independently. ``g_loss``: the generators' loss,
+    as in :class:`CycleGAN`."""
     from ..data import TensorImageDataset, batches
     from ..fastpaths import prepare
     from ..runtime import seed_everything
@@ -246,7 +264,7 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
     V.images(X, "X", channels=cfg.channels)
     V.images(Y, "Y", channels=cfg.channels)
     seed_everything(cfg.seed)
-    model = prepare(CycleGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare(CycleGAN(cfg, device, g_loss), fast)  # GPU fast paths; DDP under torchrun
     streams = [batches(TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["domain"]),
                        cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k), device=device)
                for k, images in enumerate((X, Y))]

@@ -82,13 +82,18 @@ class Generator(nn.Module):
     """
 
     def __init__(self, image_size: int = 16, z_dim: int = 32, width: int = 64, channels: int = 1,
-                 extra_layers: int = 0):
+                 extra_layers: int = 0, net: nn.Module | None = None):
         super().__init__()
         self.image_size = _check_image_size(image_size)
         self.z_dim = V.positive_int(z_dim, "z_dim")
         extra_layers = V.positive_int(extra_layers, "extra_layers", minimum=0)
         width = V.positive_int(width, "width")
         self.channels = V.positive_int(channels, "channels")
+        if net is not None:  # a network built elsewhere (notebook 05's exercise): z (N, z_dim, 1, 1) -> images
+            if not isinstance(net, nn.Module):
+                raise TypeError(f"net: expected an nn.Module, got {type(net).__name__}")
+            self.net = net
+            return
         n_up = int(math.log2(self.image_size // 4))
         c = width * 2 ** (n_up - 1)
         layers: list[nn.Module] = [nn.ConvTranspose2d(self.z_dim, c, 4, 1, 0, bias=False), nn.BatchNorm2d(c), nn.ReLU(True)]
@@ -126,12 +131,18 @@ class Discriminator(nn.Module):
     channels from ``width``; then a 4x4 convolution of the (4, 4) map to one logit.
     """
 
-    def __init__(self, image_size: int = 16, width: int = 64, channels: int = 1, extra_layers: int = 0):
+    def __init__(self, image_size: int = 16, width: int = 64, channels: int = 1, extra_layers: int = 0,
+                 net: nn.Module | None = None):
         super().__init__()
         self.image_size = _check_image_size(image_size)
         width = V.positive_int(width, "width")
         self.channels = V.positive_int(channels, "channels")
         extra_layers = V.positive_int(extra_layers, "extra_layers", minimum=0)
+        if net is not None:  # a network built elsewhere (notebook 05's exercise): images -> (N, 1, 1, 1)
+            if not isinstance(net, nn.Module):
+                raise TypeError(f"net: expected an nn.Module, got {type(net).__name__}")
+            self.net = net
+            return
         n_down = int(math.log2(self.image_size // 4))
         layers = _down(self.channels, width, norm=False)
         for _ in range(extra_layers):
@@ -227,17 +238,31 @@ _G_LOSSES = {"nonsaturating": losses.g_loss_nonsaturating, "saturating": losses.
 
 
 class DCGAN:
-    """G, D, their Adam optimisers and the update of one training step."""
+    """G, D, their Adam optimisers and the update of one training step. ``G_net`` and ``D_net``
+    replace the networks (built elsewhere, e.g. by notebook 05's exercise: z (N, z_dim, 1, 1) ->
+    images, images -> logits), initialised with ``init`` (default :func:`dcgan_init`)."""
 
-    def __init__(self, config: DCGANConfig | None = None, device="cpu"):
+    def __init__(self, config: DCGANConfig | None = None, device="cpu", G_net: nn.Module | None = None,
+                 D_net: nn.Module | None = None, init=None):
         cfg = config or DCGANConfig()
         if not isinstance(cfg, DCGANConfig):
             raise TypeError(f"config: expected a DCGANConfig, got {type(cfg).__name__}")
         V.choice(cfg.g_loss, "config.g_loss", _G_LOSSES)
         self.config, self.device = cfg, torch.device(device)
-        self.G = generator(cfg.image_size, cfg.z_dim, cfg.g_width, cfg.channels, cfg.extra_layers).to(self.device)
         self.pack = V.positive_int(cfg.pack, "config.pack")
-        self.D = discriminator(cfg.image_size, cfg.d_width, cfg.channels * self.pack, cfg.extra_layers).to(self.device)
+        if init is not None and not callable(init):
+            raise TypeError(f"init: expected a function applied to every module, got {type(init).__name__}")
+        if G_net is None:
+            self.G = generator(cfg.image_size, cfg.z_dim, cfg.g_width, cfg.channels, cfg.extra_layers)
+        else:
+            self.G = Generator(cfg.image_size, cfg.z_dim, cfg.g_width, cfg.channels, net=G_net)
+            self.G.apply(init or dcgan_init)
+        if D_net is None:
+            self.D = discriminator(cfg.image_size, cfg.d_width, cfg.channels * self.pack, cfg.extra_layers)
+        else:
+            self.D = Discriminator(cfg.image_size, cfg.d_width, cfg.channels * self.pack, net=D_net)
+            self.D.apply(init or dcgan_init)
+        self.G, self.D = self.G.to(self.device), self.D.to(self.device)
         betas = (cfg.beta1, 0.999)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)

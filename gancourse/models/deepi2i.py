@@ -231,9 +231,11 @@ class DeepI2I:
     and ``config`` (CGANConfig), as :func:`load_source` returns. With ``cfg.transfer`` the four
     networks start from it (E from D's trunk, G from G, D from D); otherwise only the *shapes* are
     taken from it and every weight is drawn anew (DCGAN initialisation; the adaptor always is new).
+    ``adaptor(encoder_widths, generator_widths)`` builds Λ (notebook 15's exercise; by default
+    :class:`Adaptor`).
     """
 
-    def __init__(self, cfg: DeepI2IConfig | None = None, source: dict | None = None, device="cpu"):
+    def __init__(self, cfg: DeepI2IConfig | None = None, source: dict | None = None, device="cpu", adaptor=None):
         self.cfg = cfg = cfg or DeepI2IConfig()
         if not isinstance(cfg, DeepI2IConfig):
             raise TypeError(f"cfg: expected a DeepI2IConfig, got {type(cfg).__name__}")
@@ -254,7 +256,10 @@ class DeepI2I:
         self.G, self.D, self.E = G.to(self.device).train(), D.to(self.device).train(), E.to(self.device)
         with torch.no_grad():
             probe = trunk_features(self.E, torch.zeros(1, scfg.channels, scfg.image_size, scfg.image_size, device=self.device))
-        self.A = Adaptor({s: f.shape[1] for s, f in probe.items()}, generator_widths(self.G)).to(self.device)
+        if adaptor is not None and not callable(adaptor):
+            raise TypeError(f"adaptor: expected a class or function (encoder_widths, generator_widths), "
+                            f"got {type(adaptor).__name__}")
+        self.A = (adaptor or Adaptor)({s: f.shape[1] for s, f in probe.items()}, generator_widths(self.G)).to(self.device)
         self.E.train(not cfg.transfer)          # a frozen encoder keeps its source statistics
         _set_trainable(self.E, not cfg.transfer)
         betas = (cfg.beta1, 0.999)
@@ -349,8 +354,9 @@ class DeepI2I:
 
 def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.Tensor, device="cpu",
           progress: bool = True, desc: str | None = None, log_every: int = 25, measure=None,
-          measure_at=(), checkpoint=None, resume: bool = False, fast=None):
+          measure_at=(), checkpoint=None, resume: bool = False, fast=None, adaptor=None):
     """Train a translator on the target images (N, C, S, S) with labels (N,); return ``(model, history)``.
+    ``adaptor``: builds Λ, as in :class:`DeepI2I`.
     With ``checkpoint`` (a ``gancourse.train.Checkpointer``) it saves and, with ``resume``, continues;
     ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic).
 
@@ -373,7 +379,7 @@ def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.
     data = TensorImageDataset(images, labels, [str(k) for k in range(int(labels.max()) + 1)])
     inputs = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
     reals = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1000), device=device)
-    model = prepare(DeepI2I(cfg, source, device), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare(DeepI2I(cfg, source, device, adaptor), fast)  # GPU fast paths; DDP under torchrun
     if measure is not None and not callable(measure):
         raise TypeError(f"measure: expected a function model -> dict, got {type(measure).__name__}")
     at = sorted({V.positive_int(s, "measure_at") for s in measure_at}) if measure is not None else []

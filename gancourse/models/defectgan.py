@@ -77,6 +77,7 @@ class DefectGANConfig:
     n_res: int = 2                # residual blocks at the bottleneck
     spade_hidden: int = 32        # SPADE's shared layer (128 in SPADE)
     noise: bool = True            # noise inputs in the decoder (stochastic variation)
+    composition: bool = True      # False: G's output is its foreground, a whole new image (no layer)
     ndf: int = 32                 # D's base width (StarGAN: 64)
     d_layers: int = 3             # stride-2 layers of the PatchGAN (StarGAN's D: 6 at 128 px)
     lambda_cls_real: float = 2.0  # λ_cls^r
@@ -107,8 +108,9 @@ class DefectGANConfig:
             raise ValueError(f"size: expected a multiple of 2^n_down = {2 ** self.n_down}, got {self.size}")
         if self.size < 2 ** (self.d_layers + 1):
             raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
-        if not isinstance(self.noise, bool):
-            raise TypeError(f"noise: expected a bool, got {type(self.noise).__name__}")
+        for name in ("noise", "composition"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name}: expected a bool, got {type(getattr(self, name)).__name__}")
         for name in ("lambda_cls_real", "lambda_cls_fake", "lambda_rec", "lambda_sd_cyc", "lambda_sd_con", "lambda_gp"):
             setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
         self.lr = V.positive_float(self.lr, "lr")
@@ -195,12 +197,14 @@ class DefectGenerator(nn.Module):
     that resolution (additive skip connections, so that restoration can see the texture around a
     defect). Two heads on the full-size features: the foreground f = tanh(conv) (C channels) and
     the mask m = sigmoid(conv) (1 channel, its bias starting at −2: m ≈ 0.12, close to "change
-    nothing"). The output is the composition x ⊙ (1 − m) + f ⊙ m.
+    nothing"). The output is the composition x ⊙ (1 − m) + f ⊙ m; with ``composition=False`` it is
+    f itself, a whole new image (the mask returned is then 1 everywhere: every pixel is repainted).
     """
 
     def __init__(self, channels: int = 1, n_domains: int = 4, ngf: int = 32, n_down: int = 2, n_res: int = 2,
-                 spade_hidden: int = 32, noise: bool = True):
+                 spade_hidden: int = 32, noise: bool = True, composition: bool = True):
         super().__init__()
+        self.composition = bool(composition)
         self.channels = V.positive_int(channels, "channels")
         self.n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
         ngf = V.positive_int(ngf, "ngf")
@@ -260,12 +264,15 @@ class DefectGenerator(nn.Module):
         h = self.final(self.final_noise(h, noise[-1]), A)
         h = F.leaky_relu(h, 0.2)
         foreground = torch.tanh(self.to_foreground(h))
+        if not self.composition:             # the ablation: repaint the whole image
+            return foreground, foreground, torch.ones_like(x[:, :1])
         mask = torch.sigmoid(self.to_mask(h))
         return compose(x, foreground, mask), foreground, mask
 
 
 def build_generator(cfg: DefectGANConfig) -> DefectGenerator:
-    return DefectGenerator(cfg.channels, cfg.n_domains, cfg.ngf, cfg.n_down, cfg.n_res, cfg.spade_hidden, cfg.noise)
+    return DefectGenerator(cfg.channels, cfg.n_domains, cfg.ngf, cfg.n_down, cfg.n_res, cfg.spade_hidden, cfg.noise,
+                           cfg.composition)
 
 
 def build_discriminator(cfg: DefectGANConfig) -> PatchDiscriminator:
@@ -295,14 +302,21 @@ class DefectGAN:
     ``set_input(x, labels)``: real images (N, C, S, S) in [-1, 1] of domains ``labels`` (N,)
     (0 = normal). ``optimize_parameters(step)``: a D update; every ``n_critic``-th iteration a G
     update too (StarGAN's schedule). Returns the losses.
+
+    ``g_loss(G, D, x, A_org, A_trg, label_trg, cfg) -> (total, parts)``: G's loss (notebook 14's
+    exercise); by default :func:`generator_loss` of this module.
     """
 
-    def __init__(self, cfg: DefectGANConfig | None = None, device="cpu"):
+    def __init__(self, cfg: DefectGANConfig | None = None, device="cpu", g_loss=None):
         from .pix2pix import init_weights
 
         self.cfg = cfg = cfg or DefectGANConfig()
         if not isinstance(cfg, DefectGANConfig):
             raise TypeError(f"cfg: expected a DefectGANConfig, got {type(cfg).__name__}")
+        if g_loss is not None and not callable(g_loss):
+            raise TypeError(f"g_loss: expected a function (G, D, x, A_org, A_trg, label_trg, cfg), "
+                            f"got {type(g_loss).__name__}")
+        self.g_loss = g_loss or generator_loss
         self.device = torch.device(device)
         self.G = build_generator(cfg).to(self.device)
         self.D = init_weights(build_discriminator(cfg)).to(self.device)
@@ -342,20 +356,10 @@ class DefectGAN:
         return {"D_adv": adv, "D_gp": gp, "D_cls": cls}
 
     def backward_G(self) -> dict:
-        """L_G = −E D_src(x') + λ_cls^f CE(D_cls(x'), c) + λ_rec |x'' − x| + λ_sd-cyc |m₁ − m₂| + λ_sd-con (|m₁| + |m₂|)."""
-        cfg = self.cfg
-        fake, _, m1 = self.G(self.real, self.A_trg)            # defacement (or restoration) ...
-        src_fake, cls_fake = self.D(fake)
-        back, _, m2 = self.G(fake, self.A_org)                  # ... and the way back to the input's domain
-        out = {"G_adv": losses.g_loss_wasserstein(src_fake),
-               "G_cls": F.cross_entropy(cls_fake, self.label_trg),
-               "G_rec": (back - self.real).abs().mean(),
-               "G_sd_cyc": (m1 - m2).abs().mean(),
-               "G_sd_con": m1.abs().mean() + m2.abs().mean()}
-        total = (out["G_adv"] + cfg.lambda_cls_fake * out["G_cls"] + cfg.lambda_rec * out["G_rec"]
-                 + cfg.lambda_sd_cyc * out["G_sd_cyc"] + cfg.lambda_sd_con * out["G_sd_con"])
+        """G's loss (:func:`generator_loss`, or the one given to the constructor), backpropagated."""
+        total, out = self.g_loss(self.G, self.D, self.real, self.A_org, self.A_trg, self.label_trg, self.cfg)
         total.backward()
-        return out
+        return dict(out)
 
     def optimize_parameters(self, step: int) -> dict:
         """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""
@@ -383,6 +387,24 @@ class DefectGAN:
         return {"sched_G": self.schedulers["G"], "sched_D": self.schedulers["D"], "targets": self.targets_generator}
 
 
+def generator_loss(G, D, x, A_org, A_trg, label_trg, cfg: DefectGANConfig):
+    """Defect-GAN's L_G (Zhang et al. 2021) for a batch x (N, C, S, S) of domains with control maps
+    ``A_org`` and targets ``A_trg`` (N, n_domains, S, S), target labels ``label_trg`` (N,):
+    ``(total, parts)``, total = −E D_src(x') + λ_cls^f CE(D_cls(x'), c) + λ_rec |x'' − x|
+    + λ_sd-cyc |m₁ − m₂| + λ_sd-con (|m₁| + |m₂|), with x', m₁ = G(x, A_trg) and x'', m₂ = G(x', A_org)."""
+    fake, _, m1 = G(x, A_trg)            # defacement (or restoration) ...
+    src_fake, cls_fake = D(fake)
+    back, _, m2 = G(fake, A_org)         # ... and the way back to the input's domain
+    out = {"G_adv": losses.g_loss_wasserstein(src_fake),
+           "G_cls": F.cross_entropy(cls_fake, label_trg),
+           "G_rec": (back - x).abs().mean(),
+           "G_sd_cyc": (m1 - m2).abs().mean(),
+           "G_sd_con": m1.abs().mean() + m2.abs().mean()}
+    total = (out["G_adv"] + cfg.lambda_cls_fake * out["G_cls"] + cfg.lambda_rec * out["G_rec"]
+             + cfg.lambda_sd_cyc * out["G_sd_cyc"] + cfg.lambda_sd_con * out["G_sd_con"])
+    return total, out
+
+
 # ------------------------------------------------------------------------------------------------
 # Data, training
 # ------------------------------------------------------------------------------------------------
@@ -404,11 +426,13 @@ def training_data(n_normal: int, n_real_defects: int, size: int = 32, seed: int 
 
 
 def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50, fast=None):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50, fast=None,
+          g_loss=None):
     """Train Defect-GAN for ``cfg.steps`` iterations on real ``images`` (N, C, S, S) of domains
     ``labels`` (N,); return ``(model, history)``. Every batch is half normal, half defect images
     (the defect classes in equal shares), whatever the proportions of the training set.
-    ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic)."""
+    ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic). ``g_loss``: G's
+    loss, as in :class:`DefectGAN`."""
     from .. import distributed
     from ..fastpaths import prepare
     from ..runtime import seed_everything
@@ -426,7 +450,7 @@ def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, devi
     if (counts == 0).any():
         raise ValueError(f"labels: every domain needs training images, got counts {counts.long().tolist()}")
     seed_everything(cfg.seed)
-    model = prepare(DefectGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare(DefectGAN(cfg, device, g_loss), fast)  # GPU fast paths; DDP under torchrun
     share = torch.where(torch.arange(cfg.n_domains) == 0, 0.5, 0.5 / (cfg.n_domains - 1))
     weights = share[labels] / counts[labels]
     gen = torch.Generator().manual_seed(cfg.seed + 1 + 7919 * distributed.rank())  # under torchrun: own batches
@@ -514,6 +538,9 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
     * ``restored_normal``: share of real test defects that the judge reads as normal after restoration,
       ``restore_l1_outside`` / ``restore_l1_inside``: mean |n̂ − clean| outside / inside the true mask;
     * ``diversity``: mean |d(ξ₁) − d(ξ₂)| inside the masks, for two noise draws.
+
+    A generator without the layer-wise composition repaints every pixel: there is no outside of the
+    mask, and the two ``change_outside_mask`` numbers are NaN (``change_all`` is the one to read).
     """
     from ..data.defects import Defects
     from ..evaluators_defects import defect_classifier
@@ -543,11 +570,15 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
     region = m > threshold
     true_mask = test.masks[defects] > 0.5
     inside = (region | (m2 > threshold))
+
+    def outside(mask):
+        return change_outside(x, d, mask) if not bool(mask.all()) else float("nan")
+
     return {
         "class_accuracy": float((pred == targets).float().mean()),
         "class_accuracy_per_class": per_class,
-        "change_outside_mask": change_outside(x, d, region),
-        "change_outside_mask_50": change_outside(x, d, m > 0.5),
+        "change_outside_mask": outside(region),
+        "change_outside_mask_50": outside(m > 0.5),
         "change_all": float((d - x).abs().mean()),
         "mask_area": float(region.float().mean()),
         "restored_normal": float((clf.predict(restored) == 0).float().mean()),

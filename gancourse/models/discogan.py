@@ -67,6 +67,12 @@ class DiscoGAN(CycleGAN):
         """-E log D(fake): the non-saturating generator loss."""
         return losses.g_loss_nonsaturating(fake_scores)
 
+    def forward(self) -> None:
+        """Both translations and both round trips: x -> G(x) -> F(G(x)) and y -> F(y) -> G(F(y))."""
+        super().forward()
+        self.rec_X = self.F(self.fake_Y)
+        self.rec_Y = self.G(self.fake_X)
+
     def backward_G(self) -> dict:
         """L_GAN_B + L_GAN_A + λ (L_CONST_A + L_CONST_B), the constancy terms with d = MSE."""
         adv = self.loss_G_adv(self.D_Y(self.fake_Y)) + self.loss_G_adv(self.D_X(self.fake_X))

@@ -57,6 +57,7 @@ class Pix2PixConfig:
     max_mult: int = 4             # G's widths are ngf * min(2^i, max_mult) (8 in the paper)
     ndf: int = 32                 # D's base width (64 in the paper)
     d_layers: int = 2             # PatchGAN stride-2 layers (3 = 70x70 at 256; 2 = 34x34)
+    skips: bool = True            # False: a plain encoder-decoder (the paper's Figure 5)
     norm: str = "batch"
     dropout: float = 0.5          # on G's 3 innermost decoder layers, as in the paper
     gan_mode: str = "vanilla"     # the paper's cross-entropy; "lsgan": least squares
@@ -74,6 +75,8 @@ class Pix2PixConfig:
         self.size = V.positive_int(self.size, "size", minimum=8)
         V.choice(self.norm, "norm", NORMS)
         V.choice(self.gan_mode, "gan_mode", GAN_MODES)
+        if not isinstance(self.skips, bool):
+            raise TypeError(f"skips: expected a bool, got {type(self.skips).__name__}")
         for name in ("lambda_gan", "lambda_l1"):
             setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
         if self.lambda_gan == 0 and self.lambda_l1 == 0:
@@ -93,7 +96,7 @@ class Pix2PixConfig:
 def build_generator(cfg: Pix2PixConfig) -> UNet:
     """The U-Net G of a configuration: (N, in_channels, S, S) -> (N, out_channels, S, S)."""
     return UNet(cfg.in_channels, cfg.out_channels, size=cfg.size, base=cfg.ngf, norm=cfg.norm, dropout=cfg.dropout,
-                max_mult=cfg.max_mult)
+                max_mult=cfg.max_mult, skips=cfg.skips)
 
 
 def build_discriminator(cfg: Pix2PixConfig) -> PatchDiscriminator:
@@ -117,12 +120,25 @@ class Pix2Pix:
     ``set_input(a, b)`` takes a batch of inputs A (N, in_channels, S, S) and targets B
     (N, out_channels, S, S) in [-1, 1]; ``optimize_parameters()`` does one D step then one G step
     and returns the losses. With ``lambda_gan = 0`` there is no D ("L1 only").
+
+    ``d_loss(D, x, real, fake)`` and ``g_loss(D, x, real, fake) -> (adversarial, l1)`` replace the
+    cross-entropy losses (notebook 10's exercise; see :func:`d_loss` and :func:`g_loss` of this
+    module, the defaults); G's loss is then ``lambda_gan * adversarial + lambda_l1 * l1``.
     """
 
-    def __init__(self, cfg: Pix2PixConfig | None = None, device="cpu"):
+    def __init__(self, cfg: Pix2PixConfig | None = None, device="cpu", d_loss=None, g_loss=None):
         self.cfg = cfg = cfg or Pix2PixConfig()
         if not isinstance(cfg, Pix2PixConfig):
             raise TypeError(f"cfg: expected a Pix2PixConfig, got {type(cfg).__name__}")
+        for name, fn in (("d_loss", d_loss), ("g_loss", g_loss)):
+            if fn is not None and not callable(fn):
+                raise TypeError(f"{name}: expected a function (D, x, real, fake), got {type(fn).__name__}")
+        if (d_loss or g_loss) and cfg.gan_mode != "vanilla":
+            raise ValueError(f"d_loss, g_loss: replace the cross-entropy losses (gan_mode='vanilla'), "
+                             f"got gan_mode={cfg.gan_mode!r}")
+        mode = cfg.gan_mode
+        self.d_loss = d_loss or (lambda D, x, real, fake: _module_d_loss(D, x, real, fake, mode))
+        self.g_loss = g_loss or (lambda D, x, real, fake: _module_g_loss(D, x, real, fake, mode))
         self.device = torch.device(device)
         self.G = init_weights(build_generator(cfg)).to(self.device)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
@@ -134,15 +150,11 @@ class Pix2Pix:
     # ---- losses, on D's raw scores ----------------------------------------------------------
     def loss_D_gan(self, real_scores, fake_scores):
         """D's loss, halved: ½[BCE(real, 1) + BCE(fake, 0)] or ½[(real - 1)² + fake²]."""
-        if self.cfg.gan_mode == "lsgan":
-            return losses.d_loss_lsgan(real_scores, fake_scores)        # already ½(...) + ½(...)
-        return 0.5 * losses.d_loss_bce(real_scores, fake_scores)
+        return d_loss_on_scores(real_scores, fake_scores, self.cfg.gan_mode)
 
     def loss_G_gan(self, fake_scores):
         """G's adversarial loss: -log D(x, G(x)) (non-saturating) or (D(x, G(x)) - 1)²."""
-        if self.cfg.gan_mode == "lsgan":
-            return 2 * losses.g_loss_lsgan(fake_scores)                  # mean (D - 1)², the reference's MSE
-        return losses.g_loss_nonsaturating(fake_scores)
+        return g_loss_on_scores(fake_scores, self.cfg.gan_mode)
 
     # ---- one training step ------------------------------------------------------------------
     def set_input(self, a: torch.Tensor, b: torch.Tensor) -> None:
@@ -157,21 +169,20 @@ class Pix2Pix:
         self.fake_B = self.G(self.real_A)
 
     def backward_D(self) -> torch.Tensor:
-        real_scores = self.D(torch.cat([self.real_A, self.real_B], 1))
-        fake_scores = self.D(torch.cat([self.real_A, self.fake_B.detach()], 1))   # no gradient into G
-        loss_D = self.loss_D_gan(real_scores, fake_scores)
+        """D's loss on the real pair and the detached fake pair (:func:`d_loss`), backpropagated."""
+        loss_D = self.d_loss(self.D, self.real_A, self.real_B, self.fake_B)
         loss_D.backward()
         return loss_D
 
     def backward_G(self) -> dict:
-        out = {}
-        loss_G = 0.0
+        """λ_GAN · adversarial + λ_L1 · L1 (:func:`g_loss`; no adversarial term without D), backpropagated."""
+        adversarial, l1 = self.g_loss(self.D, self.real_A, self.real_B, self.fake_B)
+        out, loss_G = {"G_L1": l1}, 0.0
         if self.D is not None:
-            out["G_gan"] = self.loss_G_gan(self.D(torch.cat([self.real_A, self.fake_B], 1)))
-            loss_G = loss_G + self.cfg.lambda_gan * out["G_gan"]
-        out["G_L1"] = (self.fake_B - self.real_B).abs().mean()
+            out["G_gan"] = adversarial
+            loss_G = self.cfg.lambda_gan * adversarial
         if self.cfg.lambda_l1 > 0:
-            loss_G = loss_G + self.cfg.lambda_l1 * out["G_L1"]
+            loss_G = loss_G + self.cfg.lambda_l1 * l1
         loss_G.backward()
         return out
 
@@ -203,6 +214,44 @@ class Pix2Pix:
         test batch, dropout on), unless the caller switched it to eval."""
         V.images(a, "a", channels=self.cfg.in_channels)
         return translate(self.G, a, batch_size=batch_size, device=self.device)
+
+
+def d_loss_on_scores(real_scores: torch.Tensor, fake_scores: torch.Tensor, gan_mode: str = "vanilla") -> torch.Tensor:
+    """D's loss on its score maps, halved (the paper's Section 3.3): ½[BCE(real, 1) + BCE(fake, 0)],
+    or with ``gan_mode="lsgan"`` ½[(real - 1)² + fake²]."""
+    if gan_mode == "lsgan":
+        return losses.d_loss_lsgan(real_scores, fake_scores)        # already ½(...) + ½(...)
+    return 0.5 * losses.d_loss_bce(real_scores, fake_scores)
+
+
+def g_loss_on_scores(fake_scores: torch.Tensor, gan_mode: str = "vanilla") -> torch.Tensor:
+    """G's adversarial loss on D's scores of the fakes: -log D(x, G(x)) (non-saturating), or with
+    ``gan_mode="lsgan"`` (D(x, G(x)) - 1)², the reference's MSE."""
+    if gan_mode == "lsgan":
+        return 2 * losses.g_loss_lsgan(fake_scores)
+    return losses.g_loss_nonsaturating(fake_scores)
+
+
+def d_loss(D, x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor, gan_mode: str = "vanilla") -> torch.Tensor:
+    """D's Pix2Pix loss on pairs stacked as channels [x, image]: the real pair and the fake pair, with
+    ``fake`` detached, so this loss reaches D only (:func:`d_loss_on_scores`, halved). x (N, C_in, S, S),
+    real and fake (N, C_out, S, S)."""
+    real_scores = D(torch.cat([x, real], 1))
+    fake_scores = D(torch.cat([x, fake.detach()], 1))      # no gradient into G
+    return d_loss_on_scores(real_scores, fake_scores, gan_mode)
+
+
+def g_loss(D, x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
+           gan_mode: str = "vanilla") -> tuple[torch.Tensor, torch.Tensor]:
+    """G's two Pix2Pix terms, ``(adversarial, l1)``: D's verdict on the fake pair (:func:`g_loss_on_scores`;
+    0 when D is None, the "L1 only" model) and the mean |G(x) - y| (the paper's Eqs. 1, 3)."""
+    l1 = (fake - real).abs().mean()
+    if D is None:
+        return torch.zeros((), device=fake.device), l1
+    return g_loss_on_scores(D(torch.cat([x, fake], 1)), gan_mode), l1
+
+
+_module_d_loss, _module_g_loss = d_loss, g_loss      # the defaults, under names the constructor's arguments do not hide
 
 
 @torch.no_grad()
@@ -245,11 +294,13 @@ def paired_tensors(folder, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 # ------------------------------------------------------------------------------------------------
 
 def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None,
+          d_loss=None, g_loss=None):
     """Train Pix2Pix on pairs: inputs ``a`` (N, in_channels, S, S) and targets ``b`` (N, out_channels,
     S, S) in [-1, 1], for ``cfg.steps`` steps of ``cfg.batch_size`` pairs; return ``(model, history)``
     (losses averaged over windows of ``log_every`` steps). ``fast``: GPU fast paths
-    (``gancourse.fastpaths.FastPaths``; default automatic)."""
+    (``gancourse.fastpaths.FastPaths``; default automatic). ``d_loss``, ``g_loss``: the losses, as in
+    :class:`Pix2Pix`."""
     V.images(a, "a", channels=cfg.in_channels)
     V.images(b, "b", channels=cfg.out_channels)
     if a.shape[0] != b.shape[0]:
@@ -260,7 +311,7 @@ def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", pr
     from ..train import fit
 
     seed_everything(cfg.seed)
-    model = prepare(Pix2Pix(cfg, device), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare(Pix2Pix(cfg, device, d_loss, g_loss), fast)  # GPU fast paths; DDP under torchrun
     index = TensorImageDataset(torch.zeros(a.shape[0], 1, 1, 1), torch.arange(a.shape[0]), ["pair"])
     stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed))
 

@@ -115,10 +115,13 @@ class SPADEGenerator(nn.Module):
     convolution to ``widths[-1]`` channels, then ``n_up`` stride-2 4x4 convolutions, each with batch
     norm and LeakyReLU(0.2), up to ``widths[0]`` channels at S / 2^n_up); then the same trunk with
     affine batch norms in place of SPADE, so the map is read once, at the input.
+
+    ``spade_layer(channels, label_channels, hidden)`` builds the SPADE layers (notebook 13's
+    exercise; default :class:`gancourse.nn.spade.SPADE`).
     """
 
     def __init__(self, n_labels: int = 5, out_channels: int = 3, size: int = 32, ngf: int = 16, n_up: int = 3,
-                 spade_hidden: int = 32, mode: str = "spade", spectral_norm: bool = True):
+                 spade_hidden: int = 32, mode: str = "spade", spectral_norm: bool = True, spade_layer=None):
         super().__init__()
         self.n_labels = V.positive_int(n_labels, "n_labels")
         self.out_channels = V.positive_int(out_channels, "out_channels")
@@ -132,7 +135,7 @@ class SPADEGenerator(nn.Module):
         self.start = self.size // 2 ** self.n_up
         norm = "spade" if mode == "spade" else "batch"
         block = lambda c_in, c_out: ResBlock(c_in, c_out, n_labels, hidden=spade_hidden, norm=norm,   # noqa: E731
-                                             spectral_norm=spectral_norm)
+                                             spectral_norm=spectral_norm, spade_layer=spade_layer)
         w = self.widths
         if mode == "spade":
             self.stem = nn.Conv2d(n_labels, w[0], 3, padding=1)
@@ -162,9 +165,10 @@ class SPADEGenerator(nn.Module):
         return torch.tanh(self.to_image(F.leaky_relu(x, 0.2)))
 
 
-def build_generator(cfg: SPADEConfig) -> SPADEGenerator:
+def build_generator(cfg: SPADEConfig, spade_layer=None) -> SPADEGenerator:
+    """The generator of a configuration; ``spade_layer``: as in :class:`SPADEGenerator`."""
     return SPADEGenerator(cfg.n_labels, cfg.out_channels, cfg.size, cfg.ngf, cfg.n_up, cfg.spade_hidden,
-                          mode=cfg.generator)
+                          mode=cfg.generator, spade_layer=spade_layer)
 
 
 def build_discriminator(cfg: SPADEConfig) -> MultiscaleDiscriminator:
@@ -229,15 +233,15 @@ class SPADEModel:
 
     ``set_input(maps, images)``: one-hot maps (N, L, S, S) and images (N, C, S, S) in [-1, 1].
     ``optimize_parameters()``: one G step, then one D step (the reference trainer's order), and
-    returns the losses.
+    returns the losses. ``spade_layer``: builds G's SPADE layers (:class:`SPADEGenerator`).
     """
 
-    def __init__(self, cfg: SPADEConfig | None = None, device="cpu"):
+    def __init__(self, cfg: SPADEConfig | None = None, device="cpu", spade_layer=None):
         self.cfg = cfg = cfg or SPADEConfig()
         if not isinstance(cfg, SPADEConfig):
             raise TypeError(f"cfg: expected a SPADEConfig, got {type(cfg).__name__}")
         self.device = torch.device(device)
-        self.G = build_generator(cfg).to(self.device)
+        self.G = build_generator(cfg, spade_layer).to(self.device)
         self.D = build_discriminator(cfg).to(self.device)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
@@ -314,10 +318,12 @@ def synthesize(G: SPADEGenerator, maps: torch.Tensor, batch_size: int = 128) -> 
 
 
 def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cpu", progress: bool = True,
-          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None):
+          checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None,
+          spade_layer=None):
     """Train on pairs: integer label maps (N, S, S) and images (N, C, S, S) in [-1, 1], for
     ``cfg.steps`` steps of ``cfg.batch_size``; return ``(model, history)``. ``fast``: GPU fast
-    paths (``gancourse.fastpaths.FastPaths``; default automatic)."""
+    paths (``gancourse.fastpaths.FastPaths``; default automatic). ``spade_layer``: builds G's SPADE
+    layers (:class:`SPADEGenerator`)."""
     from ..data import TensorImageDataset, batches
     from ..data.scenes import N_CLASSES, colorize, one_hot
     from ..fastpaths import prepare
@@ -332,7 +338,7 @@ def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cp
         raise ValueError(f"maps and images: expected N maps (N, S, S) for N images (N, C, S, S), "
                          f"got {tuple(maps.shape)} and {tuple(images.shape)}")
     seed_everything(cfg.seed)
-    model = prepare(SPADEModel(cfg, device), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare(SPADEModel(cfg, device, spade_layer), fast)  # GPU fast paths; DDP under torchrun
     onehot = one_hot(maps, cfg.n_labels)
     index = TensorImageDataset(torch.zeros(maps.shape[0], 1, 1, 1), torch.arange(maps.shape[0]), ["pair"])
     stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed))

@@ -297,12 +297,22 @@ class StarGAN:
     int in dataset ``dataset`` (A = its number of label groups). ``optimize_parameters(step)``
     draws target labels (the batch's labels shuffled, as the reference code does), updates D, and
     every ``n_critic``-th step also G.
+
+    ``g_loss(G, D, x, c_org, c_trg, label_trg, class_loss, lambda_cls, lambda_rec) -> (total, parts)``
+    replaces G's loss (notebook 12's exercise; :func:`generator_loss` of this module is the default):
+    ``class_loss(logits, labels)`` is the classification loss of the batch's dataset, ``parts`` a
+    dict of the terms to log ("G_adv", "G_cls", "G_rec"). The options that are not StarGAN's
+    (``d_noise``, ``lambda_id``) are applied around it.
     """
 
-    def __init__(self, cfg: StarGANConfig | None = None, device="cpu"):
+    def __init__(self, cfg: StarGANConfig | None = None, device="cpu", g_loss=None):
         self.cfg = cfg = cfg or StarGANConfig()
         if not isinstance(cfg, StarGANConfig):
             raise TypeError(f"cfg: expected a StarGANConfig, got {type(cfg).__name__}")
+        if g_loss is not None and not callable(g_loss):
+            raise TypeError(f"g_loss: expected a function (G, D, x, c_org, c_trg, label_trg, class_loss, lambda_cls, "
+                            f"lambda_rec), got {type(g_loss).__name__}")
+        self.g_loss = g_loss or generator_loss
         self.device = torch.device(device)
         self.G = init_weights(build_generator(cfg)).to(self.device)
         self.D = init_weights(build_discriminator(cfg)).to(self.device)
@@ -383,15 +393,15 @@ class StarGAN:
         return {"D_adv": adv, "D_gp": gp, "D_cls": cls}
 
     def backward_G(self) -> dict:
-        """-E D_src(G(x, c)) + λ_cls·CE(D_cls(G(x, c)), c) + λ_rec·|x - G(G(x, c), c')|,
-        and with ``lambda_id`` > 0 also λ_id·|G(x, c') - x| (asked for its own labels, G should copy)."""
+        """G's loss (:func:`generator_loss`: −E D_src(G(x, c)) + λ_cls·CE(D_cls(G(x, c)), c) +
+        λ_rec·|x − G(G(x, c), c')|), D seeing what ``seen_by_D`` shows it; with ``lambda_id`` > 0 also
+        λ_id·|G(x, c') − x| (asked for its own labels, G should copy). Backpropagated."""
         cfg = self.cfg
-        fake = self.G(self.real, self.c_trg)
-        src_fake, cls_fake = self.D(self.seen_by_D(fake))
-        adv = losses.g_loss_wasserstein(src_fake)
-        cls = self.classification_loss(cls_fake, self.label_trg, self.dataset)
-        rec = (self.G(fake, self.c_org) - self.real).abs().mean()
-        total, terms = adv + cfg.lambda_cls * cls + cfg.lambda_rec * rec, {"G_adv": adv, "G_cls": cls, "G_rec": rec}
+        D = self.D if cfg.d_noise == 0 else (lambda img: self.D(self.seen_by_D(img)))
+        total, terms = self.g_loss(self.G, D, self.real, self.c_org, self.c_trg, self.label_trg,
+                                   lambda logits, labels: self.classification_loss(logits, labels, self.dataset),
+                                   cfg.lambda_cls, cfg.lambda_rec)
+        terms = dict(terms)
         if cfg.lambda_id > 0:
             terms["G_id"] = (self.G(self.real, self.c_org) - self.real).abs().mean()
             total = total + cfg.lambda_id * terms["G_id"]
@@ -429,10 +439,25 @@ class StarGAN:
         return {"sched_G": self.schedulers["G"], "sched_D": self.schedulers["D"]}
 
 
+def generator_loss(G, D, x, c_org, c_trg, label_trg, class_loss, lambda_cls: float, lambda_rec: float):
+    """G's loss of one StarGAN step (Choi et al. 2018, Eqs. 3-6 with WGAN-GP's adversarial term):
+    ``(total, parts)`` with total = -E D_src(G(x, c)) + λ_cls·L_cls(D_cls(G(x, c)), c) + λ_rec·|x - G(G(x, c), c')|.
+    x (N, 3, S, S); c_org, c_trg the codes (N, code_dim) of the original and the target labels;
+    label_trg the target labels (N, A); ``class_loss(logits, labels)`` the batch's classification loss."""
+    fake = G(x, c_trg)
+    scores, class_logits = D(fake)
+    adversarial = -scores.mean()
+    classification = class_loss(class_logits, label_trg)
+    reconstruction = (G(fake, c_org) - x).abs().mean()
+    total = adversarial + lambda_cls * classification + lambda_rec * reconstruction
+    return total, {"G_adv": adversarial, "G_cls": classification, "G_rec": reconstruction}
+
+
 def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, checkpoint=None,
-          resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None):
+          resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None, g_loss=None):
     """Train StarGAN for ``cfg.steps`` iterations; return ``(model, history)``. ``fast``: GPU fast
-    paths (``gancourse.fastpaths.FastPaths``; default automatic).
+    paths (``gancourse.fastpaths.FastPaths``; default automatic). ``g_loss``: G's loss, as in
+    :class:`StarGAN`.
 
     ``data``: one ``(images (N, 3, S, S), labels (N, A))`` pair per dataset of ``cfg.datasets``.
     Each iteration visits every dataset in turn (as the reference's multi-dataset training does):
@@ -451,7 +476,7 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
         if labels.shape[0] != images.shape[0]:
             raise ValueError(f"data[{k}]: {images.shape[0]} images but {labels.shape[0]} labels")
     seed_everything(cfg.seed)
-    model = prepare(StarGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare(StarGAN(cfg, device, g_loss), fast)  # GPU fast paths; DDP under torchrun
     streams = [batches(TensorImageDataset(torch.zeros(len(labels), 1, 1, 1), torch.arange(len(labels)), ["index"]),
                        cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k))
                for k, (_, labels) in enumerate(data)]

@@ -8,12 +8,13 @@
 The target distributions are PacGAN's (Lin et al. 2018, Table 1): 8 Gaussians on the unit circle
 with σ = 0.01 (``ring``) and 25 on {-4, -2, 0, 2, 4}² with σ = 0.05 (``grid``), so that
 ``metrics.mode_coverage`` on 2,500 samples compares with their table. The networks are the
-course's MLPs (``gancourse.nn.mlp``), narrower than the papers' so that a CPU trains them in
-seconds; the sizes are configuration fields.
+course's MLPs (``gancourse.nn.mlp``); ``pack = m`` is PacGAN's packing (D judges m samples at once).
+:func:`default_config` is the course's toy protocol, the one of the benchmark of notebooks 04, 07
+and 08 (``gancourse.models.toy_modes``), whose GAN rows this model trains.
 
 ``python -m gancourse.train toy-gan`` (alias ``toy-gan-ring``) trains one on the ring,
-``python -m gancourse.train toy-gan-grid`` on the grid; ``--publish`` writes the shipped
-checkpoints ``toy-gan-ring`` / ``toy-gan-grid`` into ``data/``.
+``python -m gancourse.train toy-gan-grid`` on the grid. The shipped toy GANs are the benchmark's
+(:func:`load_pretrained`).
 """
 from __future__ import annotations
 
@@ -39,38 +40,63 @@ def pacgan_mixture(name: str) -> GaussianMixture:
 class ToyGANConfig:
     dataset: str = "ring"
     z_dim: int = 2
-    hidden: int = 128
+    hidden: int = 256
     depth: int = 3
     lr: float = 1e-3          # Adam, both networks
     beta1: float = 0.5
     batch_size: int = 256
     k: int = 1                # D steps per G step (Algorithm 1; k = 1 in the paper)
     g_loss: str = "nonsaturating"   # or "saturating": the minimax loss log(1 - D(G(z)))
-    steps: int = 3000         # G steps
+    steps: int = 24000        # G steps
     lr_decay: bool = True     # learning rates decay linearly to 0 over ``steps`` (sharpens the modes)
     seed: int = 0
     pack: int = 1             # PacGAN's m: D judges m samples concatenated; a batch is batch_size packs
 
 
 def default_config(dataset: str = "ring", **changes) -> ToyGANConfig:
-    """The course's settings for each target (what the shipped checkpoints used), with ``changes``
-    applied: the ring uses the defaults of :class:`ToyGANConfig`; the grid of 25, a harder target,
-    wider networks (256 units) and 6,000 steps."""
+    """The course's toy protocol (the benchmark's, ``gancourse.models.toy_modes``) for ``dataset``,
+    with ``changes`` applied: MLPs of 3 hidden layers of 256, Adam 1e-3 (β1 = 0.5) decaying
+    linearly to 0, batch 256, 24,000 generator steps, k = 1, the non-saturating loss."""
     V.choice(dataset, "dataset", DATASETS)
-    base = {"dataset": dataset} if dataset == "ring" else {"dataset": dataset, "hidden": 256, "steps": 6000}
-    return ToyGANConfig(**{**base, **changes})
+    return ToyGANConfig(**{"dataset": dataset, **changes})
 
 
 _G_LOSSES = {"nonsaturating": losses.g_loss_nonsaturating, "saturating": losses.g_loss_saturating}
 
 
-class ToyGAN:
-    """G, D, their optimisers, the target mixture, and Algorithm 1's update."""
+def algorithm1_step(G, D, opt_G, opt_D, real_batch, noise, k: int, g_loss):
+    """One iteration of Algorithm 1 of Goodfellow et al. (2014): ``k`` steps on D, each on a fresh
+    real batch ``real_batch()`` and fresh fakes G(``noise()``) detached (D's step must not move G),
+    then one step on G through the just-updated D, on fresh noise. ``g_loss(logits)`` is G's loss
+    on D's logits (minimax or non-saturating). Returns ``(loss_D, loss_G)``: D's last loss and G's."""
+    for _ in range(k):
+        # D ascends log D(x) + log(1 - D(G(z))), i.e. descends the binary cross-entropy
+        loss_D = losses.d_loss_bce(D(real_batch()), D(G(noise()).detach()))
+        opt_D.zero_grad(set_to_none=True)
+        loss_D.backward()
+        opt_D.step()
+    # G descends log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating) on fresh noise
+    loss_G = g_loss(D(G(noise())))
+    opt_G.zero_grad(set_to_none=True)
+    loss_G.backward()
+    opt_G.step()
+    return loss_D, loss_G
 
-    def __init__(self, config: ToyGANConfig | None = None, device="cpu", generator: torch.Generator | None = None):
+
+class ToyGAN:
+    """G, D, their optimisers, the target mixture, and Algorithm 1's update. ``step`` replaces the
+    update (notebook 04's exercise), with :func:`algorithm1_step`'s arguments; by default that
+    function."""
+
+    def __init__(self, config: ToyGANConfig | None = None, device="cpu", generator: torch.Generator | None = None,
+                 step=None):
         cfg = config or ToyGANConfig()
         if not isinstance(cfg, ToyGANConfig):
             raise TypeError(f"config: expected a ToyGANConfig, got {type(cfg).__name__}")
+        if step is not None and not callable(step):
+            raise TypeError(f"step: expected a function (G, D, opt_G, opt_D, real_batch, noise, k, g_loss), "
+                            f"got {type(step).__name__}")
+        self.step = step or algorithm1_step
         V.choice(cfg.g_loss, "config.g_loss", _G_LOSSES)
         V.positive_int(cfg.k, "config.k")
         V.positive_int(cfg.batch_size, "config.batch_size")
@@ -96,17 +122,8 @@ class ToyGAN:
     def optimize_parameters(self) -> dict:
         """Algorithm 1 of Goodfellow et al. (2014): k steps on D, then one on G; returns the losses."""
         n = self.config.batch_size * self.config.pack   # samples: batch_size packs of `pack` each (PacGAN)
-        for _ in range(self.config.k):
-            # D ascends log D(x) + log(1 - D(G(z))), i.e. descends the binary cross-entropy
-            loss_D = losses.d_loss_bce(self.D(self.real(n)), self.D(self.G(self.noise(n)).detach()))
-            self.opt_D.zero_grad(set_to_none=True)
-            loss_D.backward()
-            self.opt_D.step()
-        # G descends log(1 - D(G(z))) (minimax) or -log D(G(z)) (non-saturating) on fresh noise
-        loss_G = self.g_loss(self.D(self.G(self.noise(n))))
-        self.opt_G.zero_grad(set_to_none=True)
-        loss_G.backward()
-        self.opt_G.step()
+        loss_D, loss_G = self.step(self.G, self.D, self.opt_G, self.opt_D, lambda: self.real(n), lambda: self.noise(n),
+                                   self.config.k, self.g_loss)
         for scheduler in self.schedulers:
             scheduler.step()
         return {"loss_D": loss_D.detach(), "loss_G": loss_G.detach()}
@@ -132,14 +149,21 @@ class ToyGAN:
         return {"sched_G": self.schedulers[0], "sched_D": self.schedulers[1], "rng": self.rng}
 
 
-def load_pretrained(name: str = "toy-gan-ring") -> ToyGAN:
-    """A :class:`ToyGAN` holding the shipped weights ``name`` (checksum verified, ``weights_only=True``)."""
-    from .. import pretrained
+def load_pretrained(mixture: str = "ring", seed: int = 0, row: str = "nsgan") -> ToyGAN:
+    """A :class:`ToyGAN` holding the generator of the shipped benchmark run ``row`` on ``mixture``
+    for ``seed`` (``toy_modes.checkpoint_name``; checksum verified, ``weights_only=True``), in eval
+    mode. D is not shipped: it is freshly initialised."""
+    from .toy_modes import ROWS, checkpoint_name, load_generators
 
-    state = pretrained.load(name)
-    gan = ToyGAN(ToyGANConfig(**state["config"]))
-    for key, module in gan.modules().items():
-        module.load_state_dict(state["modules"][key])
+    generators, state = load_generators(checkpoint_name(row, mixture))
+    seeds = state["config"]["seeds"]
+    if seed not in seeds:
+        raise ValueError(f"seed: the shipped {row} runs on the {mixture} have seeds {seeds}, got {seed}")
+    cfg = state["config"]
+    gan = ToyGAN(ToyGANConfig(dataset=mixture, z_dim=cfg["z_dim"], hidden=cfg["hidden"], depth=cfg["depth"],
+                              batch_size=cfg["batch_size"], steps=cfg["steps"], seed=seed, pack=ROWS[row][1],
+                              g_loss="saturating" if ROWS[row][0] == "gan" else "nonsaturating"))
+    gan.G.load_state_dict(generators[seeds.index(seed)].state_dict())
     gan.G.eval()
     gan.D.eval()
     return gan
@@ -148,13 +172,16 @@ def load_pretrained(name: str = "toy-gan-ring") -> ToyGAN:
 def run(args) -> dict:
     """Recipe ``toy-gan`` / ``toy-gan-grid``: Algorithm 1 on PacGAN's ring or grid with
     :func:`default_config`; ``--seed`` picks the run, ``--steps`` / ``--batch-size`` override the
-    config (``--image-size`` and ``--data`` do not apply); ``--publish`` ships the weights."""
-    from .. import pretrained
+    config (``--image-size`` and ``--data`` do not apply). The shipped toy GANs are the benchmark's
+    three seeds (``python -m gancourse.models.toy_modes nsgan ring --publish``)."""
     from ..runtime import pick_device, seed_everything
     from ..train import Checkpointer, fit
 
     if args.data is not None:
         raise SystemExit("toy-gan: trains on generated toy mixtures; --data is not supported")
+    if args.publish:
+        raise SystemExit("toy-gan --publish: the shipped toy GANs are the benchmark's; run "
+                         "python -m gancourse.models.toy_modes nsgan ring --publish (or grid)")
     dataset = getattr(args, "dataset", None) or "ring"
     cfg = default_config(dataset, seed=args.seed)
     if args.steps is not None:
@@ -170,16 +197,7 @@ def run(args) -> dict:
     gan.G.cpu()
     gan.D.cpu()
     cov = gan.coverage()
-    result = {"modes": cov.modes, "n_modes": cov.n_modes, "hq_percent": round(100 * cov.hq_fraction, 1)}
-    if args.publish:
-        options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("steps", "batch_size", "seed")
-                          if getattr(args, k))
-        name = f"toy-gan-{cfg.dataset}"
-        path = pretrained.save(name, gan.modules(), config=asdict(cfg), metrics=result,
-                               command=f"python -m gancourse.train {name} --publish{options}",
-                               description=f"vanilla GAN (non-saturating, k=1) on PacGAN's {cfg.dataset} (notebooks 04, 06)")
-        result["published"] = path.name
-    return result
+    return {"modes": cov.modes, "n_modes": cov.n_modes, "hq_percent": round(100 * cov.hq_fraction, 1)}
 
 
 def run_ring(args) -> dict:

@@ -84,6 +84,29 @@ def clip_weights(module: nn.Module, c: float) -> float:
     return at_bound / total
 
 
+def clipped_critic_step(D: nn.Module, opt_D: torch.optim.Optimizer, real: torch.Tensor, fake: torch.Tensor,
+                        clip: float) -> torch.Tensor:
+    """One critic update of WGAN (Arjovsky et al. 2017, Algorithm 1, lines 3-7): ascend
+    E f(real) − E f(fake) (descend its negative), then clip every parameter to [−c, c]. ``real`` and
+    ``fake`` are batches of samples (fake already detached). Returns the estimate E f(real) − E f(fake)
+    before the update (K·W1 for a K-Lipschitz critic)."""
+    estimate = D(real).mean() - D(fake).mean()
+    opt_D.zero_grad(set_to_none=True)
+    (-estimate).backward()
+    opt_D.step()
+    clip_weights(D, clip)
+    return estimate.detach()
+
+
+def gp_critic_loss(D: nn.Module, real: torch.Tensor, fake: torch.Tensor, gp_weight: float):
+    """WGAN-GP's critic loss (Gulrajani et al. 2017, Eq. 3, Algorithm 1 lines 4-7): E D(fake) − E D(real)
+    + λ·E(‖∇D(x̂)‖₂ − 1)², x̂ = ε·real + (1 − ε)·fake with one ε ~ U[0, 1] per sample. Returns
+    ``(loss, penalty)``, the penalty unweighted (:func:`gancourse.losses.gradient_penalty`)."""
+    penalty = losses.gradient_penalty(D, real, fake)
+    loss = losses.d_loss_wasserstein(D(real), D(fake)) + gp_weight * penalty
+    return loss, penalty
+
+
 def without_batch_norm(D: nn.Module, norm: str = "layer") -> nn.Module:
     """Replace every ``BatchNorm1d/2d`` of a critic by a per-sample normalisation (in place; returns D).
 
@@ -197,10 +220,14 @@ class WGAN:
     Works for 2-D points with ``gancourse.nn.ToyGenerator``/``ToyDiscriminator`` and for images
     (N, C, H, W) with convolutional G and D (without batch norm in D for "gp": the penalty is per
     sample, batch norm mixes the samples; Gulrajani et al. 2017, §4).
+    ``critic_step(D, opt_D, real, fake, clip) -> estimate`` replaces the critic's update of the
+    clipped WGAN (notebook 07's exercise; :func:`clipped_critic_step` is the reference);
+    ``critic_loss(D, real, fake, gp_weight) -> (loss, penalty)`` replaces WGAN-GP's critic loss
+    (notebook 08's exercise; :func:`gp_critic_loss` is the reference).
     """
 
     def __init__(self, G: nn.Module, D: nn.Module, config: WGANConfig | str | None = None,
-                 sample_z: Callable[[int], torch.Tensor] | None = None):
+                 sample_z: Callable[[int], torch.Tensor] | None = None, critic_step=None, critic_loss=None):
         if not isinstance(G, nn.Module):
             raise TypeError(f"G: expected an nn.Module, got {type(G).__name__}")
         if not isinstance(D, nn.Module):
@@ -217,6 +244,21 @@ class WGAN:
             sample_z = self._gaussian_noise
         elif not callable(sample_z):
             raise TypeError(f"sample_z: expected a function n -> noise, got {type(sample_z).__name__}")
+        if critic_step is not None:
+            if not callable(critic_step):
+                raise TypeError(f"critic_step: expected a function (D, opt_D, real, fake, clip), "
+                                f"got {type(critic_step).__name__}")
+            if config.loss != "wgan" or config.constraint != "clip":
+                raise ValueError(f"critic_step: replaces the clipped WGAN's critic update (loss 'wgan', constraint "
+                                 f"'clip'), got loss {config.loss!r}, constraint {config.constraint!r}")
+        if critic_loss is not None:
+            if not callable(critic_loss):
+                raise TypeError(f"critic_loss: expected a function (D, real, fake, gp_weight), "
+                                f"got {type(critic_loss).__name__}")
+            if config.loss != "wgan" or config.constraint != "gp" or config.r1_weight > 0:
+                raise ValueError(f"critic_loss: replaces WGAN-GP's critic loss (loss 'wgan', constraint 'gp', no "
+                                 f"R1), got loss {config.loss!r}, constraint {config.constraint!r}")
+        self.critic_step, self.critic_loss = critic_step, critic_loss
         self.G, self.D, self.config, self.sample_z = G, D, config, sample_z
         if config.constraint == "sn" and not has_spectral_norm(D):
             apply_spectral_norm(D)
@@ -255,6 +297,11 @@ class WGAN:
         of (K times) W1 on this batch, is returned with the losses.
         """
         c = self.config
+        if self.critic_loss is not None:          # WGAN-GP's loss of one's own (notebook 08)
+            loss, gp = self.critic_loss(self.D, real, fake, c.gp_weight)
+            loss.backward()
+            estimate = (c.gp_weight * gp - loss).detach()      # E f(real) - E f(fake)
+            return {"loss_D": (-estimate), "gp": (c.gp_weight * gp).detach(), "w1_estimate": estimate}
         real_scores, fake_scores = self.D(real), self.D(fake)
         loss = self.d_loss(real_scores, fake_scores)
         out = {"loss_D": loss.detach()}
@@ -293,6 +340,10 @@ class WGAN:
             real = _real_batch(next(batches))
             with torch.no_grad():
                 fake = self.G(self.sample_z(real.shape[0]))
+            if self.critic_step is not None:       # a critic update of one's own (notebook 07)
+                estimate = self.critic_step(self.D, self.opt_D, real, fake, self.config.clip).detach()
+                logs = {"loss_D": -estimate, "w1_estimate": estimate}
+                continue
             self.opt_D.zero_grad(set_to_none=True)
             logs = self.backward_D(real, fake)
             self.opt_D.step()
@@ -369,9 +420,10 @@ class DigitsConfig:
     seed: int = 0
 
 
-def digits_model(config: DigitsConfig, device="cpu") -> WGAN:
+def digits_model(config: DigitsConfig, device="cpu", critic_loss=None) -> WGAN:
     """The model object of a digits run: ``dcgan.generator`` and ``dcgan.discriminator`` with its
-    batch norm replaced by layer norm (:func:`without_batch_norm`), under the objective's preset."""
+    batch norm replaced by layer norm (:func:`without_batch_norm`), under the objective's preset.
+    ``critic_loss``: WGAN-GP's critic loss, as in :class:`WGAN`."""
     from . import dcgan
 
     if not isinstance(config, DigitsConfig):
@@ -379,7 +431,7 @@ def digits_model(config: DigitsConfig, device="cpu") -> WGAN:
     V.choice(config.objective, "objective", ("wgan", "wgan-gp"))
     G = dcgan.generator(config.image_size, config.z_dim, config.g_width, config.channels).to(device)
     D = without_batch_norm(dcgan.discriminator(config.image_size, config.d_width, config.channels)).to(device)
-    return WGAN(G, D, preset(config.objective, ema_decay=config.ema_decay))
+    return WGAN(G, D, preset(config.objective, ema_decay=config.ema_decay), critic_loss=critic_loss)
 
 
 def load_digits_generator(name: str = "wgan-gp-digits"):

@@ -130,8 +130,12 @@ class ResBlock(nn.Module):
     """
 
     def __init__(self, c_in: int, c_out: int, label_channels: int | None = None, hidden: int = 128,
-                 norm: str = "spade", param_free_norm: str = "batch", spectral_norm: bool = True):
+                 norm: str = "spade", param_free_norm: str = "batch", spectral_norm: bool = True,
+                 spade_layer=None):
         super().__init__()
+        if spade_layer is not None and not callable(spade_layer):
+            raise TypeError(f"spade_layer: expected a class or function (channels, label_channels, hidden), "
+                            f"got {type(spade_layer).__name__}")
         self.c_in = V.positive_int(c_in, "c_in")
         self.c_out = V.positive_int(c_out, "c_out")
         self.norm_kind = V.choice(norm, "norm", BLOCK_NORMS)
@@ -146,6 +150,8 @@ class ResBlock(nn.Module):
         self.learned_shortcut = self.c_in != self.c_out
 
         def make_norm(channels):
+            if norm == "spade" and spade_layer is not None:
+                return spade_layer(channels, label_channels, hidden)
             if norm == "spade":
                 return SPADE(channels, label_channels, hidden=hidden, norm=param_free_norm)
             return PlainNorm(channels)

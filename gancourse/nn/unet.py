@@ -62,13 +62,17 @@ class UNet(nn.Module):
     2^depth. ``base``: channels after the first layer (``ngf``); widths are base·min(2^i,
     ``max_mult``) (8 in the reference; a smaller cap keeps small models small).
     ``norm``: "batch" (Pix2Pix), "instance" or "none". ``dropout``: probability on the innermost
-    ``n_dropout`` decoder layers (0.5 and 3 in the paper).
+    ``n_dropout`` decoder layers (0.5 and 3 in the paper). ``skips=False`` drops the skip
+    connections: the plain encoder-decoder the paper compares with (its Figure 5).
     """
 
     def __init__(self, in_channels: int = 3, out_channels: int = 3, size: int = 256, base: int = 64,
                  depth: int | None = None, norm: str = "batch", dropout: float = 0.5, n_dropout: int = 3,
-                 max_mult: int = 8):
+                 max_mult: int = 8, skips: bool = True):
         super().__init__()
+        if not isinstance(skips, bool):
+            raise TypeError(f"skips: expected a bool, got {type(skips).__name__}")
+        self.skips = skips
         self.in_channels = V.positive_int(in_channels, "in_channels")
         self.out_channels = V.positive_int(out_channels, "out_channels")
         max_depth = unet_depth(size)
@@ -101,7 +105,7 @@ class UNet(nn.Module):
         # up[i] maps resolution S/2^(i+1) -> S/2^i; it reads d_depth alone (innermost) or [u, d_{i+1}]
         self.up = nn.ModuleList()
         for i in reversed(range(self.depth)):
-            c_in = width[i] if i == self.depth - 1 else 2 * width[i]
+            c_in = width[i] if i == self.depth - 1 or not skips else 2 * width[i]
             if i == 0:
                 self.up.append(nn.Sequential(nn.ConvTranspose2d(c_in, self.out_channels, 4, stride=2, padding=1),
                                              nn.Tanh()))
@@ -127,6 +131,8 @@ class UNet(nn.Module):
         x = skips.pop()                       # the bottleneck
         for k, up in enumerate(self.up):
             if k > 0:
-                x = torch.cat([x, skips.pop()], dim=1)   # the skip connection: same resolution, concatenated
+                skip = skips.pop()
+                if self.skips:
+                    x = torch.cat([x, skip], dim=1)   # the skip connection: same resolution, concatenated
             x = up(x)
         return x

@@ -94,7 +94,9 @@ def mode_coverage(samples: torch.Tensor, centers: torch.Tensor, std: float, thre
         min_count = max(1, int(np.ceil(min_share * samples.shape[0] / centers.shape[0] - 1e-9)))
     x = samples.detach().float().cpu()
     c = centers.float().cpu()
-    dist = torch.cdist(x, c)  # (n, k)
+    # exact per-row distances: cdist's matrix-product shortcut (used above 25 rows) can break ties
+    # between equal points differently depending on their place in the batch
+    dist = torch.cdist(x, c, compute_mode="donot_use_mm_for_euclid_dist")  # (n, k)
     nearest_dist, nearest = dist.min(dim=1)
     high_quality = nearest_dist <= threshold * std
     counts = torch.bincount(nearest[high_quality], minlength=c.shape[0])

@@ -9,12 +9,7 @@ import claims
 from exercise_runner import NAMES, instructor
 
 
-# Notebooks whose conclusions are being rewritten with re-run experiments (issue 19): the check is
-# switched on for each as soon as its executed version is committed. To be emptied, not extended.
-PENDING = {"04_vanilla_gan_toy", "07_wgan", "08_wgan_gp_spectral_norm"}
-
-
-@pytest.mark.parametrize("name", [n for n in NAMES if n not in PENDING])
+@pytest.mark.parametrize("name", NAMES)
 def test_claimed_numbers_match_the_stored_outputs(name):
     problems = claims.check_notebook(instructor(name))
     assert not problems, f"{name}: numbers in its conclusions that no output above prints:\n" + \

@@ -171,6 +171,15 @@ def lower_of(values: dict) -> set:
     return {name for name, v in values.items() if abs(v - low) <= 1e-9 * max(1.0, abs(low))}
 
 
+def answer_number(answer, key: str) -> float:
+    """``float(answer[key])``, or NaN when it is missing or not a number: a measured-answer check
+    then fails with its hint instead of raising."""
+    try:
+        return float(answer[key])
+    except (TypeError, ValueError, KeyError, IndexError):
+        return float("nan")
+
+
 def close(a, b, rtol: float = 1e-5, atol: float = 1e-8) -> bool:
     """Numerical comparison that tolerates lists, arrays, tensors and infinities, never raises."""
     import numpy as np

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from ._core import close, exercise
+from ._core import answer_number, close, exercise
 
 
 def _independent_coverage(samples, centers, std):
@@ -149,10 +149,7 @@ def ex04_k(t, answer, runs, n=2500):
         modes = sum(c.modes for c in covs) / len(covs)
         hq = sum(100 * c.hq_fraction for c in covs) / len(covs)
         for key, value, what in ((f"modes_k{k}", modes, "modes captured"), (f"hq_k{k}", hq, "HQ %")):
-            try:
-                got = float(answer[key])
-            except (TypeError, ValueError):
-                got = float("nan")
+            got = answer_number(answer, key)
             if key.startswith("hq") and not close(got, value, atol=1e-3) and close(got, hq / 100, rtol=1e-3):
                 t.require(False, f"{key}: give the high-quality share in percent, as the tables do")
             else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("05.3", "the size a transposed convolution produces", points=2, difficulty="warm-up")
@@ -152,10 +152,7 @@ def ex05_diffaugment(t, answer, G_with, G_without, n=2000):
     for key, G in (("frechet_with", G_with), ("frechet_without", G_without)):
         samples = G.sample(n, generator=torch.Generator().manual_seed(1)).cpu()
         measured[key] = metrics.frechet_distance(metrics.classifier_features(samples, clf), reference)
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         t.require(close(value, measured[key], rtol=1e-3),
                   f"{key} is not the Fréchet distance of that generator: sample n images with the noise seed 1, "
                   "take the classifier's features, compare with the held-out digits' features")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._core import close, exercise
+from ._core import answer_number, close, exercise
 
 
 def _reference_frechet(a, b) -> float:
@@ -94,10 +94,7 @@ def ex06_sample_size(t, answer):
     for size_key, n in (("small", n_small), ("large", n_large)):
         samples = G.sample(n, generator=torch.Generator().manual_seed(7))
         measured[size_key] = metrics.frechet_distance(metrics.classifier_features(samples, clf), reference)
-        try:
-            value = float(answer[f"fd_{size_key}"])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, f"fd_{size_key}")
         t.require(close(value, measured[size_key], rtol=1e-3),
                   f"fd_{size_key} is not the Fréchet distance of {n} samples (noise seed 7) of the shipped DCGAN "
                   "against the training digits' features")

@@ -6,7 +6,7 @@ import scipy.stats
 import torch
 from torch import nn
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 def _net(seed: int, scale: float = 1.0) -> nn.Sequential:
@@ -161,10 +161,7 @@ def ex07_clip_constant(t, answer, critic_small, critic_large):
         return
     measured = {"share_small": _share_at_bound(critic_small, 0.01), "share_large": _share_at_bound(critic_large, 0.1)}
     for key, value in measured.items():
-        try:
-            got = float(answer[key])
-        except (TypeError, ValueError):
-            got = float("nan")
+        got = answer_number(answer, key)
         if not close(got, value, atol=1e-4) and close(got, 100 * value, rtol=1e-3):
             t.require(False, f"{key}: give the share as a fraction between 0 and 1, not a percentage")
         else:

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("08.3", "the largest singular value by power iteration", points=2, difficulty="warm-up")
@@ -143,10 +143,7 @@ def ex08_penalty_off(t, answer, critic_with, critic_without, probe):
         x = probe.detach().clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(D(x).sum(), x)
         measured[key] = float(grad.flatten(1).norm(dim=1).mean())
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         t.require(close(value, measured[key], rtol=1e-3),
                   f"{key} is not that critic's mean gradient norm over the probe points: the gradient of D's "
                   "summed scores with respect to the points, one norm per point, averaged")

@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("09.3", "one-hot codes with scatter_", points=2, difficulty="warm-up")
@@ -169,10 +169,7 @@ def ex09_class_term(t, answer, G_with, G_without, per_class=1000):
     measured = {}
     for key, G in (("mean_with", G_with), ("mean_without", G_without)):
         measured[key] = float(cgan.class_accuracy(G, clf, per_class=per_class, seed=1).mean())
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         if not close(value, measured[key], atol=1e-4) and close(value, 100 * measured[key], rtol=1e-3):
             t.require(False, f"{key}: give the accuracy as a fraction between 0 and 1, not a percentage")
         else:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("12.3", "the mask vector", points=3, difficulty="core")
@@ -187,10 +187,7 @@ def ex12_reconstruction_off(t, answer, G_with, G_without, cfg, test):
     measured = {}
     for key, G in (("iou_with", G_with), ("iou_without", G_without)):
         measured[key] = stargan.evaluate_shapes(G, cfg, test, classifier=clf)["iou"]
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         t.require(close(value, measured[key], atol=1e-3),
                   f"{key} is not that generator's outline IoU: stargan.evaluate_shapes(G, cfg, test)['iou'] on "
                   "the test images")

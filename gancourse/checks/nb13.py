@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("13.3", "mean intersection over union", points=2, difficulty="warm-up")
@@ -159,10 +159,7 @@ def ex13_feature_matching_off(t, answer, G_with, G_without, maps):
     measured = {}
     for key, G in (("miou_with", G_with), ("miou_without", G_without)):
         measured[key] = spade.evaluate(G, maps, segmenter)["miou"]
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         t.require(close(value, measured[key], atol=1e-3),
                   f"{key} is not that generator's mIoU on the held-out maps: spade.evaluate(G, maps, segmenter)['miou']")
     truth = lower_of({"with": measured["miou_with"], "without": measured["miou_without"]})

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("14.3", "layer-wise composition", points=2, difficulty="warm-up")
@@ -168,10 +168,7 @@ def ex14_composition_off(t, answer, G_with, G_without, test):
     measured = {}
     for key, G in (("change_with", G_with), ("change_without", G_without)):
         measured[key] = defectgan.evaluate(G, test, judge, seed=0)["change_all"]
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         t.require(close(value, measured[key], rtol=1e-3, atol=1e-6),
                   f"{key} is not that generator's change over all pixels: defectgan.evaluate(G, test, judge, "
                   "seed=0)['change_all'] on the held-out crops")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("15.3", "DeepI2I's hinge losses", points=2, difficulty="warm-up")
@@ -145,10 +145,7 @@ def ex15_feature_weight(t, answer, model_small, model_large, inputs, reference):
     measured = {}
     for key, model in (("error_small", model_small), ("error_large", model_large)):
         measured[key] = deepi2i.evaluate(model.translate, inputs, reference, judge)["background_error"]
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         t.require(close(value, measured[key], atol=1e-4),
                   f"{key} is not that translator's background error: deepi2i.evaluate(model.translate, the held-out "
                   "inputs, the large styled sample, the judge)['background_error']")

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._core import close, exercise, lower_of
+from ._core import answer_number, close, exercise, lower_of
 
 
 @exercise("16.3", "one level of a Laplacian pyramid", points=2, difficulty="warm-up")
@@ -134,10 +134,7 @@ def ex16_information_off(t, answer, G_with, cfg_with, G_without, cfg_without, n_
     measured = {}
     for key, G, cfg in (("agreement_with", G_with, cfg_with), ("agreement_without", G_without, cfg_without)):
         measured[key] = infogan.evaluate(G, cfg, clf, n_noise=n_noise)["code_class_agreement"]
-        try:
-            value = float(answer[key])
-        except (TypeError, ValueError):
-            value = float("nan")
+        value = answer_number(answer, key)
         if not close(value, measured[key], atol=1e-4) and close(value, 100 * measured[key], rtol=1e-3):
             t.require(False, f"{key}: give the agreement as a fraction between 0 and 1, not a percentage")
         else:

@@ -68,7 +68,7 @@ def test_the_strict_rule_and_the_noise_baselines():
         metrics.mode_coverage(grid.centers, grid.centers, grid.std, min_share=0.0)
 
 
-@pytest.mark.parametrize("objective, pack", [("nsgan", 2), ("gan", 1), ("wgan-gp", 1), ("hinge", 1)])
+@pytest.mark.parametrize("objective, pack", [("nsgan", 2), ("gan", 1), ("wgan-gp", 1), ("hinge", 1), ("sngan", 4)])
 def test_a_short_run_of_each_kind_returns_its_metrics_and_repeats_exactly(objective, pack):
     cfg = ToyRunConfig(objective=objective, mixture="ring", steps=12, batch_size=32, hidden=16, depth=2, pack=pack,
                        n_eval=500)
@@ -76,7 +76,9 @@ def test_a_short_run_of_each_kind_returns_its_metrics_and_repeats_exactly(object
     m = result.metrics()
     assert set(m) == {"modes", "modes_strict", "hq_percent", "seconds"}
     assert 0 <= m["modes_strict"] <= m["modes"] <= 8 and 0 <= m["hq_percent"] <= 100
-    assert result.history["step"][-1] == 12 and cfg.row == (f"pacgan{pack}" if pack > 1 else objective)
+    assert result.history["step"][-1] == 12
+    assert cfg.row == {("nsgan", 2): "pacgan2", ("sngan", 4): "sngan-pack4"}.get((objective, pack), objective)
+    assert result.model.D.pack == pack     # D judges packs of m samples, whatever the objective
     again = train_toy(cfg, progress=False)
     for a, b in zip(result.generator().parameters(), again.generator().parameters()):
         assert torch.equal(a, b)
@@ -106,7 +108,7 @@ def test_config_bad_input():
         ToyRunConfig(seed=-1)
     with pytest.raises(ValueError, match="lr: expected a finite number > 0"):
         ToyRunConfig(lr=0.0)
-    with pytest.raises(ValueError, match="pack: PacGAN's packing is for the GAN objectives"):
+    with pytest.raises(ValueError, match="pack: WGAN-GP's penalty takes the gradient per sample"):
         ToyRunConfig(objective="wgan-gp", pack=2)
     with pytest.raises(ValueError, match="ema_decay, r1_weight: options of the Wasserstein-family rows"):
         ToyRunConfig(objective="nsgan", ema_decay=0.99)

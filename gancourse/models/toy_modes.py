@@ -21,6 +21,8 @@ gan         minimax loss, Adam 1e-3, β1 = 0.5, k = 1 (``vanilla.ToyGAN``, noteb
 nsgan       the same with the non-saturating loss (notebook 04's GAN)
 pacgan2/4   nsgan with PacGAN's packing: D judges m = 2 or 4 samples concatenated, a batch
             being 256 packs (``pack``)
+sngan-pack4 sngan with the same packing, m = 4 (packing is a change of D's input, so it
+            combines with any objective; Lin et al. 2018 pair it with several)
 wgan        weight clipping c = 0.01, RMSProp 5e-5, n_critic = 5 (the paper)
 wgan-gp     gradient penalty λ = 0.1, Adam 1e-4, β = (0.5, 0.9), n_critic = 5 (the
             authors' toy code; λ = 10 is their image setting)
@@ -55,13 +57,15 @@ from .vanilla import ToyGAN, ToyGANConfig, pacgan_mixture
 from .wgan import PRESETS, WGAN, preset
 
 OBJECTIVES = ("gan", "nsgan", "wgan", "wgan-gp", "sngan", "hinge")
-GAN_OBJECTIVES = ("gan", "nsgan")         # trained by notebook 04's ToyGAN; the only ones that pack
+GAN_OBJECTIVES = ("gan", "nsgan")         # trained by notebook 04's ToyGAN
 MIXTURES = ("ring", "grid")
 # The rows of the table: name -> (objective, pack).
 ROWS = {"gan": ("gan", 1), "nsgan": ("nsgan", 1), "pacgan2": ("nsgan", 2), "pacgan4": ("nsgan", 4),
-        "wgan": ("wgan", 1), "wgan-gp": ("wgan-gp", 1), "sngan": ("sngan", 1), "hinge": ("hinge", 1)}
+        "wgan": ("wgan", 1), "wgan-gp": ("wgan-gp", 1), "sngan": ("sngan", 1), "hinge": ("hinge", 1),
+        "sngan-pack4": ("sngan", 4)}
 LABELS = {"gan": "GAN (minimax)", "nsgan": "GAN (non-saturating)", "pacgan2": "PacGAN2", "pacgan4": "PacGAN4",
-          "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "sngan": "SN-GAN", "hinge": "SN + hinge"}
+          "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "sngan": "SN-GAN", "hinge": "SN + hinge",
+          "sngan-pack4": "SN-GAN, packed (m = 4)"}
 
 # The Wasserstein-family settings (``gancourse.models.wgan.preset``) changed for the toy problem.
 # WGAN-GP: its reference toy code (gan_toy.py, Gulrajani et al. 2017) uses λ = 0.1 ("smaller lambda
@@ -92,8 +96,8 @@ def make_mixture(name: str) -> GaussianMixture:
 class ToyRunConfig:
     """One run of the benchmark; the defaults are the shared protocol. ``steps`` counts generator
     steps (a WGAN step holds n_critic critic steps). ``lr_decay``: linear decay of both learning
-    rates to 0 over ``steps``. ``pack``: PacGAN's m (GAN objectives only; a batch is
-    ``batch_size`` packs). ``ema_decay``, ``r1_weight``: options of the Wasserstein-family model."""
+    rates to 0 over ``steps``. ``pack``: PacGAN's m (a batch is ``batch_size`` packs;
+    every objective but WGAN-GP, whose penalty is per sample, not per pack). ``ema_decay``, ``r1_weight``: options of the Wasserstein-family model."""
 
     objective: str = "nsgan"
     mixture: str = "grid"
@@ -124,14 +128,17 @@ class ToyRunConfig:
             self.lr = V.positive_float(self.lr, "lr")
         if self.objective in GAN_OBJECTIVES and (self.ema_decay is not None or self.r1_weight):
             raise ValueError(f"ema_decay, r1_weight: options of the Wasserstein-family rows, not of {self.objective!r}")
-        if self.pack > 1 and self.objective not in GAN_OBJECTIVES:
-            raise ValueError(f"pack: PacGAN's packing is for the GAN objectives {GAN_OBJECTIVES}, "
-                             f"got pack={self.pack} with {self.objective!r}")
+        if self.pack > 1 and self.objective == "wgan-gp":
+            raise ValueError(f"pack: WGAN-GP's penalty takes the gradient per sample, not per pack of "
+                             f"{self.pack}; train it with pack=1")
 
     @property
     def row(self) -> str:
-        """The table's row: the objective, or ``pacganM`` for a packed GAN."""
-        return f"pacgan{self.pack}" if self.pack > 1 else self.objective
+        """The table's row: the objective, ``pacganM`` for the packed non-saturating GAN (PacGAN's
+        own), ``OBJECTIVE-packM`` for another packed objective."""
+        if self.pack == 1:
+            return self.objective
+        return f"pacgan{self.pack}" if self.objective == "nsgan" else f"{self.objective}-pack{self.pack}"
 
     def gan_config(self) -> ToyGANConfig:
         """Notebook 04's configuration for a GAN row."""
@@ -214,9 +221,9 @@ def train_toy(config: ToyRunConfig, progress: bool = True, device="cpu", log_eve
         extras = model.extras()
     else:
         G = ToyGenerator(z_dim=config.z_dim, data_dim=2, hidden=config.hidden, depth=config.depth).to(device)
-        D = ToyDiscriminator(data_dim=2, hidden=config.hidden, depth=config.depth).to(device)
+        D = ToyDiscriminator(data_dim=2, hidden=config.hidden, depth=config.depth, pack=config.pack).to(device)
         model = WGAN(G, D, config.wgan_config())
-        stream = batches(mixture, config.batch_size, generator=torch.Generator().manual_seed(10_000 + config.seed),
+        stream = batches(mixture, config.batch_size * config.pack, generator=torch.Generator().manual_seed(10_000 + config.seed),
                          device=device)
         step = lambda i: model.optimize_parameters(stream)   # noqa: E731
         extras = {**model.extras(), "batches": stream}
@@ -361,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("mixture", choices=MIXTURES)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     defaults = ToyRunConfig()
-    p.add_argument("--pack", type=int, default=defaults.pack, help="PacGAN's packing m (GAN objectives)")
+    p.add_argument("--pack", type=int, default=defaults.pack, help="PacGAN's packing m (every objective but wgan-gp)")
     p.add_argument("--steps", type=int, default=defaults.steps, help="generator steps")
     p.add_argument("--batch-size", type=int, default=defaults.batch_size)
     p.add_argument("--hidden", type=int, default=defaults.hidden)

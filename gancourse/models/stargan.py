@@ -573,7 +573,9 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
     (:func:`translate_batch_stats`; the two-dataset models, see :func:`shapes_config`). Returns ``{"acc_<name>": per-value
     accuracy list, "acc_<name>_min": the worst value, "rec_l1": mean |G(G(x, c), c_org) - x|,
     "kept_shape", "kept_background": share of translations whose shape (background) is still the
-    input's (when it is not a target), "iou": mean IoU of the input's foreground mask and the translation's}``.
+    input's (when it is not a target), "iou": mean IoU of the input's foreground mask and the translation's, "hf_energy",
+    "real_hf_energy": the translations' and the test images' high-frequency energy
+    (:func:`gancourse.metrics.high_frequency_energy`; blurred blobs have less)}``.
     """
     from ..data.shapes import ATTRIBUTES, Shapes
     from ..evaluators_shapes import attribute_classifier, per_value_accuracy
@@ -596,6 +598,7 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
 
 def _scores(G, cfg, test, dataset, names, clf, translate_fn) -> dict:
     from ..evaluators_shapes import attribute_accuracy, outline_iou, per_value_accuracy
+    from ..metrics import high_frequency_energy
 
     groups = cfg.datasets[dataset]
     combos = torch.cartesian_prod(*[torch.arange(g) for g in groups]).view(-1, len(groups))   # (D, A)
@@ -616,6 +619,9 @@ def _scores(G, cfg, test, dataset, names, clf, translate_fn) -> dict:
         if kept not in names:
             out[f"kept_{kept}"] = round(attribute_accuracy(clf, fakes, kept, test.attribute(kept).repeat(len(combos))), 4)
     out["iou"] = round(float(outline_iou(test.masks.repeat(len(combos), 1, 1, 1), fakes).mean()), 4)
+    # sharpness: blobs have less high-frequency energy than the real shapes (notebook 10's measure)
+    out["hf_energy"] = round(high_frequency_energy(fakes), 5)
+    out["real_hf_energy"] = round(high_frequency_energy(test.images), 5)
     return out
 
 

@@ -249,10 +249,19 @@ def test_shipped_model_meets_the_issue_targets():
 def test_ablation_removes_one_thing_from_the_recipe(monkeypatch):
     """The ablations behind notebook 11's three-seed tables: the recipe with one setting changed,
     scored like the recipe; a name it does not know is refused by name."""
+    from dataclasses import replace
     monkeypatch.setenv("GANCOURSE_QUICK", "1")
-    assert C.ABLATIONS == {"recipe": {}, "no pool": {"pool_size": 0}, "no cycle": {"lambda_cyc": 0.0}}
-    out = C.ablation("no pool", seed=1, steps=2)
-    assert {"domain_acc_XtoY", "iou_XtoY", "color_kept_XtoY", "cycle_l1_X"} <= set(out)
+    trained = []
+    real_train = C.train
+    monkeypatch.setattr(C, "train", lambda cfg, *a, **k: (trained.append(cfg), real_train(cfg, *a, **k))[1])
+    recipe = C.shapes_config(seed=1, size=32, lambda_id=0.5, steps=2)       # what the recipe trains
+    for name, changed in (("recipe", {}), ("no pool", {"pool_size": 0}), ("no cycle", {"lambda_cyc": 0.0})):
+        out = C.ablation(name, seed=1, steps=2)
+        assert trained[-1] == replace(recipe, **changed), name
+        assert {"domain_acc_XtoY", "iou_XtoY", "color_kept_XtoY", "cycle_l1_X"} <= set(out)
+    # the recipe's own data: the same images the recipe's run() draws
+    (X, _), (X_test, _) = C.shapes_domains(32)
+    assert len(X) == 256 and len(X_test) == 64
     with pytest.raises(ValueError, match="name: unknown value 'no identity'"):
         C.ablation("no identity")
     with pytest.raises(TypeError, match="seed"):

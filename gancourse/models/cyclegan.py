@@ -374,13 +374,21 @@ def _load_folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, t
         return X, Y, X[:200], Y[:200]
 
 
+def shapes_domains(size: int = 32):
+    """The shapes recipe's data: ``((X_train, Y_train), (X_test, Y_test))``, solid and striped shapes,
+    4,000 training and 1,000 test images per domain (256 and 64 in quick mode, for the tests)."""
+    from ..data.shapes import cyclegan_domains
+    from ..runtime import pick
+
+    return (cyclegan_domains(pick(4000, 256), size, "train"), cyclegan_domains(pick(1000, 64), size, "test"))
+
+
 def run(args, variant: str = "identity") -> dict:
     """Recipe ``cyclegan``: shapes solid <-> striped by default, or ``--data`` trainA/trainB folders."""
     from .. import pretrained
-    from ..data.shapes import cyclegan_domains
     from ..metrics import l1_error
     from ..fastpaths import FastPaths
-    from ..runtime import pick, pick_device
+    from ..runtime import pick_device
     from ..train import Checkpointer
 
     V.choice(variant, "variant", PRETRAINED)
@@ -391,8 +399,7 @@ def run(args, variant: str = "identity") -> dict:
         settings["batch_size"] = args.batch_size
     cfg = shapes_config(**settings) if args.data is None else CycleGANConfig(**settings)
     if args.data is None:
-        X_train, Y_train = cyclegan_domains(pick(4000, 256), cfg.size, "train")  # quick mode: the tests
-        X_test, Y_test = cyclegan_domains(pick(1000, 64), cfg.size, "test")
+        (X_train, Y_train), (X_test, Y_test) = shapes_domains(cfg.size)
         X, Y = X_train.images, Y_train.images
     else:
         X, Y, X_t, Y_t = _load_folder_domains(args.data, cfg.size)
@@ -436,14 +443,10 @@ def ablation(name: str, seed: int = 0, steps: int = 3000) -> dict:
     sees only the newest fakes), "no cycle" (λ_cyc = 0, which removes the identity term too, since it
     is weighted λ_id·λ_cyc: the adversarial terms alone; Zhu et al. 2017, Section 5.1.4). About 4
     minutes on one CPU core; the manifest keeps three seeds of each (notebook 11 prints them)."""
-    from ..data.shapes import cyclegan_domains
-    from ..runtime import pick
-
     V.choice(name, "name", ABLATIONS)
     cfg = shapes_config(seed=V.positive_int(seed, "seed", minimum=0), size=32, lambda_id=0.5,
                         steps=V.positive_int(steps, "steps"), **ABLATIONS[name])
-    X, Y = cyclegan_domains(pick(4000, 256), cfg.size, "train")      # the recipe's data
-    X_test, Y_test = cyclegan_domains(pick(1000, 64), cfg.size, "test")
+    (X, Y), (X_test, Y_test) = shapes_domains(cfg.size)
     model, _ = train(cfg, X.images, Y.images, progress=False)
     return evaluate_shapes(model.G.cpu().eval(), model.F.cpu().eval(), X_test, Y_test)
 

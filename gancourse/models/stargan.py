@@ -56,11 +56,10 @@ only 77%. Its D is shipped beside G (:func:`load_pretrained_discriminator`).
 Two more options came from the same search: ``lambda_id`` adds CycleGAN's identity term
 |G(x, c_org) - x| (StarGAN has none), ``d_spectral_norm`` spectral norm in D; neither helped shape.
 Colour and background are recolourings: every target value is reached in a few thousand
-iterations. Keeping what the label does not name takes longer. After 4,000 iterations (800 G
-updates) the translations were blurred blobs whose shape the course's classifier read right only
-38% of the time; after 20,000 (4,000 G updates, still a tenth of the paper's 40,000) 92%, outline
-IoU 0.90, on 300 test images. The ``stargan`` recipe (colour x background, 20,000 iterations) is
-the course's main model; ``stargan-mask`` runs 10,000 (two batches, one per dataset, per iteration).
+iterations, but keeping what the label does not name (the shape, the outline) takes G many more
+updates, so the ``stargan`` recipe (colour x background, the course's main model) runs 20,000
+iterations, 4,000 G updates, a tenth of the paper's; notebook 12, section 5, measures what that
+buys. ``stargan-mask`` runs 10,000 (two batches, one per dataset, per iteration).
 """
 from __future__ import annotations
 

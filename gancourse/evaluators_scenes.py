@@ -31,6 +31,7 @@ from .data.scenes import CLASSES, N_CLASSES
 from .metrics import mean_iou
 
 PRETRAINED_NAME = "scene-segmenter"
+PRETRAINED_NAMES = {32: PRETRAINED_NAME, 64: "scene-segmenter-64"}   # one judge per image size
 
 
 @dataclass
@@ -170,12 +171,15 @@ def segmentation_scores(segmenter: SceneSegmenter, images: torch.Tensor, maps: t
             "pixel_accuracy": float((pred == maps.cpu()).float().mean())}
 
 
-def scene_segmenter(device="cpu") -> SceneSegmenter:
-    """The course's shipped scene segmenter: checksum verified, weights loaded with
-    ``weights_only=True``, in eval mode, gradients switched off."""
+def scene_segmenter(device="cpu", size: int = 32) -> SceneSegmenter:
+    """The course's shipped scene segmenter for ``size`` x ``size`` scenes (32: notebook 13; 64:
+    notebook 10's patch-size study): checksum verified, weights loaded with ``weights_only=True``,
+    in eval mode, gradients switched off."""
     from . import pretrained
 
-    state = pretrained.load(PRETRAINED_NAME)
+    if size not in PRETRAINED_NAMES:
+        raise ValueError(f"size: expected one of {sorted(PRETRAINED_NAMES)} (the shipped segmenters), got {size!r}")
+    state = pretrained.load(PRETRAINED_NAMES[size])
     net = SceneSegmenter(state["config"]["width"])
     net.load_state_dict(state["modules"]["segmenter"])
     net.eval().requires_grad_(False)
@@ -209,11 +213,14 @@ def run(args) -> dict:
                "test_iou": {c: round(v, 4) for c, v in zip(CLASSES, scores["iou"])},
                "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
     if args.publish:
-        extra = f" --seed {args.seed}" if args.seed else ""
+        if cfg.size not in PRETRAINED_NAMES:
+            raise SystemExit(f"scene-segmenter --publish: the course ships segmenters for sizes {sorted(PRETRAINED_NAMES)}")
+        extra = (f" --seed {args.seed}" if args.seed else "") + (f" --image-size {cfg.size}" if cfg.size != 32 else "")
+        use = "notebook 13" if cfg.size == 32 else "notebook 10's patch-size study"
         path = pretrained.save(
-            PRETRAINED_NAME, {"segmenter": net}, config=asdict(cfg), metrics=metrics,
+            PRETRAINED_NAMES[cfg.size], {"segmenter": net}, config=asdict(cfg), metrics=metrics,
             command=f"python -m gancourse.train scene-segmenter --publish{extra}",
-            description="tiny U-Net segmenting 32x32 scenes into sky/ground/water/trees/buildings (notebook 13)")
+            description=f"tiny U-Net segmenting {cfg.size}x{cfg.size} scenes into sky/ground/water/trees/buildings ({use})")
         metrics["published"] = str(path.name)
     return metrics
 

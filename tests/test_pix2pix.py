@@ -192,3 +192,64 @@ def test_the_recipes_are_registered():
     recipes._load_registry()
     import gancourse.models.pix2pix  # noqa: F401  (registers even if models/__init__ does not import it)
     assert {"pix2pix", "pix2pix-l1", "pix2pix-gan"} <= set(recipes.RECIPES)
+
+
+def test_pixelgan_judges_each_pixel_alone_and_an_unconditional_D_ignores_the_input():
+    """d_layers=0 is the PixelGAN (receptive field 1, measured by autograd); conditional_d=False gives D the
+    same pair but only the image channels reach it (the paper's Sections 4.2 and 4.4)."""
+    torch.manual_seed(0)
+    D = P.build_discriminator(tiny_cfg(d_layers=0, norm="none"))
+    assert isinstance(D, P.PixelDiscriminator) and D.receptive_field == 1
+    x = torch.randn(1, 8, 16, 16, requires_grad=True)
+    D(x)[0, 0, 7, 9].backward()
+    touched = (x.grad.abs().sum(1)[0] > 0).nonzero().tolist()
+    assert touched == [[7, 9]] and D(x).shape == (1, 1, 16, 16)
+
+    Du = P.build_discriminator(tiny_cfg(conditional_d=False, norm="none"))
+    assert isinstance(Du, P.ImageOnly) and Du.receptive_field == 16
+    a, b = pair()
+    a2, _ = pair(seed=1)
+    assert torch.equal(Du(torch.cat([a, b], 1)), Du(torch.cat([a2, b], 1)))   # the input map never matters
+    Dc = P.build_discriminator(tiny_cfg(norm="none"))
+    assert not torch.equal(Dc(torch.cat([a, b], 1)), Dc(torch.cat([a2, b], 1)))
+    model = P.Pix2Pix(tiny_cfg(conditional_d=False))
+    model.set_input(a, b)
+    assert set(model.optimize_parameters()) == {"D", "G_gan", "G_L1"}
+    with pytest.raises(TypeError, match="conditional_d"):
+        tiny_cfg(conditional_d=1)
+    with pytest.raises(ValueError, match="d_layers"):
+        tiny_cfg(d_layers=-1)
+
+
+def test_the_patch_size_study_arms_and_a_quick_run_is_scored_by_the_64px_segmenter(monkeypatch):
+    """The study's arms are the paper's: receptive fields 1, 16, 34 and > 64 at 64x64, the conditional
+    and the unconditional D at 34, and L1 only; one arm runs end to end (quick mode) and returns the
+    segmenter's scores, the L1 error and the sharpness ratio."""
+    from gancourse.nn.patchgan import receptive_field
+
+    fields = {name: 1 if s.get("d_layers") == 0 else receptive_field(s.get("d_layers", 2))
+              for name, s in P.STUDIES.items() if s.get("lambda_gan", 1.0) > 0}
+    assert sorted(fields.values()) == [1, 16, 34, 34, 142] and P.STUDY_SIZE == 64
+    assert P.STUDIES["unconditional D (34x34)"]["conditional_d"] is False
+    monkeypatch.setenv("GANCOURSE_QUICK", "1")
+    r = P.study("PixelGAN (1x1)", seed=0, steps=2)
+    assert set(r) == {"miou", "pixel_accuracy", "l1", "hf_ratio"} and 0 <= r["miou"] <= 1 and r["l1"] > 0
+    with pytest.raises(ValueError, match="name"):
+        P.study("70x70", seed=0, steps=2)
+
+
+def test_the_shipped_studies_show_what_the_paper_found():
+    """The manifest keeps three seeds of every arm (pix2pix.study at 2,000 steps); the claims notebook 10
+    makes from them hold: a conditional D beats an unconditional one by the segmenter, and the PixelGAN
+    is the least sharp of the GAN arms."""
+    from gancourse import pretrained
+
+    studies = pretrained.manifest()["pix2pix-scenes"]["metrics"]["studies_64"]
+    assert set(studies) == set(P.STUDIES)
+    mean = {name: {k: np.mean([run[k] for run in runs.values()]) for k in ("miou", "l1", "hf_ratio")}
+            for name, runs in studies.items()}
+    assert all(len(runs) == 3 for runs in studies.values())
+    assert mean["PatchGAN 34x34"]["miou"] > mean["unconditional D (34x34)"]["miou"]
+    gan_arms = [n for n in P.STUDIES if n != "L1 only"]
+    assert min(gan_arms, key=lambda n: mean[n]["hf_ratio"]) == "PixelGAN (1x1)"
+    assert mean["L1 only"]["hf_ratio"] < mean["PixelGAN (1x1)"]["hf_ratio"]

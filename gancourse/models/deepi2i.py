@@ -20,13 +20,17 @@ discriminator Ψ (``D``)    real/fake and class of target images  the pretrained
 =========================  ====================================  =================================
 
 Why an adaptor: Υ and Φ were trained as *adversaries*, not as an encoder-decoder pair; Υ's
-features at 8x8 mean nothing to Φ's layer at 8x8. Λ learns the alignment; ω (0.1 in the
-reference code) keeps the injected features small so that the pretrained G is barely disturbed at
-first (with Λ = 0 the translator *is* the pretrained G).
+features at 8x8 mean nothing to Φ's layer at 8x8. Λ learns the alignment; the weight ω scales the
+injected features (with Λ = 0 the translator *is* the pretrained G).
 
 Training (the reference code's order): stage 1 updates only Λ and Ψ (G frozen), for
-``warmup_steps``; stage 2 updates G too. The encoder stays frozen throughout when transferred
-(the reference trains it only from scratch). Losses: hinge on Ψ's real/fake score (Lim & Ye 2017;
+``warmup_steps``; stage 2 updates G too. The defaults are the reference code's (ω = 0.1, the
+transferred encoder frozen). The recipe's transfer arm (:func:`arm_config`) changes two, because
+the styled digits' look is new to the source discriminator (notebook 15 measures it): ω = 1, so
+that the encoder's message is not drowned by G's own features, and the encoder fine-tuned in
+stage 2 at a tenth of G's rate (``lr_E``).
+
+Losses: hinge on Ψ's real/fake score (Lim & Ye 2017;
 the reference uses hinge throughout), and, because the course's class-conditional D is AC-GAN's
 (notebook 09), its class head's cross-entropy for the class condition (the reference uses BigGAN's
 projection discriminator instead):
@@ -52,8 +56,8 @@ initialised, encoder trained, no stage 1; same data, same steps, same batches.
 
 Recipes: ``python -m gancourse.train deepi2i-source --publish`` pretrains the source GAN on the
 digits (AC-GAN of notebook 09, G and D kept); ``python -m gancourse.train deepi2i --publish``
-trains transfer and scratch translators on 20 styled digits per class for three seeds and ships
-them with their measured numbers (notebook 15).
+trains transfer and scratch translators on 2, 5, 10 and 20 styled digits per class, three seeds
+each, and ships those of the smallest set with every size's measured numbers (notebook 15).
 """
 from __future__ import annotations
 
@@ -73,6 +77,7 @@ from . import cgan
 
 SOURCE_NAME = "deepi2i-source"
 CURVE_STEPS = (25, 50, 100, 200, 400, 800, 1500)     # the recipe measures the translators at these budgets
+PER_CLASS = (2, 5, 10, 20)                           # the recipe's target-set sizes (styled digits per class)
 PUBLISHED = {True: "deepi2i-transfer", False: "deepi2i-scratch"}
 
 
@@ -192,7 +197,7 @@ def generate(G: cgan.ConditionalGenerator, z: torch.Tensor, labels: torch.Tensor
 @dataclass
 class DeepI2IConfig:
     transfer: bool = True          # False: the from-scratch baseline (same networks, random init)
-    feature_weight: float = 0.1    # ω: weight of the adaptor's features added to G's (reference: 0.1)
+    feature_weight: float = 0.1    # ω: weight of the adaptor's features added to G's (the reference's 0.1)
     warmup_steps: int = 100        # stage 1 (transfer only): adaptor and D only, G frozen
     lambda_cls: float = 1.0        # class term (AC-GAN head) in both losses
     lambda_structure: float = 1.0  # shallow-feature term between translation and input
@@ -200,6 +205,7 @@ class DeepI2IConfig:
     batch_size: int = 32
     lr_G: float = 1e-4             # the reference's TTUR: G (and adaptor, encoder) 1e-4, D 4e-4
     lr_D: float = 4e-4
+    lr_E: float = 0.0              # transfer only: the encoder's rate (0: frozen, as in the reference)
     beta1: float = 0.0             # the reference's Adam betas (0, 0.999)
     seed: int = 0
 
@@ -214,9 +220,25 @@ class DeepI2IConfig:
             setattr(self, name, V.positive_int(getattr(self, name), name))
         self.lr_G = V.positive_float(self.lr_G, "lr_G")
         self.lr_D = V.positive_float(self.lr_D, "lr_D")
+        self.lr_E = V.positive_float(self.lr_E, "lr_E", allow_zero=True)
         if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
             raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
         self.seed = V.positive_int(self.seed, "seed", minimum=0)
+
+
+# The recipe's transfer arm departs from the reference in two settings (notebook 15 measures why):
+# a louder adaptor and an encoder that adapts. The scratch arm keeps the reference's: at ω = 1 a
+# translator trained from scratch learns to copy its input instead of translating it.
+TRANSFER_SETTINGS = {"feature_weight": 1.0, "lr_E": 1e-5}
+
+
+def arm_config(transfer: bool, **overrides) -> DeepI2IConfig:
+    """The recipe's configuration of one arm: ``TRANSFER_SETTINGS`` on top of the defaults for the
+    transferred translator, the defaults (the reference code's) for the one from scratch; then
+    ``overrides`` (steps, seed, batch_size, ...)."""
+    if not isinstance(transfer, bool):
+        raise TypeError(f"transfer: expected True or False, got {transfer!r}")
+    return DeepI2IConfig(transfer=transfer, **{**(TRANSFER_SETTINGS if transfer else {}), **overrides})
 
 
 def _set_trainable(module: nn.Module, flag: bool) -> None:
@@ -260,12 +282,15 @@ class DeepI2I:
             raise TypeError(f"adaptor: expected a class or function (encoder_widths, generator_widths), "
                             f"got {type(adaptor).__name__}")
         self.A = (adaptor or Adaptor)({s: f.shape[1] for s, f in probe.items()}, generator_widths(self.G)).to(self.device)
-        self.E.train(not cfg.transfer)          # a frozen encoder keeps its source statistics
-        _set_trainable(self.E, not cfg.transfer)
+        train_E = not cfg.transfer or cfg.lr_E > 0
+        self.E.train(train_E)                   # a frozen encoder keeps its source statistics
+        _set_trainable(self.E, train_E)
         betas = (cfg.beta1, 0.999)
         self.opt_A = torch.optim.Adam(self.A.parameters(), lr=cfg.lr_G, betas=betas)
-        self.opt_G = torch.optim.Adam(list(self.G.parameters()) + ([] if cfg.transfer else list(self.E.parameters())),
-                                      lr=cfg.lr_G, betas=betas)
+        groups = [{"params": list(self.G.parameters())}]
+        if train_E:  # from scratch at G's rate; a transferred encoder at its own (lower) rate, in stage 2
+            groups.append({"params": list(self.E.parameters()), "lr": cfg.lr_E if cfg.transfer else cfg.lr_G})
+        self.opt_G = torch.optim.Adam(groups, lr=cfg.lr_G, betas=betas)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_D, betas=betas)
         self.n_classes = scfg.n_classes
         self.step = 0
@@ -476,6 +501,7 @@ def load_published(transfer: bool = True, source: dict | None = None) -> tuple[l
     state = pretrained.load(PUBLISHED[bool(transfer)])
     cfg_dict = dict(state["config"])
     seeds = cfg_dict.pop("seeds")
+    cfg_dict.pop("per_class", None)
     models = []
     for seed in seeds:
         model = DeepI2I(DeepI2IConfig(**{**cfg_dict, "seed": seed}), source)
@@ -520,13 +546,29 @@ def run_source(args) -> dict:
     return metrics
 
 
+def target_set(per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The translator's training set: the first ``per_class`` (1-20) styled digits of each class of
+    ``StyledDigits(16, "train")``, images (10·per_class, 1, 16, 16) and labels. Smaller sets are
+    subsets of larger ones, and the held-out test digits are the same for every size."""
+    from ..data.styled_digits import StyledDigits
+
+    per_class = V.positive_int(per_class, "per_class")
+    if per_class > 20:
+        raise ValueError(f"per_class: expected at most 20 (the styled training split), got {per_class}")
+    few = StyledDigits(16, "train")
+    idx = torch.cat([torch.nonzero(few.labels == c).flatten()[:per_class] for c in range(10)]).sort().values
+    return few.images[idx], few.labels[idx]
+
+
 def run(args) -> dict:
-    """Recipe ``deepi2i``: transfer vs scratch on 20 styled digits per class, seeds 0, 1, 2 (or
-    ``--seed S`` for seeds S, S+1, S+2), measured on the held-out styled digits at the end and along
-    the way (``CURVE_STEPS``: each seed's ``curve``); ``--publish`` ships the translators of both arms
-    with their numbers. Each of the six runs checkpoints into its own folder of ``--out``
-    (``transfer_seed0/``, ...); ``--resume`` continues the experiment where it stopped (a resumed
-    run's ``curve`` holds only the points measured after the resume)."""
+    """Recipe ``deepi2i``: transfer vs scratch as the target set shrinks. For each size of
+    ``PER_CLASS`` (styled digits per class, :func:`target_set`) and seeds 0, 1, 2 (or ``--seed S``:
+    S, S+1, S+2), both arms at the same budget and batches, measured on the held-out styled digits at
+    the end and along the way (``CURVE_STEPS``); the metrics keep every run under ``by_size``.
+    ``--publish`` ships the translators of the smallest size (the regime the paper claims) with their
+    numbers. Each run checkpoints into its own folder of ``--out`` (``k2/transfer_seed0/``, ...);
+    ``--resume`` continues where the experiment stopped (a resumed run's ``curve`` holds only the
+    points measured after the resume)."""
     from .. import pretrained
     from ..data.styled_digits import StyledDigits
     from ..evaluators_styled import styled_digit_classifier
@@ -538,49 +580,57 @@ def run(args) -> dict:
         raise SystemExit("deepi2i: trains on the embedded styled digits only; --data is not supported")
     device = pick_device(args.device) if args.device else torch.device("cpu")
     source = load_source()
-    few, test, pool = StyledDigits(16, "train"), StyledDigits(16, "test"), StyledDigits(16, "pool")
+    test, pool = StyledDigits(16, "test"), StyledDigits(16, "pool")
     test_images, pool_images = test.images[:pick(None, 64)], pool.images[:pick(None, 64)]  # quick mode: tests
     clf = styled_digit_classifier()
     seeds = [args.seed + k for k in range(pick(3, 1))]
-    results = {}
-    for transfer in (True, False):
-        base = DeepI2IConfig(transfer=transfer)
-        if args.steps is not None:
-            base.steps = args.steps
-        if args.batch_size is not None:
-            base.batch_size = args.batch_size
-        per_seed, modules = [], {}
-        # quick mode (the tests) shrinks the learning curve to its midpoint and end, never drops it
-        at = sorted({max(1, base.steps // 2), base.steps}) if quick_mode() else \
-            [s for s in CURVE_STEPS if s < base.steps] + [base.steps]
-        for seed in seeds:
-            cfg = DeepI2IConfig(**{**asdict(base), "seed": seed})
-            arm = f"{'transfer' if transfer else 'scratch'}_seed{seed}"  # one checkpoint folder per run
-            ckpt = Checkpointer(Path(args.out) / arm, modules={}, every=args.checkpoint_every or 500,
-                                config=asdict(cfg))
-            model, _ = train(cfg, source, few.images, few.labels, device=device, progress=not args.no_progress,
-                             desc=f"{'transfer' if transfer else 'scratch'} seed {seed}", measure_at=at,
-                             measure=lambda m: evaluate(m.translate, test_images, pool_images, clf),
-                             checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
-            final = evaluate(model.translate, test_images, pool_images, clf)
-            curve = {"steps": [s for s, _ in model.measurements]}
-            curve.update({k: [r[k] for _, r in model.measurements] for k in final})
-            per_seed.append({**final, "curve": curve})
-            for key in ("E", "A", "G"):
-                modules[f"{key}_seed{seed}"] = unwrap(getattr(model, key)).cpu()
-        summary = {k: [round(v, 4) for v in mean_std([r[k] for r in per_seed])] for k in final}
-        metrics = {"seeds": seeds, "per_seed": per_seed, **summary}
+    sizes = pick(PER_CLASS, PER_CLASS[:1])
+    results = {"transfer": {"by_size": {}}, "scratch": {"by_size": {}}}
+    shipped = {}
+    for per_class in sizes:
+        images, labels = target_set(per_class)
+        for transfer in (True, False):
+            base = arm_config(transfer, batch_size=min(32, images.shape[0]))
+            if args.steps is not None:
+                base.steps = args.steps
+            if args.batch_size is not None:
+                base.batch_size = args.batch_size
+            per_seed, modules = [], {}
+            # quick mode (the tests) shrinks the learning curve to its midpoint and end, never drops it
+            at = sorted({max(1, base.steps // 2), base.steps}) if quick_mode() else \
+                [s for s in CURVE_STEPS if s < base.steps] + [base.steps]
+            for seed in seeds:
+                cfg = DeepI2IConfig(**{**asdict(base), "seed": seed})
+                arm = f"{'transfer' if transfer else 'scratch'}_seed{seed}"  # one checkpoint folder per run
+                ckpt = Checkpointer(Path(args.out) / f"k{per_class}" / arm, modules={},
+                                    every=args.checkpoint_every or 500, config=asdict(cfg))
+                model, _ = train(cfg, source, images, labels, device=device, progress=not args.no_progress,
+                                 desc=f"{per_class}/class, {'transfer' if transfer else 'scratch'} seed {seed}",
+                                 measure_at=at, measure=lambda m: evaluate(m.translate, test_images, pool_images, clf),
+                                 checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
+                final = evaluate(model.translate, test_images, pool_images, clf)
+                curve = {"steps": [s for s, _ in model.measurements]}
+                curve.update({k: [r[k] for _, r in model.measurements] for k in final})
+                per_seed.append({**final, "curve": curve})
+                for key in ("E", "A", "G"):
+                    modules[f"{key}_seed{seed}"] = unwrap(getattr(model, key)).cpu()
+            summary = {k: [round(v, 4) for v in mean_std([r[k] for r in per_seed])] for k in final}
+            results["transfer" if transfer else "scratch"]["by_size"][str(per_class)] = {"per_seed": per_seed, **summary}
+            if per_class == sizes[0]:
+                shipped[transfer] = (base, modules)
+    for transfer, (base, modules) in shipped.items():
+        metrics = results["transfer" if transfer else "scratch"]
+        metrics.update({"seeds": seeds, "per_class": sizes[0], **metrics["by_size"][str(sizes[0])]})
         if args.publish:
-            config = {**asdict(base), "seeds": seeds}
+            config = {**asdict(base), "seeds": seeds, "per_class": sizes[0]}
             config.pop("seed")
             options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("steps", "batch_size", "seed")
                               if getattr(args, k))
             pretrained.save(PUBLISHED[transfer], modules, config=config, metrics=metrics,
                             command=f"python -m gancourse.train deepi2i --publish{options}",
-                            description=f"DeepI2I translators on 20 styled digits per class, "
+                            description=f"DeepI2I translators on {sizes[0]} styled digits per class, "
                                         f"{'transferred from deepi2i-source' if transfer else 'trained from scratch'}, "
-                                        f"seeds {seeds} (notebook 15)")
-        results["transfer" if transfer else "scratch"] = metrics
+                                        f"seeds {seeds}; metrics for {', '.join(map(str, sizes))} per class (notebook 15)")
     return results
 
 

@@ -40,7 +40,7 @@ import torch
 from .. import _validate as V
 from .. import losses, recipes
 from ..metrics import high_frequency_energy, l1_error
-from ..nn.patchgan import PatchDiscriminator
+from ..nn.patchgan import PatchDiscriminator, PixelDiscriminator
 from ..nn.unet import NORMS, UNet
 from .dcgan import dcgan_init
 
@@ -56,7 +56,8 @@ class Pix2PixConfig:
     ngf: int = 16                 # G's base width (64 in the paper)
     max_mult: int = 4             # G's widths are ngf * min(2^i, max_mult) (8 in the paper)
     ndf: int = 32                 # D's base width (64 in the paper)
-    d_layers: int = 2             # PatchGAN stride-2 layers (3 = 70x70 at 256; 2 = 34x34)
+    d_layers: int = 2             # PatchGAN stride-2 layers (3 = 70x70 at 256; 2 = 34x34; 0 = PixelGAN, 1x1)
+    conditional_d: bool = True    # False: D sees the image only, not the input (the paper's Section 4.2)
     skips: bool = True            # False: a plain encoder-decoder (the paper's Figure 5)
     norm: str = "batch"
     dropout: float = 0.5          # on G's 3 innermost decoder layers, as in the paper
@@ -70,13 +71,15 @@ class Pix2PixConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("in_channels", "out_channels", "ngf", "max_mult", "ndf", "d_layers", "steps", "batch_size"):
+        for name in ("in_channels", "out_channels", "ngf", "max_mult", "ndf", "steps", "batch_size"):
             setattr(self, name, V.positive_int(getattr(self, name), name))
+        self.d_layers = V.positive_int(self.d_layers, "d_layers", minimum=0)
         self.size = V.positive_int(self.size, "size", minimum=8)
         V.choice(self.norm, "norm", NORMS)
         V.choice(self.gan_mode, "gan_mode", GAN_MODES)
-        if not isinstance(self.skips, bool):
-            raise TypeError(f"skips: expected a bool, got {type(self.skips).__name__}")
+        for name in ("skips", "conditional_d"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name}: expected a bool, got {type(getattr(self, name)).__name__}")
         for name in ("lambda_gan", "lambda_l1"):
             setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
         if self.lambda_gan == 0 and self.lambda_l1 == 0:
@@ -99,9 +102,35 @@ def build_generator(cfg: Pix2PixConfig) -> UNet:
                 max_mult=cfg.max_mult, skips=cfg.skips)
 
 
-def build_discriminator(cfg: Pix2PixConfig) -> PatchDiscriminator:
-    """The conditional PatchGAN D: the pair concatenated, (N, in + out channels, S, S) -> score map."""
-    return PatchDiscriminator(cfg.in_channels + cfg.out_channels, base=cfg.ndf, n_layers=cfg.d_layers, norm=cfg.norm)
+def build_discriminator(cfg: Pix2PixConfig) -> torch.nn.Module:
+    """D of a configuration: the pair concatenated, (N, in + out channels, S, S) -> score map.
+
+    A PatchGAN with ``cfg.d_layers`` stride-2 layers, or the PixelGAN with ``d_layers=0``; with
+    ``conditional_d=False`` it is given the same pair but looks at the image channels only.
+    """
+    channels = cfg.in_channels + cfg.out_channels if cfg.conditional_d else cfg.out_channels
+    if cfg.d_layers == 0:
+        D = PixelDiscriminator(channels, base=cfg.ndf, norm=cfg.norm)
+    else:
+        D = PatchDiscriminator(channels, base=cfg.ndf, n_layers=cfg.d_layers, norm=cfg.norm)
+    return D if cfg.conditional_d else ImageOnly(D, cfg.in_channels)
+
+
+class ImageOnly(torch.nn.Module):
+    """An unconditional D behind the conditional interface: (N, in + out channels, S, S) pairs ->
+    ``D`` of the last ``out`` channels. The losses stay the same; D just cannot see x, so it can
+    only ask "is this a plausible image?", not "is it the image *of this input*?"."""
+
+    def __init__(self, D: torch.nn.Module, condition_channels: int):
+        super().__init__()
+        self.D, self.condition_channels = D, V.positive_int(condition_channels, "condition_channels")
+
+    @property
+    def receptive_field(self) -> int:
+        return self.D.receptive_field
+
+    def forward(self, pair: torch.Tensor) -> torch.Tensor:
+        return self.D(pair[:, self.condition_channels:])
 
 
 def init_weights(module: torch.nn.Module) -> torch.nn.Module:
@@ -407,6 +436,44 @@ def run_l1(args) -> dict:
 def run_gan(args) -> dict:
     """Recipe ``pix2pix-gan``: the ablation without the L1 term (λ_L1 = 0)."""
     return run(args, "GAN only")
+
+
+# The paper's two studies of D (Section 4.2: is D conditional?; Section 4.4: how large a patch does
+# it judge?), at 64x64, where a PatchGAN can be smaller than the image. Receptive fields: 1, 16, 34
+# (the 70x70 of 256x256 images, scaled), 142 (> 64: every score sees the whole image, an ImageGAN).
+STUDY_SIZE = 64
+STUDIES = {
+    "L1 only": {"lambda_gan": 0.0},
+    "PixelGAN (1x1)": {"d_layers": 0},
+    "PatchGAN 16x16": {"d_layers": 1},
+    "PatchGAN 34x34": {"d_layers": 2},
+    "ImageGAN (142x142)": {"d_layers": 4},
+    "unconditional D (34x34)": {"d_layers": 2, "conditional_d": False},
+}
+
+
+def study(name: str, seed: int = 0, steps: int = 2000) -> dict:
+    """Train one arm of the paper's D studies on 64x64 scenes (3,000 pairs, the recipe's settings
+    otherwise) and score it as the paper does (its Tables 1 and 2): the course's 64x64 segmenter on
+    the translations of 256 test maps (mIoU against the input maps, pixel accuracy), the L1 error
+    to the real images, and the high-frequency energy as a share of the real images' (sharpness).
+    ``name``: a key of :data:`STUDIES`. About 5 minutes on one CPU core; the manifest keeps the
+    results of three seeds (notebook 10 prints them)."""
+    from ..data.scenes import Scenes, one_hot
+    from ..evaluators_scenes import scene_segmenter, segmentation_scores
+    from ..runtime import pick
+
+    V.choice(name, "name", STUDIES)
+    cfg = Pix2PixConfig(size=STUDY_SIZE, seed=V.positive_int(seed, "seed", minimum=0),
+                        steps=V.positive_int(steps, "steps"), **STUDIES[name])
+    train_set = Scenes(pick(N_TRAIN, 128), STUDY_SIZE, "train")
+    test_set = Scenes(pick(N_TEST, 32), STUDY_SIZE, "test")
+    model, _ = train(cfg, one_hot(train_set.maps), train_set.images, progress=False)
+    fake = model.translate(one_hot(test_set.maps)).cpu()
+    scores = segmentation_scores(scene_segmenter(size=STUDY_SIZE), fake, test_set.maps)
+    return {"miou": round(scores["miou"], 4), "pixel_accuracy": round(scores["pixel_accuracy"], 4),
+            "l1": round(l1_error(fake, test_set.images), 4),
+            "hf_ratio": round(high_frequency_energy(fake) / high_frequency_energy(test_set.images), 4)}
 
 
 RECIPE_NAMES = {"GAN + L1": "pix2pix", "L1 only": "pix2pix-l1", "GAN only": "pix2pix-gan"}

@@ -147,3 +147,31 @@ class PatchDiscriminator(nn.Module):
         if return_features:
             out = out + (features,)
         return out[0] if len(out) == 1 else out
+
+
+class PixelDiscriminator(nn.Module):
+    """PixelGAN (the paper's Section 4.4, the "1x1" end of its patch-size study): images (N,
+    ``in_channels``, H, W) -> a score map (N, 1, H, W), one score per *pixel*.
+
+    Three 1x1 convolutions (widths ``base``, 2·``base``, 1; the reference ``PixelDiscriminator``):
+    each score sees one pixel's channels and nothing around it, so D can judge colour but not
+    texture or shape. Receptive field 1.
+    """
+
+    def __init__(self, in_channels: int = 6, base: int = 64, norm: str = "batch"):
+        super().__init__()
+        self.in_channels = V.positive_int(in_channels, "in_channels")
+        self.base = V.positive_int(base, "base")
+        self.norm = V.choice(norm, "norm", NORMS)
+        self.net = nn.Sequential(nn.Conv2d(self.in_channels, self.base, 1), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(self.base, 2 * self.base, 1, bias=norm != "batch"),
+                                 norm_layer(norm, 2 * self.base), nn.LeakyReLU(0.2),
+                                 nn.Conv2d(2 * self.base, 1, 1))
+
+    @property
+    def receptive_field(self) -> int:
+        return 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        V.images(x, "x", channels=self.in_channels)
+        return self.net(x)

@@ -454,7 +454,7 @@ STUDIES = {
 
 def study(name: str, seed: int = 0, steps: int = 2000) -> dict:
     """Train one arm of the paper's D studies on 64x64 scenes (3,000 pairs, the recipe's settings
-    otherwise) and score it as the paper does (its Tables 1 and 2): the course's 64x64 segmenter on
+    otherwise) and score it as the paper does (its Tables 1 and 3): the course's 64x64 segmenter on
     the translations of 256 test maps (mIoU against the input maps, pixel accuracy), the L1 error
     to the real images, and the high-frequency energy as a share of the real images' (sharpness).
     ``name``: a key of :data:`STUDIES`. About 5 minutes on one CPU core; the manifest keeps the

@@ -48,7 +48,7 @@ near 57% for 3,000 steps at the paper's learning rate 1e-4; at 3e-4 it breaks th
 2,000 steps, but a StarGAN run with D at 1e-3 diverged (gradient penalty ~2,500 at iteration 4,400).
 Then G fools D: with D at 3e-4 alone (30,000 iterations) circles hardly changed, yet D's classifier,
 trained on real images only, read 97% of the circles asked to become squares as squares. Recipe
-``stargan-shape`` is what reached every shape (notebook 12, section 6, has the runs): D and G at 3e-4,
+``stargan-shape`` is what reached every shape (appendix 12a has the runs): D and G at 3e-4,
 Gaussian "instance noise" σ = 0.5 on every image D sees (``d_noise``, Sønderby et al. 2017, not in
 StarGAN), batches of 16, 30,000 iterations: the shipped run (seed 0) reads 100 / 93 / 96% for
 circle / square / triangle on 300 test images, every colour 100%; with seed 1 squares reached
@@ -375,8 +375,8 @@ class StarGAN:
         drawn afresh, for real and fake images alike ("instance noise", Sønderby et al. 2017). The
         noisy distributions are equal only if the clean ones are (a Gaussian blur of densities is
         invertible), so the game keeps its solution. The aim was that a faint pattern drowns in the
-        noise and no longer decides D's classifier; on the shapes at σ = 0.5 it did not (notebook 12,
-        section 6: a 15,000-iteration run's D still read most circles asked to become squares as
+        noise and no longer decides D's classifier; on the shapes at σ = 0.5 it did not (appendix
+        12a: a 15,000-iteration run's D still read most circles asked to become squares as
         squares). Together with G at 3e-4 and 30,000 iterations it brought every shape above 90% in
         the shipped run (seed 0; seed 1 stopped at 77% on squares), for reasons not yet understood."""
         return x if self.cfg.d_noise == 0 else x + self.cfg.d_noise * torch.randn_like(x)
@@ -634,8 +634,8 @@ SHAPES_LABELS = {"single": (("color", "background"),), "mask": (("color",), ("ba
                  "shape": (("shape", "color"),)}
 # what a variant changes in shapes_config: the run length of each (G needs its updates to keep the
 # shape, module docstring); the two-dataset model has CycleGAN's identity term, without which it
-# exchanged cream and sky backgrounds that A's labels never name (notebook 12, section 7); the shape
-# model's D learns faster and sees noisy images (section 6 and appendix 12a have the runs)
+# exchanged cream and sky backgrounds that A's labels never name (notebook 12, section 6); the shape
+# model's D learns faster and sees noisy images (appendix 12a has the runs)
 SHAPES_SETTINGS = {"single": {"steps": 20000}, "mask": {"datasets": ((4,), (3,)), "lambda_id": 5.0, "steps": 10000},
                    "shape": {"d_lr": 3e-4, "g_lr": 3e-4, "d_noise": 0.5, "batch_size": 16, "steps": 30000}}
 

@@ -88,6 +88,11 @@ class AttributeClassifier(nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.prepare(images)))
 
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Penultimate activations (N, features): the space of Fréchet distances on shapes
+        (``gancourse.metrics.classifier_features``)."""
+        return self.body(self.prepare(images))
+
     @staticmethod
     def logits(out: torch.Tensor, attribute: str) -> torch.Tensor:
         """The block of ``out`` (N, 14) that holds ``attribute``'s logits: (N, number of values)."""

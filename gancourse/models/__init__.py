@@ -8,3 +8,4 @@ from . import cgan, pix2pix  # noqa: F401  (registers the recipes: cgan, acgan, 
 from . import cyclegan, stargan  # noqa: F401  (registers the recipes: cyclegan, cyclegan-noid, stargan, stargan-mask)
 from . import defectgan, spade  # noqa: F401  (registers the recipes: defectgan, spade, spade-bn)
 from . import bigan, deepi2i, discogan, infogan, lapgan  # noqa: F401  (registers: bigan, deepi2i-source, deepi2i, discogan, infogan, lapgan)
+from . import stackgan  # noqa: F401  (registers: stackgan)

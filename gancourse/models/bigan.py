@@ -210,12 +210,50 @@ def train(cfg: BiGANConfig, images: torch.Tensor, device="cpu", progress: bool =
     return model, history
 
 
+def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_features: torch.Tensor,
+                 test_labels: torch.Tensor, steps: int = 500, seed: int = 0) -> float:
+    """Accuracy of a linear classifier (softmax regression, Adam 1e-2, weight decay 1e-4, ``steps`` full-batch
+    steps) trained on standardised features (N, d) of labelled training images and tested on held-out
+    ones: how linearly the features separate the classes (the BiGAN paper's test of its encoder, and
+    Berkeley CS294-158's homework)."""
+    V.tensor(train_features, "train_features", ndim=2)
+    V.tensor(test_features, "test_features", ndim=2, last_dim=train_features.shape[1])
+    mean, std = train_features.mean(0), train_features.std(0) + 1e-6
+    a, b = (train_features - mean) / std, (test_features - mean) / std
+    gen = torch.Generator().manual_seed(seed)
+    n_classes = int(train_labels.max()) + 1
+    weight = (torch.randn(a.shape[1], n_classes, generator=gen) * 0.01).requires_grad_()
+    bias = torch.zeros(n_classes, requires_grad=True)
+    opt = torch.optim.Adam([weight, bias], lr=1e-2, weight_decay=1e-4)
+    with torch.enable_grad():
+        for _ in range(V.positive_int(steps, "steps")):
+            loss = torch.nn.functional.cross_entropy(a @ weight + bias, train_labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        return float(((b @ weight + bias).argmax(1) == test_labels).float().mean())
+
+
+def random_encoder(cfg: "BiGANConfig", seed: int) -> Encoder:
+    """An untrained encoder of the same architecture and initialisation as BiGAN's E (eval mode): the
+    baseline a learned representation must beat."""
+    gen_state = torch.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        return init_dcgan(Encoder(cfg.image_size, cfg.z_dim, cfg.e_width)).eval()
+    finally:
+        torch.set_rng_state(gen_state)
+
+
 @torch.no_grad()
 def evaluate(G: Generator, E: Encoder, classifier=None) -> dict:
     """Notebook 16's numbers on the held-out digits: ``reconstruction_class`` (share of G(E(x)) that the
     course's classifier reads as x's digit), ``encoder_1nn`` (1-nearest-neighbour accuracy of E(x)
     of test digits against E of the training digits: how well E's codes separate the classes, the
-    BiGAN paper's test of its encoder) and ``pixel_1nn`` (the same on raw pixels, for reference)."""
+    BiGAN paper's test of its encoder), ``pixel_1nn`` (the same on raw pixels, for reference),
+    ``encoder_probe`` (:func:`linear_probe` on E's codes), and ``random{0,1,2}_1nn`` /
+    ``random{0,1,2}_probe``: the same two tests for untrained encoders of the same architecture."""
     from ..data import Digits
     from ..metrics import classifier_probs, nearest_neighbours
 
@@ -231,9 +269,19 @@ def evaluate(G: Generator, E: Encoder, classifier=None) -> dict:
         E.train(was)
     nn_code = nearest_neighbours(codes_test, codes_train).indices[:, 0]
     nn_pixel = nearest_neighbours(test.images, train_set.images).indices[:, 0]
-    return {"reconstruction_class": round(float((pred == test.labels).float().mean()), 4),
-            "encoder_1nn": round(float((train_set.labels[nn_code] == test.labels).float().mean()), 4),
-            "pixel_1nn": round(float((train_set.labels[nn_pixel] == test.labels).float().mean()), 4)}
+    out = {"reconstruction_class": round(float((pred == test.labels).float().mean()), 4),
+           "encoder_1nn": round(float((train_set.labels[nn_code] == test.labels).float().mean()), 4),
+           "pixel_1nn": round(float((train_set.labels[nn_pixel] == test.labels).float().mean()), 4),
+           "encoder_probe": round(linear_probe(codes_train, train_set.labels, codes_test, test.labels), 4)}
+    # the same two tests on three untrained encoders of E's architecture (seeds 0, 1, 2)
+    cfg = BiGANConfig(image_size=E.image_size, z_dim=E.z_dim, e_width=E.trunk[0].out_channels)
+    for seed in range(3):
+        R = random_encoder(cfg, seed)
+        r_train, r_test = R(train_set.images), R(test.images)
+        nn_r = nearest_neighbours(r_test, r_train).indices[:, 0]
+        out[f"random{seed}_1nn"] = round(float((train_set.labels[nn_r] == test.labels).float().mean()), 4)
+        out[f"random{seed}_probe"] = round(linear_probe(r_train, train_set.labels, r_test, test.labels), 4)
+    return out
 
 
 def load_pretrained() -> tuple[Generator, Encoder, BiGANConfig, dict]:

@@ -108,6 +108,14 @@ def test_bad_input_is_named():
         model.optimize_parameters(torch.zeros(2, 3, 16, 16), _captions(2))
     with pytest.raises(ValueError, match="sketch"):
         model.G2(torch.zeros(2, 3, 16, 16), torch.zeros(2, 8))
+    with pytest.raises(ValueError, match="captions"):
+        model.optimize_parameters(torch.zeros(3, 3, 32, 32), _captions(2))
+    with pytest.raises(ValueError, match="phi"):
+        model.D2(torch.zeros(2, 3, 32, 32), torch.zeros(3, 8))
+    with pytest.raises(ValueError, match="phi"):
+        model.G1(torch.zeros(2, 4), torch.zeros(2, 5))
+    with pytest.raises(TypeError, match="text"):
+        sg.sample(None, model.G1, model.G2, _captions(2))
 
 
 def test_recipe_is_registered():

@@ -220,3 +220,11 @@ def test_linear_probe_separates_separable_features_and_not_noise():
     noise = torch.randn(200, 4, generator=g)
     assert bigan.linear_probe(good[:100], labels[:100], good[100:], labels[100:]) == 1.0
     assert bigan.linear_probe(noise[:100], labels[:100], noise[100:], labels[100:]) < 0.5
+
+
+def test_linear_probe_bad_labels_are_named():
+    feats = torch.randn(10, 3)
+    with pytest.raises(ValueError, match="train_labels"):
+        bigan.linear_probe(feats, torch.zeros(9, dtype=torch.long), feats, torch.zeros(10, dtype=torch.long))
+    with pytest.raises(ValueError, match="test_labels"):
+        bigan.linear_probe(feats, torch.zeros(10, dtype=torch.long), feats, torch.zeros(10))

@@ -218,6 +218,10 @@ def linear_probe(train_features: torch.Tensor, train_labels: torch.Tensor, test_
     Berkeley CS294-158's homework)."""
     V.tensor(train_features, "train_features", ndim=2)
     V.tensor(test_features, "test_features", ndim=2, last_dim=train_features.shape[1])
+    for feats, labels, name in ((train_features, train_labels, "train_labels"), (test_features, test_labels, "test_labels")):
+        if not isinstance(labels, torch.Tensor) or labels.is_floating_point() or labels.shape != feats.shape[:1]:
+            raise ValueError(f"{name}: expected integer class labels, one per feature row ({feats.shape[0]}), "
+                             f"got {tuple(getattr(labels, 'shape', ()))}")
     mean, std = train_features.mean(0), train_features.std(0) + 1e-6
     a, b = (train_features - mean) / std, (test_features - mean) / std
     gen = torch.Generator().manual_seed(seed)

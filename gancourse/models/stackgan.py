@@ -171,6 +171,7 @@ class StageIGenerator(nn.Module):
 
     def forward(self, z: torch.Tensor, phi: torch.Tensor, generator: torch.Generator | None = None):
         V.tensor(z, "z", ndim=2, last_dim=self.z_dim)
+        _check_phi(phi, z.shape[0], self.ca.fc.in_features)
         c_hat, mu, logvar = self.ca(phi, generator)
         h = self.fc(torch.cat([z, c_hat], dim=1)).view(z.shape[0], 4 * self.width, 4, 4)
         return self.to_rgb(self.up(h)), mu, logvar
@@ -218,6 +219,7 @@ class StageIIGenerator(nn.Module):
         V.images(sketch, "sketch", channels=3)
         if sketch.shape[-1] != self.stage1_size:
             raise ValueError(f"sketch: expected {self.stage1_size}x{self.stage1_size} images, got shape {tuple(sketch.shape)}")
+        _check_phi(phi, sketch.shape[0], self.ca.fc.in_features)
         c_hat, mu, logvar = self.ca(phi, generator)
         h = self.encode(sketch)
         h = self.joint(torch.cat([h, c_hat[:, :, None, None].expand(-1, -1, *h.shape[-2:])], dim=1))
@@ -249,9 +251,17 @@ class MatchingDiscriminator(nn.Module):
         V.images(x, "x", channels=3)
         if x.shape[-1] != self.size:
             raise ValueError(f"x: expected {self.size}x{self.size} images, got shape {tuple(x.shape)}")
+        _check_phi(phi, x.shape[0], self.text[0].in_features)
         h = self.image(x)
         t = self.text(phi)[:, :, None, None].expand(-1, -1, *h.shape[-2:])
         return self.joint(torch.cat([h, t], dim=1)).reshape(-1)
+
+
+def _check_phi(phi, n: int, text_dim: int) -> None:
+    """φ_t must be (n, text_dim): one embedding per image (or noise vector)."""
+    V.tensor(phi, "phi", ndim=2, last_dim=text_dim)
+    if phi.shape[0] != n:
+        raise ValueError(f"phi: expected one embedding per image ({n}), got {phi.shape[0]}")
 
 
 def _power_of_two(value, name: str, minimum: int) -> int:
@@ -367,7 +377,9 @@ class StackGAN:
         V.images(real, "real", channels=3)
         if real.shape[-1] != self.cfg.image_size:
             raise ValueError(f"real: expected {self.cfg.image_size}x{self.cfg.image_size} images, got shape {tuple(real.shape)}")
-        phi = self.text(_check_captions(captions))
+        if _check_captions(captions).shape[0] != real.shape[0]:
+            raise ValueError(f"captions: expected one caption per image ({real.shape[0]}), got {captions.shape[0]}")
+        phi = self.text(captions)
         phi_wrong = self.text(wrong_captions(captions))
         x = real.to(self.device)
         n = x.shape[0]
@@ -405,6 +417,8 @@ def sample(text: TextEncoder, G1: StageIGenerator, G2: StageIIGenerator, caption
     ĉ drawn in each stage. Eval mode, modes restored; returns ``(s1, s2)`` on the CPU."""
     if not isinstance(G1, StageIGenerator) or not isinstance(G2, StageIIGenerator):
         raise TypeError("G1, G2: expected a StageIGenerator and a StageIIGenerator")
+    if not isinstance(text, TextEncoder):
+        raise TypeError(f"text: expected a stackgan.TextEncoder, got {type(text).__name__}")
     captions = _check_captions(captions)
     device = next(G1.parameters()).device
     modes = [(m, m.training) for m in (G1, G2)]

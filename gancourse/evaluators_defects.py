@@ -111,12 +111,13 @@ def _check_labelled(images, labels, n_classes: int = N_CLASSES) -> None:
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 1500, batch_size: int = 64,
                      lr: float = 2e-3, width: int = 16, seed: int = 0, device="cpu", progress: bool = True,
-                     balanced: bool = True, checkpoint=None, resume: bool = False, desc: str = "defect classifier"):
+                     balanced: bool = True, checkpoint=None, resume: bool = False, desc: str = "defect classifier",
+                     augmentation: bool = True):
     """Train a fresh :class:`DefectClassifier` on ``images`` (N, 1, H, W) and ``labels`` (N,);
     return ``(classifier, history)``.
 
-    Cross-entropy, :func:`augment`, Adam with a cosine decay to 0, ``steps`` batches of
-    ``batch_size``. ``balanced=True`` draws every batch with equal shares of the classes present
+    Cross-entropy, :func:`augment` (classic augmentation; ``augmentation=False`` trains on the
+    images as they are), Adam with a cosine decay to 0, ``steps`` batches of ``batch_size``. ``balanced=True`` draws every batch with equal shares of the classes present
     (so that 10 real cracks among 200 normal crops are not drowned); otherwise uniformly.
     """
     from .runtime import seed_everything
@@ -126,6 +127,8 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 15
     steps = V.positive_int(steps, "steps")
     batch_size = V.positive_int(batch_size, "batch_size")
     lr = V.positive_float(lr, "lr")
+    if not isinstance(augmentation, bool):
+        raise TypeError(f"augmentation: expected a bool, got {type(augmentation).__name__}")
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     net = DefectClassifier(width).to(device)
@@ -137,7 +140,8 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 15
 
     def step(i):
         idx = torch.multinomial(weights, batch_size, replacement=True, generator=gen)
-        x, y = augment(images[idx], gen).to(device), labels[idx].to(device)
+        x = augment(images[idx], gen) if augmentation else images[idx]
+        x, y = x.to(device), labels[idx].to(device)
         loss = F.cross_entropy(net(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -134,9 +134,54 @@ def test_generator_loss_is_the_weighted_sum_of_its_terms():
     finally:
         torch.Tensor.backward = original
     expected = (out["G_adv"] + cfg.lambda_cls_fake * out["G_cls"] + cfg.lambda_rec * out["G_rec"]
-                + cfg.lambda_sd_cyc * out["G_sd_cyc"] + cfg.lambda_sd_con * out["G_sd_con"])
+                + cfg.lambda_sd_cyc * out["G_sd_cyc"] + cfg.lambda_sd_con * out["G_sd_con"]
+                + cfg.lambda_place * out["G_place"] + cfg.lambda_div * out["G_div"])
     assert captured["total"] == pytest.approx(float(expected.detach()), rel=1e-5)
-    assert float(out["G_sd_con"].detach()) > 0
+    assert float(out["G_sd_con"].detach()) > 0 and float(out["G_div"].detach()) > 0
+
+
+def test_random_regions_cover_a_share_of_the_image_and_vary():
+    r = DG.random_regions(200, 32, torch.Generator().manual_seed(0))
+    assert r.shape == (200, 32, 32) and r.dtype == torch.bool
+    area = r.float().mean((1, 2))
+    assert 0.1 < float(area.min()) and float(area.max()) < 0.45      # sides 0.4-0.65 of the image
+    cover = r.float().mean(0)
+    assert min(float(cover[:16, :16].mean()), float(cover[16:, 16:].mean()), float(cover[:16, 16:].mean())) > 0.1
+    with pytest.raises(ValueError, match="side"):
+        DG.random_regions(2, 32, side=(0.7, 0.4))
+
+
+def test_spatial_targets_ask_for_a_defect_only_inside_the_region():
+    model = DG.DefectGAN(tiny_cfg(spatial_share=1.0))
+    labels = torch.tensor([0, 0, 1, 2])
+    model.set_input(images(4), labels)
+    A = model.A_trg
+    assert torch.equal(A.sum(1), torch.ones(4, 16, 16))                          # one-hot per pixel
+    for i in (0, 1):                                                             # defacements: a region
+        asked = A[i, 1:].sum(0)
+        assert 0 < float(asked.mean()) < 1
+        assert torch.equal(A[i, model.label_trg[i]], asked)                      # of the target class
+    assert torch.equal(A[2:, 0], torch.ones(2, 16, 16))                          # restorations: normal
+
+
+def test_control_losses_place_and_diversity():
+    torch.manual_seed(0)
+    G = DG.build_generator(tiny_cfg())
+    x = images(3)
+    region = torch.zeros(3, 16, 16, dtype=torch.long)
+    region[:, :8] = 1
+    A = DG.control_map(region * 2, 4)
+    place, div = DG.control_losses(G, x, A, torch.tensor([2, 2, 2]))
+    assert 0 < float(place.detach()) < 1 and float(div.detach()) > 0
+    place.backward()                                  # the placement term reaches G
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in G.parameters())
+    zero_place, zero_div = DG.control_losses(G, x, A, torch.zeros(3, dtype=torch.long))
+    assert float(zero_place.detach()) == 0 and float(zero_div.detach()) == 0         # restorations only: no term
+    no_noise = DG.build_generator(tiny_cfg(noise=False))
+    _, div_fixed = DG.control_losses(no_noise, x, A, torch.tensor([2, 2, 2]), diversity_target=0.05)
+    assert float(div_fixed.detach()) == pytest.approx(0.05)                     # identical draws: the whole hinge
+    _, div_met = DG.control_losses(G, x, A, torch.tensor([2, 2, 2]), diversity_target=0.0)
+    assert float(div_met.detach()) == 0                                         # target reached: no push
 
 
 def test_learning_rate_decays_linearly_to_lr_end():
@@ -193,7 +238,11 @@ def test_evaluate_reports_every_measure_in_range():
     G = DG.build_generator(tiny_cfg())
     scores = DG.evaluate(G, Defects(3, 16, "test"), classifier=DefectClassifier(width=4))
     assert set(scores) >= {"class_accuracy", "class_accuracy_per_class", "change_outside_mask", "change_all",
-                           "mask_area", "restored_normal", "restore_l1_outside", "restore_l1_inside", "diversity"}
+                           "mask_area", "restored_normal", "restore_l1_outside", "restore_l1_inside", "diversity",
+                           "real_variation", "placement_inside", "placement_inside_uniform",
+                           "placement_class_accuracy", "placement_region_area"}
+    assert 0 <= scores["placement_inside"] <= 1 and 0 < scores["placement_region_area"] < 1
+    assert scores["real_variation"] > 0.2             # two real defects on one crop differ where they lie
     assert 0 <= scores["class_accuracy"] <= 1 and len(scores["class_accuracy_per_class"]) == 3
     assert scores["change_all"] >= 0 and G.training, "G goes back to the mode it was in"
     with pytest.raises(TypeError, match="test"):
@@ -221,3 +270,18 @@ def test_shipped_model_meets_the_issue_targets():
     scores = DG.evaluate(G, Defects(100, cfg.size, "test"))
     assert scores["class_accuracy"] >= 0.85, scores
     assert scores["change_outside_mask"] < 0.02 and scores["change_outside_mask_50"] < 0.02, scores
+
+
+def test_placement_scores_a_generator_that_paints_only_where_asked():
+    """A stand-in G whose mask is exactly the requested region: all of its mass is inside."""
+    from gancourse.evaluators_defects import DefectClassifier
+
+    class Obedient(DG.DefectGenerator):
+        def forward(self, x, A, noise=None):
+            mask = 1 - A[:, :1]
+            return DG.compose(x, torch.ones_like(x), mask), torch.ones_like(x), mask
+
+    G = Obedient(**{k: v for k, v in dict(channels=1, n_domains=4, ngf=4, n_res=0, spade_hidden=4).items()})
+    out = DG.placement(G, images(5), DefectClassifier(width=4), n=40, seed=0)
+    assert out["placement_inside"] == pytest.approx(1.0)
+    assert out["placement_inside_uniform"] == pytest.approx(out["placement_region_area"], rel=1e-5)

@@ -78,6 +78,10 @@ def test_classifier_shapes_augment_and_bad_input():
         net(torch.rand(1, 1, 4, 4))
     with pytest.raises(ValueError, match="labels"):
         train_classifier(x, torch.zeros(4, dtype=torch.long), steps=1, progress=False)
+    with pytest.raises(TypeError, match="augmentation"):
+        train_classifier(x, torch.zeros(5, dtype=torch.long), steps=1, progress=False, augmentation="yes")
+    a, _ = train_classifier(x, torch.arange(5) % 4, steps=2, progress=False, augmentation=False, width=4)
+    assert a.predict(x).shape == (5,)
     with pytest.raises(ValueError, match="classes"):
         accuracy(net, x, torch.full((5,), 7))
     with pytest.raises(TypeError, match="classifier"):
@@ -92,3 +96,18 @@ def test_a_short_training_learns_the_easy_classes_and_per_class_accuracy_agrees(
     per = per_class_accuracy(net, small.images, small.labels)
     assert acc > 0.4
     assert float(per.mean()) == pytest.approx(acc, abs=1e-6), "balanced classes: mean of per-class = overall"
+
+
+def test_paint_draws_new_defects_of_a_class_on_given_crops():
+    from gancourse.data.defects import paint
+
+    clean = Defects(4, 32, "test").clean[:4]
+    a, ma = paint(clean, 3, seed=1)
+    b, mb = paint(clean, 3, seed=2)
+    assert a.shape == clean.shape and ma.shape == clean.shape and a.min() >= -1 and a.max() <= 1
+    assert torch.equal(a, paint(clean, 3, seed=1)[0])                      # a seed, the same defects
+    assert not torch.equal(ma, mb)                                          # another seed, others
+    outside = (ma == 0).expand_as(a)
+    assert torch.equal(a[outside], clean[outside])                          # only the defect's pixels move
+    with pytest.raises(ValueError, match="kind"):
+        paint(clean, 0)

@@ -219,6 +219,36 @@ def _appearance(kind: int, clean: torch.Tensor, extra: dict, g: torch.Generator)
 # The dataset
 # ------------------------------------------------------------------------------------------------
 
+def _paint(clean: torch.Tensor, kind: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """One random defect of class ``kind`` on each clean crop (n, 1, size, size) in [0, 1]:
+    (images, masks), drawn at twice the size and shrunk."""
+    n, size = clean.shape[0], clean.shape[-1]
+    alpha, extra = _SHAPES[kind](n, size * SUPERSAMPLE, g)
+    alpha = F.avg_pool2d(alpha.unsqueeze(1), SUPERSAMPLE)              # (n, 1, size, size)
+    look = _appearance(kind, clean, extra, g)
+    return (clean * (1 - alpha) + look.clamp(0, 1) * alpha).clamp(0, 1), alpha
+
+
+def paint(clean: torch.Tensor, kind: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paint one new random defect of class ``kind`` (1 = scratch, 2 = spot, 3 = crack) on each
+    crop of ``clean`` (N, 1, H, W) in [-1, 1], by the dataset's own process. Returns ``(images,
+    masks)``: images in [-1, 1], masks (N, 1, H, W) opacity in [0, 1]. Two seeds give two different
+    real defects of the same class on the same surface: the variation a defect synthesiser should
+    reach (notebook 14)."""
+    V.images(clean, "clean", channels=1)
+    if isinstance(kind, bool) or not isinstance(kind, int) or kind not in _SHAPES:
+        raise ValueError(f"kind: expected a defect class in {sorted(_SHAPES)} (scratch, spot, crack), got {kind!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    g = torch.Generator().manual_seed(seed)
+    images, masks = [], []
+    for start in range(0, clean.shape[0], _CHUNK):
+        im, m = _paint((clean[start:start + _CHUNK] + 1) / 2, kind, g)
+        images.append(im * 2 - 1)
+        masks.append(m)
+    return torch.cat(images), torch.cat(masks)
+
+
 def _check_args(n_per_class, size, split, seed) -> None:
     V.positive_int(n_per_class, "n_per_class")
     if isinstance(size, bool) or not isinstance(size, int):
@@ -249,11 +279,7 @@ def make_defects(n_per_class: int, size: int = 32, split: str = "train", seed: i
         idx = (labels == kind).nonzero().flatten()
         for start in range(0, idx.numel(), _CHUNK):
             chunk = idx[start:start + _CHUNK]
-            alpha, extra = draw(chunk.numel(), s, g)
-            alpha = F.avg_pool2d(alpha.unsqueeze(1), SUPERSAMPLE)              # (n, 1, size, size)
-            look = _appearance(kind, clean[chunk], {k: v for k, v in extra.items()}, g)
-            images[chunk] = (clean[chunk] * (1 - alpha) + look.clamp(0, 1) * alpha).clamp(0, 1)
-            masks[chunk] = alpha
+            images[chunk], masks[chunk] = _paint(clean[chunk], kind, g)
     return {"images": images * 2 - 1, "labels": labels, "masks": masks, "clean": clean * 2 - 1,
             "textures": textures}
 
@@ -297,4 +323,4 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "make_defects"]
+__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "make_defects", "paint"]

@@ -19,12 +19,17 @@ it is). Wherever m = 0 the input passes through untouched, so everything outside
 kept by construction, not by a loss.
 
 **The spatial & categorical control map** A (N, C, H, W), C = K + 1 domains, tells G what to do
-where: during training A is a one-hot target domain repeated over the image (constant); at
-inference it may vary in space (normal here, crack there), and G, which reads A through SPADE
-layers in its decoder (:class:`gancourse.nn.spade.ResBlock`), paints the requested class where the
-map asks for it. **Noise** ξ ~ N(0, 1), one map per decoder level scaled by learned per-channel
-weights (StyleGAN's noise inputs, Karras et al. 2019), gives stochastic variation: the same n and
-A with new noise give another defect.
+where: a one-hot domain per pixel, read by SPADE layers in G's decoder
+(:class:`gancourse.nn.spade.ResBlock`). In the paper's training A is the target domain repeated
+over the image; at inference it may vary in space (normal here, crack there). **Noise** ξ ~ N(0, 1),
+one map per decoder level scaled by learned per-channel weights (StyleGAN's noise inputs, Karras
+et al. 2019), is meant to give stochastic variation: the same n and A with new noise, another defect.
+
+Neither happens by itself: trained only on constant maps, G does not follow a map that varies in
+space, and nothing in L_G rewards using the noise. The course therefore adds two terms
+(:func:`control_losses`, weights ``lambda_place`` and ``lambda_div``): a share ``spatial_share``
+of the defacements ask for their defect inside a random region (:func:`random_regions`) with a
+penalty on the mask outside it, and a hinge that asks two noise draws for different results.
 
 **Losses** (the paper's method section: its L_D and L_G). With D = (D_src, D_cls), real images x of
 domain c', target domain c, the first translation x' = G(x, A_c) with mask m₁ and the way back
@@ -87,6 +92,11 @@ class DefectGANConfig:
     lambda_sd_con: float = 1.0
     lambda_gp: float = 10.0
     n_critic: int = 5
+    # The course's additions (not in the paper's L_G): see control_losses
+    spatial_share: float = 0.75   # share of defacements trained with a random region in A (the rest: constant)
+    lambda_place: float = 10.0    # mask outside the requested region
+    lambda_div: float = 10.0      # two noise draws' images closer than diversity_target
+    diversity_target: float = 0.03  # mean |x'(ξ₁) − x'(ξ₂)| to reach (two real defects: about 0.05)
     lr: float = 2e-4
     lr_end: float = 1e-6          # reached linearly at the last iteration
     beta1: float = 0.5
@@ -111,8 +121,12 @@ class DefectGANConfig:
         for name in ("noise", "composition"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name}: expected a bool, got {type(getattr(self, name)).__name__}")
-        for name in ("lambda_cls_real", "lambda_cls_fake", "lambda_rec", "lambda_sd_cyc", "lambda_sd_con", "lambda_gp"):
+        for name in ("lambda_cls_real", "lambda_cls_fake", "lambda_rec", "lambda_sd_cyc", "lambda_sd_con", "lambda_gp",
+                     "lambda_place", "lambda_div", "diversity_target"):
             setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
+        if isinstance(self.spatial_share, bool) or not isinstance(self.spatial_share, (int, float)) \
+                or not 0 <= self.spatial_share <= 1:
+            raise ValueError(f"spatial_share: expected a share in [0, 1], got {self.spatial_share!r}")
         self.lr = V.positive_float(self.lr, "lr")
         self.lr_end = V.positive_float(self.lr_end, "lr_end", allow_zero=True)
         if self.lr_end > self.lr:
@@ -150,6 +164,29 @@ def control_map(domains: torch.Tensor, n_domains: int, size: int | None = None) 
     return one_hot(domains, n_domains)
 
 
+def random_regions(n: int, size: int, generator: torch.Generator | None = None,
+                   side: tuple[float, float] = (0.4, 0.65)) -> torch.Tensor:
+    """``n`` random regions (N, size, size) bool where a defect may go: half axis-aligned rectangles,
+    half ellipses, each side (or diameter) a uniform share ``side`` of the image, anywhere inside it.
+    Training shows G control maps with such regions (the rest of the map says "normal"); the same
+    distribution gives the held-out placements that measure whether G follows them."""
+    n = V.positive_int(n, "n")
+    size = V.positive_int(size, "size")
+    lo, hi = side
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"side: expected shares 0 < low <= high <= 1, got {side!r}")
+    u = torch.rand(n, 6, generator=generator)
+    h, w = (lo + (hi - lo) * u[:, 0]) * size, (lo + (hi - lo) * u[:, 1]) * size
+    top, left = u[:, 2] * (size - h), u[:, 3] * (size - w)
+    c = torch.arange(size, dtype=torch.float32) + 0.5
+    rows, cols = c.view(1, -1, 1), c.view(1, 1, -1)
+    cy, cx = (top + h / 2).view(-1, 1, 1), (left + w / 2).view(-1, 1, 1)
+    ry, rx = (h / 2).view(-1, 1, 1), (w / 2).view(-1, 1, 1)
+    box = ((rows - cy).abs() <= ry) & ((cols - cx).abs() <= rx)
+    ellipse = ((rows - cy) / ry) ** 2 + ((cols - cx) / rx) ** 2 <= 1
+    return torch.where((u[:, 4] < 0.5).view(-1, 1, 1), box, ellipse)
+
+
 def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Layer-wise composition (Defect-GAN's d = n ⊙ (1 − m) + f ⊙ m): background ⊙ (1 − m) + foreground ⊙ m.
 
@@ -170,13 +207,16 @@ def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tens
 
 class NoiseInjection(nn.Module):
     """h + w ⊙ ξ: one N(0, 1) map ξ (N, 1, H, W) per sample, scaled by a learned weight per channel
-    (StyleGAN's noise inputs, Karras et al. 2019, initialised to zero as there). ``noise`` may be
-    given (for reproducible samples); otherwise it is drawn from torch's global generator."""
+    (StyleGAN's noise inputs, Karras et al. 2019). StyleGAN starts the weights at zero; here they
+    start at ``init`` = 0.1, because at zero two noise draws give identical images and the
+    mode-seeking term of :func:`control_losses` (a function of their difference) has no gradient
+    to start from. ``noise`` may be given (for reproducible samples); otherwise it is drawn from
+    torch's global generator."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, init: float = 0.1):
         super().__init__()
         self.channels = V.positive_int(channels, "channels")
-        self.weight = nn.Parameter(torch.zeros(1, self.channels, 1, 1))
+        self.weight = nn.Parameter(torch.full((1, self.channels, 1, 1), float(init)))
 
     def forward(self, h: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
         V.images(h, "h", channels=self.channels)
@@ -339,8 +379,14 @@ class DefectGAN:
             raise ValueError(f"labels: expected {x.shape[0]} labels, got {labels.shape[0]}")
         self.real = x.to(self.device)
         self.label_org = labels.to(self.device)
-        self.label_trg = targets_for(labels, self.cfg.n_domains, self.targets_generator).to(self.device)
-        self.A_org, self.A_trg = self.control(self.label_org), self.control(self.label_trg)
+        label_trg = targets_for(labels, self.cfg.n_domains, self.targets_generator)
+        self.label_trg = label_trg.to(self.device)
+        # a share of the defacements ask for their defect inside a random region only
+        spatial = (labels == 0) & (torch.rand(labels.shape, generator=self.targets_generator) < self.cfg.spatial_share)
+        region = random_regions(labels.shape[0], self.cfg.size, self.targets_generator)
+        region = torch.where(spatial.view(-1, 1, 1), region, torch.ones_like(region))
+        domains = label_trg.view(-1, 1, 1) * region
+        self.A_org, self.A_trg = self.control(self.label_org), self.control(domains.to(self.device))
 
     def backward_D(self) -> dict:
         """L_D = E D_src(x') − E D_src(x) + λ_gp·GP + λ_cls^r·CE(D_cls(x), c')."""
@@ -356,10 +402,17 @@ class DefectGAN:
         return {"D_adv": adv, "D_gp": gp, "D_cls": cls}
 
     def backward_G(self) -> dict:
-        """G's loss (:func:`generator_loss`, or the one given to the constructor), backpropagated."""
-        total, out = self.g_loss(self.G, self.D, self.real, self.A_org, self.A_trg, self.label_trg, self.cfg)
+        """The paper's L_G (:func:`generator_loss`, or the one given to the constructor) plus the
+        course's control terms (:func:`control_losses`), backpropagated."""
+        cfg = self.cfg
+        total, out = self.g_loss(self.G, self.D, self.real, self.A_org, self.A_trg, self.label_trg, cfg)
+        out = dict(out)
+        if cfg.lambda_place or cfg.lambda_div:
+            place, div = control_losses(self.G, self.real, self.A_trg, self.label_trg, cfg.diversity_target)
+            total = total + cfg.lambda_place * place + cfg.lambda_div * div
+            out.update(G_place=place, G_div=div)
         total.backward()
-        return dict(out)
+        return out
 
     def optimize_parameters(self, step: int) -> dict:
         """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""
@@ -403,6 +456,32 @@ def generator_loss(G, D, x, A_org, A_trg, label_trg, cfg: DefectGANConfig):
     total = (out["G_adv"] + cfg.lambda_cls_fake * out["G_cls"] + cfg.lambda_rec * out["G_rec"]
              + cfg.lambda_sd_cyc * out["G_sd_cyc"] + cfg.lambda_sd_con * out["G_sd_con"])
     return total, out
+
+
+def control_losses(G, x, A_trg, label_trg, diversity_target: float = 0.03):
+    """The course's two additions to L_G, on the defacements of a batch (rows with ``label_trg`` > 0):
+    G is run twice on them with independent noise, x'ᵢ, mᵢ = G(x, A_trg, ξᵢ), i = 1, 2. Returns
+    ``(place, div)``:
+
+    * place = E[m · 1(A says normal)], the mask where the control map asks for no defect. With constant
+      maps (all of training in the paper) it is zero; with a region in A it ties m to the region;
+    * div = max(0, τ − E|x'₁ − x'₂|), τ = ``diversity_target``: two noise draws must give different
+      defects. A hinge, not mode seeking's unbounded 1 / E|x'₁ − x'₂| (Mao et al. 2019): it stops
+      pushing once the images differ by τ on average, so that G is not paid to repaint the texture
+      with noise.
+
+    x (N, C, S, S), A_trg (N, D, S, S), label_trg (N,). Zero tensors if the batch has no defacement."""
+    rows = label_trg > 0
+    if not bool(rows.any()):
+        zero = x.new_zeros(())
+        return zero, zero
+    x, A = x[rows], A_trg[rows]
+    out1, _, m1 = G(x, A)
+    out2, _, m2 = G(x, A)
+    normal = A[:, :1]
+    place = 0.5 * ((m1 * normal).mean() + (m2 * normal).mean())
+    div = F.relu(diversity_target - (out1 - out2).abs().mean())
+    return place, div
 
 
 # ------------------------------------------------------------------------------------------------
@@ -495,12 +574,13 @@ def apply(G: DefectGenerator, x: torch.Tensor, domains: torch.Tensor, seed: int 
     A = control_map(domains, G.n_domains, x.shape[-1])
     g = torch.Generator().manual_seed(int(seed)) if seed is not None else None
     device = next(G.parameters()).device
+    # all the noise first, so that a sample does not depend on the batch it is computed in
+    noise = None if g is None else [torch.randn(s, generator=g) for s in G.noise_shapes(x.shape[0], x.shape[-1])]
     outs = []
     for i in range(0, x.shape[0], batch_size):
         xb, Ab = x[i:i + batch_size], A[i:i + batch_size]
-        noise = None if g is None else [torch.randn(s, generator=g).to(device)
-                                        for s in G.noise_shapes(xb.shape[0], xb.shape[-1])]
-        outs.append([t.cpu() for t in G(xb.to(device), Ab.to(device), noise)])
+        nb = None if noise is None else [z[i:i + batch_size].to(device) for z in noise]
+        outs.append([t.cpu() for t in G(xb.to(device), Ab.to(device), nb)])
     return tuple(torch.cat([o[k] for o in outs]) for k in range(3))
 
 
@@ -523,7 +603,8 @@ def change_outside(before: torch.Tensor, after: torch.Tensor, region: torch.Tens
 
 
 @torch.no_grad()
-def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold: float = 0.1) -> dict:
+def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold: float = 0.1,
+             n_placements: int = 300) -> dict:
     """Defacement, restoration and diversity on a test split (:class:`gancourse.data.defects.Defects`).
 
     * ``class_accuracy`` (and per class): every normal test crop is defaced towards each defect class
@@ -537,12 +618,18 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
       m > ``threshold``;
     * ``restored_normal``: share of real test defects that the judge reads as normal after restoration,
       ``restore_l1_outside`` / ``restore_l1_inside``: mean |n̂ − clean| outside / inside the true mask;
-    * ``diversity``: mean |d(ξ₁) − d(ξ₂)| inside the masks, for two noise draws.
+    * ``diversity``: mean |d(ξ₁) − d(ξ₂)| inside the masks (m > ``threshold`` in either), for two
+      noise draws; ``real_variation``: the same measure for two real defects of the same class painted
+      on the same normal crops by the dataset's process (:func:`gancourse.data.defects.paint`);
+    * placement (:func:`placement`, ``n_placements`` random regions on the normal test crops):
+      ``placement_inside``, the share of the mask's mass inside the requested region;
+      ``placement_inside_uniform``, the same share when the map asks for the class everywhere (what
+      chance placement gives); ``placement_class_accuracy``; ``placement_region_area``.
 
     A generator without the layer-wise composition repaints every pixel: there is no outside of the
     mask, and the two ``change_outside_mask`` numbers are NaN (``change_all`` is the one to read).
     """
-    from ..data.defects import Defects
+    from ..data.defects import Defects, paint
     from ..evaluators_defects import defect_classifier
 
     if not isinstance(G, DefectGenerator):
@@ -563,8 +650,15 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
         d2, _, m2 = apply(G, x, targets, seed=seed + 1)
         defects = test.labels != 0
         restored, _, _ = apply(G, test.images[defects], torch.zeros(int(defects.sum()), dtype=torch.long), seed=seed)
+        placed = placement(G, normal, clf, n_placements, seed=seed)
     finally:
         G.train(was_training)
+    c = test.clean[test.labels == 0]
+    real_variation = []
+    for kind in range(1, k + 1):
+        (a, ma), (b, mb) = paint(c, kind, seed=2 * seed + 1), paint(c, kind, seed=2 * seed + 2)
+        union = (ma > threshold) | (mb > threshold)
+        real_variation.append(float((a - b).abs()[union].mean()))
     pred = clf.predict(d)
     per_class = [float((pred[targets == c] == c).float().mean()) for c in range(1, k + 1)]
     region = m > threshold
@@ -585,7 +679,33 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
         "restore_l1_outside": change_outside(test.clean[defects], restored, true_mask),
         "restore_l1_inside": float((restored - test.clean[defects]).abs()[true_mask].mean()),
         "diversity": float((d - d2).abs()[inside].mean()) if inside.any() else 0.0,
+        "real_variation": sum(real_variation) / len(real_variation),
+        **placed,
     }
+
+
+@torch.no_grad()
+def placement(G: DefectGenerator, normal: torch.Tensor, classifier, n: int = 300, seed: int = 0) -> dict:
+    """Does G put the defect where the control map asks? ``n`` placements: a normal crop drawn from
+    ``normal`` (M, C, S, S), a defect class and a region from :func:`random_regions`, all from ``seed``.
+    A asks for the class inside the region and for "normal" outside. Returns the share of the mask's
+    mass Σ m·1(region) / Σ m (``placement_inside``), the same share for a constant map asking for the
+    class everywhere (``placement_inside_uniform``: chance placement scores about the region's area),
+    the share of the placed defects that ``classifier`` reads as the requested class
+    (``placement_class_accuracy``) and the regions' mean area (``placement_region_area``)."""
+    n = V.positive_int(n, "n")
+    V.images(normal, "normal", channels=G.channels)
+    g = torch.Generator().manual_seed(int(seed) + 1000)
+    canvas = normal[torch.randint(0, normal.shape[0], (n,), generator=g)]
+    region = random_regions(n, normal.shape[-1], g)
+    cls = torch.randint(1, G.n_domains, (n,), generator=g)
+    d, _, m = apply(G, canvas, cls.view(-1, 1, 1) * region, seed=seed)
+    _, _, m_uniform = apply(G, canvas, cls, seed=seed)
+    r = region.unsqueeze(1).float()
+    return {"placement_inside": float((m * r).sum() / m.sum().clamp(min=1e-8)),
+            "placement_inside_uniform": float((m_uniform * r).sum() / m_uniform.sum().clamp(min=1e-8)),
+            "placement_class_accuracy": float((classifier.predict(d) == cls).float().mean()),
+            "placement_region_area": float(r.mean())}
 
 
 PRETRAINED_NAME = "defectgan"

@@ -48,11 +48,12 @@ a defect image is restored towards normal, and each goes back to its own domain 
 update per 5 D updates, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6:
 the paper's implementation details (Zhang et al. 2021, experiments section) as quoted in a public
 re-implementation's notes (github.com/jason2714/de-i2i-gan, README.md). The paper's PDF text was
-not available offline to check them against; λ_gp = 10 is WGAN-GP's and StarGAN's. The paper
+not available offline to check them against (the public record holds its abstract and
+introduction, not its implementation details); λ_gp = 10 is WGAN-GP's and StarGAN's. The paper
 trains on 128x128 crops with batch 4 for 500k iterations; the course: 32x32, batch 16, 15,000
-iterations (3,000 G updates, about 45 minutes on one CPU core) with widths of 32. Scale mattered:
-the same losses with widths of 16 and 6,000 iterations drew cracks the judge recognised only 31%
-of the time (notebook 14 gives both models' numbers).
+iterations (3,000 G updates, about 36 minutes on one CPU core) with widths of 32, and noise at the
+8x8 bottleneck only (``noise_levels = 1``): noise at full resolution, asked for variation, paints
+speckles and stripes instead of moving the defect.
 """
 from __future__ import annotations
 
@@ -82,6 +83,7 @@ class DefectGANConfig:
     n_res: int = 2                # residual blocks at the bottleneck
     spade_hidden: int = 32        # SPADE's shared layer (128 in SPADE)
     noise: bool = True            # noise inputs in the decoder (stochastic variation)
+    noise_levels: int = 1         # decoder levels, coarsest first, that get noise: 1 = the 8x8 bottleneck only
     composition: bool = True      # False: G's output is its foreground, a whole new image (no layer)
     ndf: int = 32                 # D's base width (StarGAN: 64)
     d_layers: int = 3             # stride-2 layers of the PatchGAN (StarGAN's D: 6 at 128 px)
@@ -109,7 +111,7 @@ class DefectGANConfig:
 
     def __post_init__(self):
         for name in ("channels", "ngf", "n_down", "spade_hidden", "ndf", "d_layers", "n_critic", "steps",
-                     "batch_size", "n_normal", "n_real_defects"):
+                     "batch_size", "n_normal", "n_real_defects", "noise_levels"):
             setattr(self, name, V.positive_int(getattr(self, name), name))
         self.n_domains = V.positive_int(self.n_domains, "n_domains", minimum=2)
         self.n_res = V.positive_int(self.n_res, "n_res", minimum=0)
@@ -118,6 +120,8 @@ class DefectGANConfig:
             raise ValueError(f"size: expected a multiple of 2^n_down = {2 ** self.n_down}, got {self.size}")
         if self.size < 2 ** (self.d_layers + 1):
             raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
+        if self.noise_levels > self.n_down + 1:
+            raise ValueError(f"noise_levels: expected at most n_down + 1 = {self.n_down + 1}, got {self.noise_levels}")
         for name in ("noise", "composition"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name}: expected a bool, got {type(getattr(self, name)).__name__}")
@@ -242,7 +246,7 @@ class DefectGenerator(nn.Module):
     """
 
     def __init__(self, channels: int = 1, n_domains: int = 4, ngf: int = 32, n_down: int = 2, n_res: int = 2,
-                 spade_hidden: int = 32, noise: bool = True, composition: bool = True):
+                 spade_hidden: int = 32, noise: bool = True, composition: bool = True, noise_levels: int | None = None):
         super().__init__()
         self.composition = bool(composition)
         self.channels = V.positive_int(channels, "channels")
@@ -251,6 +255,9 @@ class DefectGenerator(nn.Module):
         self.n_down = V.positive_int(n_down, "n_down")
         n_res = V.positive_int(n_res, "n_res", minimum=0)
         self.use_noise = bool(noise)
+        self.noise_levels = self.n_down + 1 if noise_levels is None else V.positive_int(noise_levels, "noise_levels")
+        if self.noise_levels > self.n_down + 1:
+            raise ValueError(f"noise_levels: expected at most n_down + 1 = {self.n_down + 1}, got {noise_levels}")
         w = [ngf * 2 ** k for k in range(self.n_down + 1)]           # widths at S, S/2, ..., S/2^n_down
         self.widths = w
         self.stem = nn.Sequential(nn.Conv2d(self.channels, w[0], 3, padding=1), nn.InstanceNorm2d(w[0]), nn.ReLU())
@@ -290,8 +297,10 @@ class DefectGenerator(nn.Module):
         if noise is not None and (not isinstance(noise, (list, tuple)) or len(noise) != self.n_down + 1):
             raise ValueError(f"noise: expected a list of {self.n_down + 1} maps (see noise_shapes), or None")
         noise = list(noise) if noise is not None else [None] * (self.n_down + 1)
-        if not self.use_noise:
-            noise = [torch.zeros(s, device=x.device) for s in self.noise_shapes(x.shape[0], x.shape[-1])]
+        shapes = self.noise_shapes(x.shape[0], x.shape[-1])
+        # no noise at all, or only at the coarsest noise_levels levels (finer ones get zeros)
+        used = self.noise_levels if self.use_noise else 0
+        noise = [z if k < used else torch.zeros(shapes[k], device=x.device) for k, z in enumerate(noise)]
         h = self.stem(x)
         skips = [h]
         for layer in self.down:
@@ -312,7 +321,7 @@ class DefectGenerator(nn.Module):
 
 def build_generator(cfg: DefectGANConfig) -> DefectGenerator:
     return DefectGenerator(cfg.channels, cfg.n_domains, cfg.ngf, cfg.n_down, cfg.n_res, cfg.spade_hidden, cfg.noise,
-                           cfg.composition)
+                           cfg.composition, cfg.noise_levels)
 
 
 def build_discriminator(cfg: DefectGANConfig) -> PatchDiscriminator:

@@ -304,3 +304,5 @@ def test_noise_levels_limit_noise_to_the_coarsest_maps():
         assert not torch.equal(G(x, A, base)[0], G(x, A, coarse)[0])      # the coarsest: used
     with pytest.raises(ValueError, match="noise_levels"):
         DG.DefectGANConfig(noise_levels=4)
+    with pytest.raises(TypeError, match="classifier"):
+        DG.placement(G, images(5), classifier=None, n=4)

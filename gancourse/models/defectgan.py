@@ -213,7 +213,7 @@ class NoiseInjection(nn.Module):
     """h + w ⊙ ξ: one N(0, 1) map ξ (N, 1, H, W) per sample, scaled by a learned weight per channel
     (StyleGAN's noise inputs, Karras et al. 2019). StyleGAN starts the weights at zero; here they
     start at ``init`` = 0.1, because at zero two noise draws give identical images and the
-    mode-seeking term of :func:`control_losses` (a function of their difference) has no gradient
+    variation hinge of :func:`control_losses` (a function of their difference) has no gradient
     to start from. ``noise`` may be given (for reproducible samples); otherwise it is drawn from
     torch's global generator."""
 
@@ -699,11 +699,15 @@ def placement(G: DefectGenerator, normal: torch.Tensor, classifier, n: int = 300
     ``normal`` (M, C, S, S), a defect class and a region from :func:`random_regions`, all from ``seed``.
     A asks for the class inside the region and for "normal" outside. Returns the share of the mask's
     mass Σ m·1(region) / Σ m (``placement_inside``), the same share for a constant map asking for the
-    class everywhere (``placement_inside_uniform``: chance placement scores about the region's area),
+    class everywhere (``placement_inside_uniform``: where G puts a defect when nobody says where; a
+    G that places it uniformly at random scores the region's area, one that prefers the middle more),
     the share of the placed defects that ``classifier`` reads as the requested class
     (``placement_class_accuracy``) and the regions' mean area (``placement_region_area``)."""
     n = V.positive_int(n, "n")
     V.images(normal, "normal", channels=G.channels)
+    if not callable(getattr(classifier, "predict", None)):
+        raise TypeError(f"classifier: expected a classifier with .predict(images) -> labels (e.g. the defect "
+                        f"classifier), got {type(classifier).__name__}")
     g = torch.Generator().manual_seed(int(seed) + 1000)
     canvas = normal[torch.randint(0, normal.shape[0], (n,), generator=g)]
     region = random_regions(n, normal.shape[-1], g)

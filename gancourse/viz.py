@@ -88,19 +88,62 @@ def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 1, pad_value: 
     return out
 
 
-def show_images(images: torch.Tensor, nrow: int = 8, ax=None, title: str | None = None, scale: float = 0.5):
-    """Show a batch (N, C, H, W) in [-1, 1] as a grid; ``scale`` inches per image."""
+#: The smallest size, in displayed pixels, at which a student can judge a generated image.
+MIN_IMAGE_PIXELS = 64
+_GRID_GID = "gancourse-image-grid"
+
+
+def _report_small_grids(event) -> None:
+    """On every draw, say (once per figure) if an image grid shows its images below MIN_IMAGE_PIXELS.
+
+    The size is measured on the rendered figure, so it accounts for the caller's figsize, subplots
+    and layout; the message lands in the cell's output, where the hygiene test looks for it.
+    """
+    fig = event.canvas.figure
+    if event.renderer is None or getattr(fig, "_gancourse_reported", False):
+        return
+    for ax in fig.axes:
+        for im in ax.images:
+            gid = im.get_gid() or ""
+            if not gid.startswith(_GRID_GID):
+                continue
+            h, w = (int(v) for v in gid.split()[1].split("x"))
+            grid_h, grid_w = im.get_array().shape[:2]
+            box = im.get_window_extent(event.renderer)
+            shown = min(box.width * w / grid_w, box.height * h / grid_h)
+            if shown < MIN_IMAGE_PIXELS - 0.5:
+                fig._gancourse_reported = True
+                name = ax.get_title() or "an image grid"
+                print(f"gancourse.viz: {name!r} shows its images at {shown:.0f} px, below the course's minimum of "
+                      f"{MIN_IMAGE_PIXELS} px; enlarge the figure or show fewer images per row")
+                return
+
+
+def show_images(images: torch.Tensor, nrow: int = 8, ax=None, title: str | None = None, scale: float = 1.0):
+    """Show a batch (N, C, H, W) in [-1, 1] as a grid, ``nrow`` images per row.
+
+    With ``ax=None`` a figure is made with ``scale`` inches per image (at the course's 72 dpi, 1.0
+    inch = 72 px, above ``MIN_IMAGE_PIXELS``). Whatever the figure, the displayed size of the images
+    is measured when it is drawn and a message is printed if it is below ``MIN_IMAGE_PIXELS``.
+    """
     scale = V.positive_float(scale, "scale")
     grid = make_grid(images, nrow=nrow)
     if ax is None:
         n = images.shape[0]
         ncol = min(nrow, n)
         rows = math.ceil(n / ncol)
-        _, ax = plt.subplots(figsize=(max(1.5, scale * ncol), max(1.0, scale * rows)))
+        title_h = 0.3 if title else 0.0
+        fig, ax = plt.subplots(figsize=(scale * ncol, scale * rows + title_h))
+        fig.subplots_adjust(left=0, right=1, bottom=0, top=1 - title_h / (scale * rows + title_h))
     if grid.shape[-1] == 1:
-        ax.imshow(grid[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        im = ax.imshow(grid[..., 0], cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     else:
-        ax.imshow(grid, interpolation="nearest")
+        im = ax.imshow(grid, interpolation="nearest")
+    im.set_gid(f"{_GRID_GID} {images.shape[2]}x{images.shape[3]}")
+    fig = ax.figure
+    if not getattr(fig, "_gancourse_size_check", False):
+        fig._gancourse_size_check = True
+        fig.canvas.mpl_connect("draw_event", _report_small_grids)
     ax.set_axis_off()
     if title:
         ax.set_title(title)

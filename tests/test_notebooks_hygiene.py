@@ -218,6 +218,77 @@ def test_notebook_structure(path):
     assert not problems, f"{path.name} does not follow CONTRIBUTING.md: " + "; ".join(problems)
 
 
+# --------------------------------------------------------------------------------------------
+# A lesson per notebook: lecture length, readable image grids
+# --------------------------------------------------------------------------------------------
+
+MAX_MAIN_WORDS = 2500      # about a lecture's reading
+MAX_MAIN_CODE_LINES = 30   # a code cell a student reads line by line
+# Notebooks still over the limits, with their counts when the limit was set (issue 23). They may
+# only shrink; each leaves this table when it meets the limits.
+NOT_YET_LECTURE_LENGTH = {
+    "04_vanilla_gan_toy": (3699, 31), "05_dcgan_digits": (1981, 34), "07_wgan": (3025, 45),
+    "08_wgan_gp_spectral_norm": (4175, 71), "10_pix2pix": (3614, 34), "11_cyclegan": (3741, 20),
+    "12_stargan": (2826, 34), "13_spade": (3114, 31), "14_defectgan": (3693, 25), "15_deepi2i": (3025, 26),
+    "16_gan_zoo": (4043, 29), "01_minimax_game": (1613, 31),
+}
+
+
+def main_path(nb) -> list:
+    """The cells of the lesson itself: all but a 'Going further' section (from its heading up to
+    'What to remember'), which holds the longer investigations a student may skip."""
+    cells, skipping = [], False
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            heads = [h.lower() for h in re.findall(r"^#{1,6}\s+(.+?)\s*$", cell.source, re.M)]
+            if any(h.startswith("going further") for h in heads):
+                skipping = True
+            if any(h.startswith("what to remember") for h in heads):
+                skipping = False
+        if not skipping:
+            cells.append(cell)
+    return cells
+
+
+def lecture_length(nb) -> tuple[int, int]:
+    """(words of Markdown prose, lines of the longest code cell) on the main path."""
+    cells = main_path(nb)
+    words = sum(len(re.findall(r"\w+", c.source)) for c in cells if c.cell_type == "markdown")
+    lines = max((len(c.source.splitlines()) for c in cells if c.cell_type == "code"), default=0)
+    return words, lines
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if not APPENDIX.match(p.name)],
+                         ids=[p.stem for p in NOTEBOOKS if not APPENDIX.match(p.name)])
+def test_main_path_is_lecture_length(path):
+    words, lines = lecture_length(read(path))
+    words_cap, lines_cap = NOT_YET_LECTURE_LENGTH.get(path.stem, (MAX_MAIN_WORDS, MAX_MAIN_CODE_LINES))
+    words_cap, lines_cap = max(words_cap, MAX_MAIN_WORDS), max(lines_cap, MAX_MAIN_CODE_LINES)
+    assert words <= words_cap, (f"{path.name}: {words} words of prose on the main path (limit {words_cap}); "
+                                "move an investigation under '## Going further' or to an appendix notebook")
+    assert lines <= lines_cap, f"{path.name}: a main-path code cell of {lines} lines (limit {lines_cap})"
+    if path.stem in NOT_YET_LECTURE_LENGTH and words <= MAX_MAIN_WORDS and lines <= MAX_MAIN_CODE_LINES:
+        pytest.fail(f"{path.stem} now meets the limits: remove it from NOT_YET_LECTURE_LENGTH")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_image_grids_show_images_large_enough(path):
+    """``viz.show_images`` measures each grid as it is drawn and prints a message when its images are
+    displayed below ``viz.MIN_IMAGE_PIXELS``; no stored output may carry that message."""
+    small = [f"cell {i}: {text.strip()}" for i, cell in enumerate(read(path).cells) if cell.cell_type == "code"
+             for _, text in output_texts(cell) if "below the course's minimum" in text]
+    assert not small, f"{path.name} stores image grids too small to judge:\n" + "\n".join(small)
+
+
+def test_lecture_length_counts_only_the_main_path():
+    v4 = nbformat.v4
+    nb = v4.new_notebook(cells=[
+        v4.new_markdown_cell("# T\n\none two three"), v4.new_code_cell("a\nb"),
+        v4.new_markdown_cell("## Going further\n\nfour five"), v4.new_code_cell("\n".join("x" * 40)),
+        v4.new_markdown_cell("## What to remember\n\nsix")])
+    assert lecture_length(nb) == (len("T one two three What to remember six".split()), 2)
+
+
 def test_the_checks_catch_a_bad_notebook():
     """The detectors above, on a notebook that breaks every rule (so the tests can fail)."""
     v4 = nbformat.v4

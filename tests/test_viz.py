@@ -32,3 +32,25 @@ def test_bad_input():
         viz.make_grid(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="1 or 3 channels"):
         viz.make_grid(torch.zeros(2, 2, 8, 8))
+
+
+def _draw(fig):
+    import io
+    fig.savefig(io.BytesIO(), format="png", bbox_inches="tight")  # as the notebook's inline backend does
+
+
+def test_image_grids_report_images_shown_too_small(capsys):
+    viz.use_course_style()
+    images = torch.rand(16, 1, 16, 16) * 2 - 1
+    ax = viz.show_images(images, nrow=8, title="default size")  # 1 inch per image at 72 dpi
+    _draw(ax.figure)
+    assert "below the course's minimum" not in capsys.readouterr().out
+    fig, axes = matplotlib.pyplot.subplots(1, 2, figsize=(6, 2))  # 16 images in 2.4 inches: about 20 px each
+    viz.show_images(images, nrow=8, ax=axes[0], title="cramped")
+    _draw(fig)
+    _draw(fig)
+    out = capsys.readouterr().out
+    assert out.count("'cramped' shows its images at") == 1 and f"minimum of {viz.MIN_IMAGE_PIXELS} px" in out
+    shown = float(out.split("shows its images at ")[1].split(" px")[0])
+    assert 10 < shown < 40
+    matplotlib.pyplot.close("all")

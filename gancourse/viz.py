@@ -90,6 +90,8 @@ def make_grid(images: torch.Tensor, nrow: int = 8, padding: int = 1, pad_value: 
 
 #: The smallest size, in displayed pixels, at which a student can judge a generated image.
 MIN_IMAGE_PIXELS = 64
+#: JupyterLab and the course's web pages shrink wider figures to fit their page, about this wide.
+MAX_DISPLAY_WIDTH = 1000
 _GRID_GID = "gancourse-image-grid"
 
 
@@ -97,7 +99,8 @@ def _report_small_grids(event) -> None:
     """On every draw, say (once per figure) if an image grid shows its images below MIN_IMAGE_PIXELS.
 
     The size is measured on the rendered figure, so it accounts for the caller's figsize, subplots
-    and layout; the message lands in the cell's output, where the hygiene test looks for it.
+    and layout, and for the shrinking of figures wider than MAX_DISPLAY_WIDTH pixels; the message
+    lands in the cell's output, where the hygiene test looks for it.
     """
     fig = event.canvas.figure
     if event.renderer is None or getattr(fig, "_gancourse_reported", False):
@@ -110,7 +113,8 @@ def _report_small_grids(event) -> None:
             h, w = (int(v) for v in gid.split()[1].split("x"))
             grid_h, grid_w = im.get_array().shape[:2]
             box = im.get_window_extent(event.renderer)
-            shown = min(box.width * w / grid_w, box.height * h / grid_h)
+            shrink = min(1.0, MAX_DISPLAY_WIDTH / fig.bbox.width)
+            shown = shrink * min(box.width * w / grid_w, box.height * h / grid_h)
             if shown < MIN_IMAGE_PIXELS - 0.5:
                 fig._gancourse_reported = True
                 name = ax.get_title() or "an image grid"
@@ -147,6 +151,61 @@ def show_images(images: torch.Tensor, nrow: int = 8, ax=None, title: str | None 
     ax.set_axis_off()
     if title:
         ax.set_title(title)
+    return ax
+
+
+def show_image_grids(grids: dict, nrow: int = 8, scale: float = 1.0):
+    """Several labelled grids stacked in one figure, ``{title: images (N, C, H, W) in [-1, 1]}``.
+
+    Each grid gets ``ceil(N / nrow)`` rows of ``scale`` inches per image, so every image is shown
+    at the same size, above ``MIN_IMAGE_PIXELS`` for ``scale`` >= 0.9 at 72 dpi. Returns the axes.
+    """
+    if not isinstance(grids, dict) or not grids:
+        raise TypeError(f"grids: expected a non-empty dict {{title: images}}, got {type(grids).__name__}")
+    nrow = V.positive_int(nrow, "nrow")
+    scale = V.positive_float(scale, "scale")
+    rows = [math.ceil(V.images(x, f"grids[{t!r}]").shape[0] / nrow) for t, x in grids.items()]
+    ncol = min(nrow, max(x.shape[0] for x in grids.values()))
+    title_h = 0.3                                   # inches above each grid for its title
+    height = sum(scale * r + title_h for r in rows)
+    fig = plt.figure(figsize=(scale * ncol, height))
+    axes, top = [], height
+    for r, (title, images) in zip(rows, grids.items()):
+        top -= title_h + scale * r
+        ax = fig.add_axes((0.0, top / height, 1.0, scale * r / height))
+        show_images(images, nrow=nrow, ax=ax, title=title)
+        axes.append(ax)
+    return axes
+
+
+def show_labelled_rows(rows: dict, title: str | None = None, scale: float = 1.0, label_width: float = 1.6):
+    """One row of images per entry ``{label: images (n, C, H, W) in [-1, 1]}``, labelled on the left.
+
+    Every row holds the same n images (e.g. inputs, targets, then each model's outputs for the same
+    inputs), ``scale`` inches per image, ``label_width`` inches for the labels. Returns the axes.
+    """
+    if not isinstance(rows, dict) or not rows:
+        raise TypeError(f"rows: expected a non-empty dict {{label: images}}, got {type(rows).__name__}")
+    scale = V.positive_float(scale, "scale")
+    label_width = V.positive_float(label_width, "label_width", allow_zero=True)
+    shapes = {tuple(V.images(x, f"rows[{k!r}]").shape[::2]) for k, x in rows.items()}
+    if len(shapes) != 1:
+        raise ValueError(f"rows: expected the same number and size of images in every row, got (n, H) = {sorted(shapes)}")
+    n, h = shapes.pop()
+    channels = max(x.shape[1] for x in rows.values())
+    images = torch.cat([x.expand(-1, channels, -1, -1) for x in rows.values()])
+    title_h = 0.3 if title else 0.0
+    width, height = label_width + scale * n, scale * len(rows) + title_h
+    fig, ax = plt.subplots(figsize=(width, height))
+    fig.subplots_adjust(left=label_width / width, right=1, bottom=0, top=1 - title_h / height)
+    show_images(images, nrow=n, ax=ax, title=title)
+    ax.set_axis_on()
+    ax.grid(False)
+    ax.set_xticks([])
+    ax.set_yticks([1 + (h + 1) * k + h / 2 for k in range(len(rows))], list(rows))
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
     return ax
 
 

@@ -54,3 +54,36 @@ def test_image_grids_report_images_shown_too_small(capsys):
     shown = float(out.split("shows its images at ")[1].split(" px")[0])
     assert 10 < shown < 40
     matplotlib.pyplot.close("all")
+
+
+def test_image_grids_count_the_shrinking_of_wide_figures(capsys):
+    viz.use_course_style()
+    images = torch.rand(20, 1, 16, 16) * 2 - 1
+    ax = viz.show_images(images, nrow=20, scale=1.0)  # 1,440 px wide: a page shows it at 1000/1440 of that
+    _draw(ax.figure)
+    assert "below the course's minimum" in capsys.readouterr().out
+    matplotlib.pyplot.close("all")
+
+
+def test_stacked_image_grids_keep_every_image_large_enough(capsys):
+    viz.use_course_style()
+    axes = viz.show_image_grids({"ten": torch.rand(20, 1, 16, 16) * 2 - 1, "three": torch.rand(3, 3, 32, 32) * 2 - 1},
+                                nrow=10)
+    assert [ax.get_title() for ax in axes] == ["ten", "three"]
+    _draw(axes[0].figure)
+    assert "below the course's minimum" not in capsys.readouterr().out
+    with pytest.raises(TypeError, match="grids: expected a non-empty dict"):
+        viz.show_image_grids([])
+    matplotlib.pyplot.close("all")
+
+
+def test_labelled_rows(capsys):
+    viz.use_course_style()
+    x = torch.rand(6, 3, 16, 16) * 2 - 1
+    ax = viz.show_labelled_rows({"input": x, "grey": x[:, :1], "output": -x}, title="t")
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["input", "grey", "output"]
+    _draw(ax.figure)
+    assert "below the course's minimum" not in capsys.readouterr().out
+    with pytest.raises(ValueError, match="same number and size of images in every row"):
+        viz.show_labelled_rows({"a": x, "b": x[:3]})
+    matplotlib.pyplot.close("all")

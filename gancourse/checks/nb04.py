@@ -16,7 +16,7 @@ def _independent_coverage(samples, centers, std):
     return len(set(nearest[hq].tolist())), hq.double().mean().item()
 
 
-@exercise("04.3", "PacGAN's mode coverage", points=2, difficulty="warm-up")
+@exercise("04.2", "PacGAN's mode coverage", points=2, difficulty="warm-up")
 def ex04_coverage(t, coverage):
     """``coverage(samples, centers, std)`` -> (modes captured, fraction of high-quality samples)."""
     g = torch.Generator().manual_seed(4)
@@ -42,7 +42,7 @@ def ex04_coverage(t, coverage):
                   "the high-quality fraction counts samples within 3 std of their nearest centre, over ALL samples")
 
 
-@exercise("04.4", "how many modes does a perfect generator show?", points=3, difficulty="challenge")
+@exercise("04.3", "how many modes does a perfect generator show?", points=3, difficulty="challenge")
 def ex04_expected_modes(t, expected_modes):
     """``expected_modes(n, k)``: expected modes captured by n samples of the true k-mode mixture."""
     q = 1 - math.exp(-4.5)  # P(a 2-D Gaussian sample lies within 3 std)
@@ -133,7 +133,7 @@ def ex04_gan_step(t, gan_step):
                       "the returned losses should be D's loss of the last D step and G's loss")
 
 
-@exercise("04.2", "what k does, measured", points=3, difficulty="core", kind="variant")
+@exercise("04.4", "what k does, measured", points=3, difficulty="core", kind="variant")
 def ex04_k(t, answer, runs, n=2500):
     """The variant exercise of notebook 04: runs with k = 1 and k = 5 (same seeds, same generator
     steps); ``runs`` = {1: [ToyGAN, ...], 5: [ToyGAN, ...]}; ``answer`` = {"modes_k1": ..., "modes_k5": ...,

@@ -11,7 +11,7 @@ def _expected_l1(prediction, answers):
     return (answers - prediction.unsqueeze(0)).abs().mean(0)
 
 
-@exercise("10.3", "the prediction with the smallest expected L1 error", points=2, difficulty="warm-up")
+@exercise("10.2", "the prediction with the smallest expected L1 error", points=2, difficulty="warm-up")
 def ex10_best_l1(t, best_l1_prediction):
     """``best_l1_prediction(answers)``: k equally likely answers (k, ...) -> the prediction (...) that
     minimises the mean absolute error to them, elementwise (a median)."""
@@ -148,7 +148,7 @@ def ex10_pix2pix_losses(t, d_loss, g_loss):
                   "g_loss with D = None (the L1-only model): return a zero adversarial term and the L1 term")
 
 
-@exercise("10.4", "high-frequency energy", points=3, difficulty="core")
+@exercise("10.3", "high-frequency energy", points=3, difficulty="core")
 def ex10_hf_energy(t, hf_energy):
     """``hf_energy(images)``: (N, C, H, W) -> mean squared response of the 3x3 Laplacian, no padding."""
     from ..metrics import high_frequency_energy
@@ -185,7 +185,7 @@ def _l1_in_training_mode(G, inputs, targets, seeds=(0, 1, 2)):
     return values
 
 
-@exercise("10.2", "what the skip connections keep, measured", points=3, difficulty="core", kind="variant")
+@exercise("10.4", "what the skip connections keep, measured", points=3, difficulty="core", kind="variant")
 def ex10_skips(t, answer, G_with, G_without, inputs, targets):
     """The variant exercise of notebook 10: GAN + L1 trained with and without the U-Net's skip
     connections, the same length; ``answer`` = {"l1_with": ..., "l1_without": ..., "lower": "with" or

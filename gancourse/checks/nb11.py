@@ -87,7 +87,7 @@ def ex11_generator_loss(t, cyclegan_g_loss):
                         "(the adversarial terms reach G through D) and use the given fake_y = G(x), fake_x = F(y)")
 
 
-@exercise("11.3", "the Gram matrix of a feature map", points=2, difficulty="core")
+@exercise("11.4", "the Gram matrix of a feature map", points=2, difficulty="core")
 def ex11_gram(t, gram):
     """``gram(features)``: (N, C, H, W) -> (N, C, C), entry [n, i, j] = Σ_p f_i(p) f_j(p) / (H·W)."""
     g = torch.Generator().manual_seed(3)
@@ -113,7 +113,7 @@ def ex11_gram(t, gram):
               "moving pixels around (the same permutation in every channel) must not change the Gram matrix")
 
 
-@exercise("11.4", "the image pool's rule", points=3, difficulty="challenge")
+@exercise("11.3", "the image pool's rule", points=3, difficulty="challenge")
 def ex11_pool(t, pool_step):
     """``pool_step(stored, image, size, flip, slot)`` -> the image D sees; ``stored`` (a list) is
     updated in place. ``flip`` ~ U[0, 1) and ``slot`` in [0, size) are drawn by the caller."""

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from ._core import answer_number, close, exercise, lower_of
 
 
-@exercise("13.3", "mean intersection over union", points=2, difficulty="warm-up")
+@exercise("13.2", "mean intersection over union", points=2, difficulty="warm-up")
 def ex13_mean_iou(t, mean_iou):
     """``mean_iou(pred, target, n_classes)``: integer maps (N, H, W) -> the mean over the classes present
     in ``pred`` or ``target`` of TP / (TP + FP + FN), pixels of all images pooled."""
@@ -117,7 +117,7 @@ def ex13_spade_layer(t, spade_layer):
         t.require(False, "the output should be differentiable with respect to the layer's parameters")
 
 
-@exercise("13.4", "feature matching over scales", points=3, difficulty="core")
+@exercise("13.3", "feature matching over scales", points=3, difficulty="core")
 def ex13_feature_matching(t, feature_matching):
     """``feature_matching(real, fake)``: lists (one per scale) of lists (one per D layer) of tensors ->
     Σ_layers mean |real − fake|, averaged over the scales; real features detached."""
@@ -143,7 +143,7 @@ def ex13_feature_matching(t, feature_matching):
         t.require(all(f.grad is not None for scale in fake for f in scale), "the fake features must keep their gradients")
 
 
-@exercise("13.2", "what feature matching buys, measured", points=3, difficulty="core", kind="variant")
+@exercise("13.4", "what feature matching buys, measured", points=3, difficulty="core", kind="variant")
 def ex13_feature_matching_off(t, answer, G_with, G_without, maps):
     """The variant exercise of notebook 13: SPADE trained with λ_FM = 10 and with λ_FM = 0, the same
     length; ``answer`` = {"miou_with": ..., "miou_without": ..., "lower": "with" or "without"}: the

@@ -7,7 +7,7 @@ from torch import nn
 from ._core import answer_number, close, exercise, lower_of
 
 
-@exercise("15.3", "DeepI2I's hinge losses", points=2, difficulty="warm-up")
+@exercise("15.2", "DeepI2I's hinge losses", points=2, difficulty="warm-up")
 def ex15_hinge(t, hinge_d, hinge_g):
     """``hinge_d(real_scores, fake_scores)`` -> E max(0, 1 - D(y)) + E max(0, 1 + D(x̂));
     ``hinge_g(fake_scores)`` -> -E D(x̂). Scores are raw (no sigmoid), any shape."""
@@ -96,7 +96,7 @@ def ex15_adaptor(t, adaptor):
         t.require(all(p.grad is not None for p in module.parameters()), "every parameter should receive a gradient")
 
 
-@exercise("15.4", "nearest-neighbour agreement: what a layer keeps", points=3, difficulty="core")
+@exercise("15.3", "nearest-neighbour agreement: what a layer keeps", points=3, difficulty="core")
 def ex15_nn_agreement(t, nn_agreement):
     """``nn_agreement(query_features, reference_features, query_labels, reference_labels)`` -> the share
     of queries whose nearest reference (Euclidean, features flattened) has the same label."""
@@ -129,7 +129,7 @@ def ex15_nn_agreement(t, nn_agreement):
               "the same clusters with the query labels swapped should agree nowhere (agreement 0)")
 
 
-@exercise("15.2", "what the feature weight ω does, measured", points=3, difficulty="core", kind="variant")
+@exercise("15.4", "what the feature weight ω does, measured", points=3, difficulty="core", kind="variant")
 def ex15_feature_weight(t, answer, model_small, model_large, inputs, reference):
     """The variant exercise of notebook 15: two transferred translators of the same length, ω = 0.1 (the
     reference code's) and ω = 1; ``answer`` = {"error_small": ..., "error_large": ..., "lower": "small" or

@@ -6,7 +6,7 @@ import torch
 from ._core import answer_number, close, exercise, lower_of
 
 
-@exercise("14.3", "layer-wise composition", points=2, difficulty="warm-up")
+@exercise("14.2", "layer-wise composition", points=2, difficulty="warm-up")
 def ex14_compose(t, compose):
     """``compose(n, f, m)``: background (N, C, H, W), foreground (N, C, H, W), mask (N, 1, H, W) in
     [0, 1] -> n ⊙ (1 − m) + f ⊙ m, the mask broadcast over the channels."""
@@ -129,7 +129,7 @@ def ex14_generator_loss(t, defectgan_g_loss):
                   "through both masks; do not detach the translation")
 
 
-@exercise("14.4", "a control map that places a defect", points=3, difficulty="core")
+@exercise("14.3", "a control map that places a defect", points=3, difficulty="core")
 def ex14_place_defect(t, place_defect):
     """``place_defect(n_domains, size, cls, top, left, height, width)`` -> A (1, n_domains, size, size):
     one-hot, domain 0 (normal) everywhere except domain ``cls`` in the rectangle."""
@@ -152,7 +152,7 @@ def ex14_place_defect(t, place_defect):
                   "rows top .. top + height - 1, columns left .. left + width - 1")
 
 
-@exercise("14.2", "what the layer-wise composition keeps, measured", points=3, difficulty="core", kind="variant")
+@exercise("14.4", "what the layer-wise composition keeps, measured", points=3, difficulty="core", kind="variant")
 def ex14_composition_off(t, answer, G_with, G_without, test):
     """The variant exercise of notebook 14: Defect-GAN trained with and without the layer-wise
     composition, the same length; ``answer`` = {"change_with": ..., "change_without": ..., "lower":

@@ -224,14 +224,6 @@ def test_notebook_structure(path):
 
 MAX_MAIN_WORDS = 2500      # about a lecture's reading
 MAX_MAIN_CODE_LINES = 30   # a code cell a student reads line by line
-# Notebooks still over the limits, with their counts when the limit was set (issue 23). They may
-# only shrink; each leaves this table when it meets the limits.
-NOT_YET_LECTURE_LENGTH = {
-    "04_vanilla_gan_toy": (3699, 31), "05_dcgan_digits": (1981, 34), "07_wgan": (3025, 45),
-    "08_wgan_gp_spectral_norm": (4175, 71), "10_pix2pix": (3614, 34), "11_cyclegan": (3741, 20),
-    "12_stargan": (2826, 34), "13_spade": (3114, 31), "14_defectgan": (3693, 25), "15_deepi2i": (3025, 26),
-    "16_gan_zoo": (4043, 29), "01_minimax_game": (1613, 31),
-}
 
 
 def main_path(nb) -> list:
@@ -262,13 +254,9 @@ def lecture_length(nb) -> tuple[int, int]:
                          ids=[p.stem for p in NOTEBOOKS if not APPENDIX.match(p.name)])
 def test_main_path_is_lecture_length(path):
     words, lines = lecture_length(read(path))
-    words_cap, lines_cap = NOT_YET_LECTURE_LENGTH.get(path.stem, (MAX_MAIN_WORDS, MAX_MAIN_CODE_LINES))
-    words_cap, lines_cap = max(words_cap, MAX_MAIN_WORDS), max(lines_cap, MAX_MAIN_CODE_LINES)
-    assert words <= words_cap, (f"{path.name}: {words} words of prose on the main path (limit {words_cap}); "
-                                "move an investigation under '## Going further' or to an appendix notebook")
-    assert lines <= lines_cap, f"{path.name}: a main-path code cell of {lines} lines (limit {lines_cap})"
-    if path.stem in NOT_YET_LECTURE_LENGTH and words <= MAX_MAIN_WORDS and lines <= MAX_MAIN_CODE_LINES:
-        pytest.fail(f"{path.stem} now meets the limits: remove it from NOT_YET_LECTURE_LENGTH")
+    assert words <= MAX_MAIN_WORDS, (f"{path.name}: {words} words of prose on the main path (limit {MAX_MAIN_WORDS}); "
+                                     "move an investigation under '## Going further' or to an appendix notebook")
+    assert lines <= MAX_MAIN_CODE_LINES, f"{path.name}: a main-path code cell of {lines} lines (limit {MAX_MAIN_CODE_LINES})"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -243,3 +243,27 @@ def test_the_64px_segmenter_reads_real_64px_scenes():
     assert segmentation_scores(seg, test.images, test.maps)["miou"] >= 0.95
     with pytest.raises(ValueError, match="size"):
         scene_segmenter(size=48)
+
+
+def test_style_code_changes_the_image_and_trains_with_a_kl_term():
+    cfg = S.SPADEConfig(z_dim=8, steps=2, batch_size=4)
+    model = S.SPADEModel(cfg)
+    maps = torch.nn.functional.one_hot(torch.randint(0, 5, (4, 32, 32), generator=torch.Generator().manual_seed(0)),
+                                       5).permute(0, 3, 1, 2).float()
+    model.set_input(maps, torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(1)) * 2 - 1)
+    out = model.optimize_parameters()
+    assert set(out) == {"G_kl", "G_hinge", "G_fm", "D_hinge"} and out["G_kl"] >= 0 and "E" in model.modules()
+    G = model.G.eval()
+    z1, z2 = torch.randn(4, 8), torch.randn(4, 8)
+    with torch.no_grad():
+        assert (G(maps, z1) - G(maps, z2)).abs().mean() > 1e-3            # another code, another image
+        assert torch.equal(G(maps), G(maps, torch.zeros(4, 8)))          # no code: the prior's mean
+    mu, logvar = model.E(torch.rand(3, 3, 32, 32) * 2 - 1)
+    assert mu.shape == logvar.shape == (3, 8)
+
+
+def test_style_code_bad_input():
+    with pytest.raises(ValueError, match="z_dim: a style code needs generator='spade'"):
+        S.SPADEConfig(z_dim=4, generator="bn-input")
+    with pytest.raises(ValueError, match="z: this generator has no style code"):
+        S.SPADEGenerator()(torch.zeros(1, 5, 32, 32), torch.zeros(1, 4))

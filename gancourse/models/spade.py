@@ -72,6 +72,8 @@ class SPADEConfig:
     steps: int = 1000             # the shipped models' training length (the paper: 200 epochs)
     batch_size: int = 16
     seed: int = 0
+    z_dim: int = 0                # > 0: SPADE's style encoder and a style code of this size (the paper: 256)
+    lambda_kl: float = 0.05       # the weight of the style code's KL term (the paper's)
 
     def __post_init__(self):
         for name in ("n_labels", "out_channels", "ngf", "n_up", "spade_hidden", "ndf", "num_D", "d_layers",
@@ -81,7 +83,10 @@ class SPADEConfig:
         if self.size % 2 ** self.n_up:
             raise ValueError(f"size: expected a multiple of 2^n_up = {2 ** self.n_up}, got {self.size}")
         V.choice(self.generator, "generator", GENERATORS)
-        for name in ("lambda_fm", "lambda_vgg"):
+        self.z_dim = V.positive_int(self.z_dim, "z_dim", minimum=0)
+        if self.z_dim and self.generator != "spade":
+            raise ValueError(f"z_dim: a style code needs generator='spade', got generator={self.generator!r}")
+        for name in ("lambda_fm", "lambda_vgg", "lambda_kl"):
             setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
         if self.lambda_vgg > 0 and not self.vgg_weights:
             raise ValueError("vgg_weights: lambda_vgg > 0 needs the path of torchvision's vgg19 ImageNet state dict "
@@ -118,10 +123,15 @@ class SPADEGenerator(nn.Module):
 
     ``spade_layer(channels, label_channels, hidden)`` builds the SPADE layers (notebook 13's
     exercise; default :class:`gancourse.nn.spade.SPADE`).
+
+    ``z_dim > 0`` (SPADE's multimodal synthesis, Section 3.3): a style code z (N, z_dim) enters
+    through a linear layer added to the first feature map (the paper starts from that layer alone);
+    ``forward(segmap, z)`` with z = None uses z = 0, the prior's mean.
     """
 
     def __init__(self, n_labels: int = 5, out_channels: int = 3, size: int = 32, ngf: int = 16, n_up: int = 3,
-                 spade_hidden: int = 32, mode: str = "spade", spectral_norm: bool = True, spade_layer=None):
+                 spade_hidden: int = 32, mode: str = "spade", spectral_norm: bool = True, spade_layer=None,
+                 z_dim: int = 0):
         super().__init__()
         self.n_labels = V.positive_int(n_labels, "n_labels")
         self.out_channels = V.positive_int(out_channels, "out_channels")
@@ -148,13 +158,23 @@ class SPADEGenerator(nn.Module):
         self.head = block(w[0], w[0])
         self.ups = nn.ModuleList(block(w[k], w[k + 1]) for k in range(self.n_up))
         self.to_image = nn.Conv2d(w[-1], self.out_channels, 3, padding=1)
+        self.z_dim = V.positive_int(z_dim, "z_dim", minimum=0)
+        if self.z_dim:
+            if mode != "spade":
+                raise ValueError(f"z_dim: a style code needs mode='spade', got mode={mode!r}")
+            self.style = nn.Linear(self.z_dim, w[0] * self.start ** 2)
 
-    def forward(self, segmap: torch.Tensor) -> torch.Tensor:
+    def forward(self, segmap: torch.Tensor, z: torch.Tensor | None = None) -> torch.Tensor:
         V.images(segmap, "segmap", channels=self.n_labels)
         if segmap.shape[-2:] != (self.size, self.size):
             raise ValueError(f"segmap: expected maps of {self.size}x{self.size}, got shape {tuple(segmap.shape)}")
+        if z is not None and not self.z_dim:
+            raise ValueError("z: this generator has no style code (z_dim = 0)")
         if self.mode == "spade":
             x = self.stem(F.interpolate(segmap, size=(self.start, self.start), mode="nearest"))
+            if self.z_dim:
+                z = segmap.new_zeros(segmap.shape[0], self.z_dim) if z is None else V.tensor(z, "z", ndim=2, last_dim=self.z_dim)
+                x = x + self.style(z).view(x.shape)
             m = segmap
         else:
             x = self.stem(segmap)
@@ -168,7 +188,29 @@ class SPADEGenerator(nn.Module):
 def build_generator(cfg: SPADEConfig, spade_layer=None) -> SPADEGenerator:
     """The generator of a configuration; ``spade_layer``: as in :class:`SPADEGenerator`."""
     return SPADEGenerator(cfg.n_labels, cfg.out_channels, cfg.size, cfg.ngf, cfg.n_up, cfg.spade_hidden,
-                          mode=cfg.generator, spade_layer=spade_layer)
+                          mode=cfg.generator, spade_layer=spade_layer, z_dim=cfg.z_dim)
+
+
+class StyleEncoder(nn.Module):
+    """SPADE's image encoder (Park et al. 2019, Section 3.3 and Appendix B, shrunk): images
+    (N, C, S, S) -> (μ, log σ²), each (N, z_dim), of q(z | image): three stride-2 3x3 convolutions
+    with instance norm and LeakyReLU(0.2), then two linear heads."""
+
+    def __init__(self, size: int = 32, channels: int = 3, width: int = 16, z_dim: int = 16):
+        super().__init__()
+        self.z_dim = V.positive_int(z_dim, "z_dim")
+        layers, c = [], V.positive_int(channels, "channels")
+        for k in range(3):
+            layers += [nn.Conv2d(c, width * 2 ** k, 3, stride=2, padding=1), nn.InstanceNorm2d(width * 2 ** k),
+                       nn.LeakyReLU(0.2)]
+            c = width * 2 ** k
+        self.net = nn.Sequential(*layers, nn.Flatten())
+        features = c * (V.positive_int(size, "size", minimum=8) // 8) ** 2
+        self.mu, self.logvar = nn.Linear(features, self.z_dim), nn.Linear(features, self.z_dim)
+
+    def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.net(V.images(images, "images"))
+        return self.mu(h), self.logvar(h)
 
 
 def build_discriminator(cfg: SPADEConfig) -> MultiscaleDiscriminator:
@@ -243,7 +285,10 @@ class SPADEModel:
         self.device = torch.device(device)
         self.G = build_generator(cfg, spade_layer).to(self.device)
         self.D = build_discriminator(cfg).to(self.device)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
+        # with a style code, the encoder E is trained with G, by G's optimiser (the reference's choice)
+        self.E = StyleEncoder(cfg.size, cfg.out_channels, cfg.ngf, cfg.z_dim).to(self.device) if cfg.z_dim else None
+        g_params = list(self.G.parameters()) + (list(self.E.parameters()) if self.E is not None else [])
+        self.opt_G = torch.optim.Adam(g_params, lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
         self.vgg = VGGLoss(cfg.vgg_weights).to(self.device) if cfg.lambda_vgg > 0 else None
 
@@ -261,14 +306,22 @@ class SPADEModel:
         return _split(self.D(pairs), fake.shape[0])
 
     def backward_G(self) -> dict:
-        """mean_k −D_k(m, G(m)) + λ_FM·L_FM (+ λ_VGG·L_VGG)."""
+        """mean_k −D_k(m, G(m)) + λ_FM·L_FM (+ λ_VGG·L_VGG); with a style code, G(m, z) with z drawn
+        from E's q(z | real image) (reparameterised) and + λ_KL·KL(q ‖ N(0, I))."""
         cfg = self.cfg
-        self.fake = self.G(self.maps)
+        out = {}
+        if self.E is not None:
+            mu, logvar = self.E(self.real)
+            z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+            out["G_kl"] = (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)).mean()
+            self.fake = self.G(self.maps, z)
+        else:
+            self.fake = self.G(self.maps)
         pred_fake, pred_real = self.discriminate(self.fake)
         adv = sum(losses.g_loss_hinge(s) for s, _ in pred_fake) / len(pred_fake)
         fm = losses.feature_matching([f for _, f in pred_real], [f for _, f in pred_fake])
-        total = adv + cfg.lambda_fm * fm
-        out = {"G_hinge": adv, "G_fm": fm}
+        total = adv + cfg.lambda_fm * fm + (cfg.lambda_kl * out["G_kl"] if "G_kl" in out else 0)
+        out.update({"G_hinge": adv, "G_fm": fm})
         if self.vgg is not None:
             out["G_vgg"] = self.vgg(self.fake, self.real)
             total = total + cfg.lambda_vgg * out["G_vgg"]
@@ -295,7 +348,7 @@ class SPADEModel:
         return {k: v.detach() for k, v in out.items()}
 
     def modules(self) -> dict:
-        return {"G": self.G, "D": self.D}
+        return {"G": self.G, "D": self.D} | ({"E": self.E} if self.E is not None else {})
 
     def optimizers(self) -> dict:
         return {"G": self.opt_G, "D": self.opt_D}

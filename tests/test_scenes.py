@@ -125,3 +125,15 @@ def test_helpers_refuse_bad_maps():
         scenes.one_hot(torch.full((1, 4, 4), 7))
     with pytest.raises(ValueError, match="maps"):
         scenes.colorize(torch.full((1, 2, 2), -1))
+
+
+def test_instances_and_boundary_map():
+    labels, inst = scenes.make_instances(64, 32, "test", seed=0)
+    assert torch.equal(labels, scenes.make_scenes(64, 32, "test", seed=0)[0])
+    assert inst.min() >= 0 and inst.max() <= 7
+    b = scenes.boundary_map(torch.tensor([[[1, 1, 2], [1, 1, 2], [3, 3, 3]]]))
+    assert b.shape == (1, 1, 3, 3)
+    assert b[0, 0].tolist() == [[0, 1, 1], [1, 1, 1], [1, 1, 1]]
+    assert scenes.boundary_map(torch.zeros(2, 5, 5, dtype=torch.long)).sum() == 0
+    with pytest.raises(ValueError, match="instances"):
+        scenes.boundary_map(torch.zeros(5, 5, dtype=torch.long))

@@ -211,6 +211,18 @@ LOSSES = {
 }
 
 
+def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    r"""KL(N(μ, diag σ²) ‖ N(0, I)) = ½ Σ_j (μ_j² + σ_j² − 1 − log σ_j²), summed over the code's
+    entries and averaged over the batch; ``mu``, ``logvar``: (N, d). The regulariser of a VAE
+    (Kingma & Welling 2014, Appendix B), of StackGAN's conditioning augmentation (Eq. 3) and of
+    SPADE's style encoder."""
+    V.tensor(mu, "mu", ndim=2)
+    V.tensor(logvar, "logvar", ndim=2)
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu and logvar: expected the same shape (N, d), got {tuple(mu.shape)} and {tuple(logvar.shape)}")
+    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+
+
 def get_losses(name: str):
     """``(d_loss, g_loss)`` for ``"gan"``, ``"nsgan"``, ``"lsgan"``, ``"hinge"`` or ``"wgan"``."""
     V.choice(name, "name", LOSSES)

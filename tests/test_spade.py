@@ -267,3 +267,10 @@ def test_style_code_bad_input():
         S.SPADEConfig(z_dim=4, generator="bn-input")
     with pytest.raises(ValueError, match="z: this generator has no style code"):
         S.SPADEGenerator()(torch.zeros(1, 5, 32, 32), torch.zeros(1, 4))
+
+
+def test_style_encoder_and_kl_bad_input():
+    with pytest.raises(ValueError, match="images: expected 3 channel"):
+        S.StyleEncoder(32, 3, 8, 4)(torch.zeros(2, 1, 32, 32))
+    with pytest.raises(ValueError, match="mu and logvar: expected the same shape"):
+        losses.kl_to_standard_normal(torch.zeros(2, 3), torch.zeros(2, 4))

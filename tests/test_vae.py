@@ -32,3 +32,8 @@ def test_bad_input():
         vae.train(vae.VAEConfig(steps=1), torch.zeros(4, 1, 16, 16))
     with pytest.raises(ValueError, match="x: expected a tensor with 4 dimensions"):
         vae.VAE(vae.VAEConfig()).loss(torch.zeros(4, 16, 16))
+
+
+def test_wrong_channels_get_a_clear_message():
+    with pytest.raises(ValueError, match="x: expected 1 channel"):
+        vae.VAE(vae.VAEConfig()).loss(torch.zeros(2, 3, 16, 16))

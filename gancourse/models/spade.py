@@ -199,7 +199,8 @@ class StyleEncoder(nn.Module):
     def __init__(self, size: int = 32, channels: int = 3, width: int = 16, z_dim: int = 16):
         super().__init__()
         self.z_dim = V.positive_int(z_dim, "z_dim")
-        layers, c = [], V.positive_int(channels, "channels")
+        self.channels = V.positive_int(channels, "channels")
+        layers, c = [], self.channels
         for k in range(3):
             layers += [nn.Conv2d(c, width * 2 ** k, 3, stride=2, padding=1), nn.InstanceNorm2d(width * 2 ** k),
                        nn.LeakyReLU(0.2)]
@@ -209,7 +210,7 @@ class StyleEncoder(nn.Module):
         self.mu, self.logvar = nn.Linear(features, self.z_dim), nn.Linear(features, self.z_dim)
 
     def forward(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.net(V.images(images, "images"))
+        h = self.net(V.images(images, "images", channels=self.channels))
         return self.mu(h), self.logvar(h)
 
 
@@ -313,7 +314,7 @@ class SPADEModel:
         if self.E is not None:
             mu, logvar = self.E(self.real)
             z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
-            out["G_kl"] = (0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)).mean()
+            out["G_kl"] = losses.kl_to_standard_normal(mu, logvar)
             self.fake = self.G(self.maps, z)
         else:
             self.fake = self.G(self.maps)

@@ -137,10 +137,7 @@ class ConditioningAugmentation(nn.Module):
         return mu + torch.exp(0.5 * logvar) * eps, mu, logvar
 
 
-def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    r""":math:`D_{KL}(N(\mu, \sigma^2) \| N(0, I)) = \tfrac12\sum_j(\mu_j^2 + \sigma_j^2 - 1 - \log\sigma_j^2)`,
-    summed over the c_dim entries and averaged over the batch: the paper's regulariser (Eq. 3)."""
-    return 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1).mean()
+kl_to_standard_normal = losses.kl_to_standard_normal   # the paper's regulariser (Eq. 3); one home in losses
 
 
 def _up(c_in: int, c_out: int) -> nn.Sequential:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
+from ..losses import kl_to_standard_normal   # noqa: F401  (notebook 05 calls vae.kl_to_standard_normal)
 from . import dcgan
 
 
@@ -48,14 +49,9 @@ class Encoder(nn.Module):
         self.net = nn.Sequential(*trunk[:-1], nn.Conv2d(last.in_channels, 2 * self.z_dim, 4, 1, 0))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        V.images(x, "x")
+        V.images(x, "x", channels=1)
         mu, logvar = self.net(x).flatten(1).chunk(2, dim=1)
         return mu, logvar
-
-
-def kl_to_standard_normal(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-    """KL(N(μ, diag σ²) || N(0, I)) per row, (N,): ½ Σ (μ² + σ² - 1 - log σ²) (Kingma & Welling, App. B)."""
-    return 0.5 * (mu ** 2 + logvar.exp() - 1 - logvar).sum(1)
 
 
 class VAE(nn.Module):
@@ -75,7 +71,7 @@ class VAE(nn.Module):
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()      # a sample of q(z|x), differentiable in μ, σ
         reconstruction = ((x - self.G(z)) ** 2).flatten(1).sum(1) / (2 * self.cfg.sigma ** 2)
         kl = kl_to_standard_normal(mu, logvar)
-        return (reconstruction + kl).mean(), {"reconstruction": reconstruction.mean(), "KL": kl.mean()}
+        return reconstruction.mean() + kl, {"reconstruction": reconstruction.mean(), "KL": kl}
 
     @torch.no_grad()
     def reconstruct(self, x: torch.Tensor) -> torch.Tensor:

@@ -115,6 +115,13 @@ def images(x, name: str, channels: int | None = None) -> torch.Tensor:
     return x
 
 
+def unit_interval(value, name: str):
+    """A real number in [0, 1), e.g. Adam's β's or an average's decay; returned unchanged."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:
+        raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+    return value
+
+
 def choice(value, name: str, options) -> str:
     options = list(options)
     if value not in options:

@@ -65,9 +65,17 @@ def js(p, q) -> float:
     (Goodfellow et al. 2014, Theorem 1: C(G) = -log 4 + 2 JS).
     """
     p, q = _pair(p, q)
-    m = 0.5 * (p + q)
-    value = 0.5 * _kl_terms(p, m) + 0.5 * _kl_terms(q, m)
+    value = 0.5 * _kl_to_mixture(p, q) + 0.5 * _kl_to_mixture(q, p)
     return float(min(max(value, 0.0), LOG2))
+
+
+def _kl_to_mixture(p: np.ndarray, q: np.ndarray) -> float:
+    """KL(p ‖ (p + q)/2) = Σ_i p_i log(2 p_i / (p_i + q_i)), summed where p_i > 0. Written with p + q
+    rather than m = (p + q)/2, because halving the smallest subnormal number rounds it to 0, which
+    would make m vanish where p does not and the divergence look infinite."""
+    support = p > 0
+    ps, sums = p[support], p[support] + q[support]
+    return float(np.sum(ps * (np.log(ps) - np.log(sums) + LOG2)))
 
 
 def tv(p, q) -> float:

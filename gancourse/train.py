@@ -211,6 +211,18 @@ def _progress(total: int, initial: int, desc: str, enabled: bool):
                 mininterval=0.5)
 
 
+def linear_decay(step: int, steps: int, decay_steps: int) -> float:
+    """CycleGAN's (and StarGAN's) learning-rate factor at ``step`` (0-based): 1 for the first
+    ``steps - decay_steps`` steps, then decreasing linearly, 1 - k / (decay_steps + 1) at the k-th
+    step of the decay (k = 1, ..., decay_steps), so it ends just above 0."""
+    steps = V.positive_int(steps, "steps")
+    decay_steps = V.positive_int(decay_steps, "decay_steps", minimum=0)
+    step = V.positive_int(step, "step", minimum=0)
+    if decay_steps > steps:
+        raise ValueError(f"decay_steps: expected at most steps = {steps}, got {decay_steps}")
+    return 1.0 - max(0, step + 1 - (steps - decay_steps)) / (decay_steps + 1)
+
+
 def fit(step_fn: Callable[[int], dict], steps: int, *, log_every: int = 25,
         callback: Callable[[int], None] | None = None, callback_every: int | None = None,
         checkpoint: Checkpointer | None = None, resume: bool | str = False, desc: str = "training",

@@ -9,6 +9,7 @@ from gancourse.data import shapes as S
 from gancourse.models import cyclegan as C
 from gancourse.nn.image_pool import ImagePool
 from gancourse.nn.resnet import ResidualBlock, ResnetGenerator, count_parameters
+from gancourse.train import linear_decay
 
 F_in = nn.functional.instance_norm
 
@@ -148,8 +149,8 @@ def test_optimize_parameters_updates_G_and_F_first_with_frozen_Ds_then_both_Ds()
 
 
 def test_linear_decay_is_constant_then_linear_as_in_the_reference():
-    assert [C.linear_decay(s, 10, 5) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
-    assert C.linear_decay(3, 4, 0) == 1.0
+    assert [linear_decay(s, 10, 5) for s in range(10)] == pytest.approx([1, 1, 1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    assert linear_decay(3, 4, 0) == 1.0
     model = C.CycleGAN(tiny_cfg(steps=8, decay_steps=4))
     x, y = domains(2)
     lrs = []
@@ -159,7 +160,7 @@ def test_linear_decay_is_constant_then_linear_as_in_the_reference():
         model.optimize_parameters()
     assert lrs == pytest.approx([2e-4] * 4 + [2e-4 * k / 5 for k in (4, 3, 2, 1)])
     with pytest.raises(ValueError, match="decay_steps"):
-        C.linear_decay(0, 4, 5)
+        linear_decay(0, 4, 5)
 
 
 def test_resume_continues_exactly_with_pools_and_schedules(tmp_path):

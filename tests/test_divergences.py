@@ -150,3 +150,11 @@ def test_gaussian_closed_forms_against_quadrature():
     assert w2 == pytest.approx(1 + 1 + 1)
     with pytest.raises(ValueError, match="positive definite"):
         dv.kl_gaussians([0, 0], np.eye(2), [0, 0], np.zeros((2, 2)))
+
+
+def test_js_with_the_smallest_subnormal_mass_is_not_the_disjoint_value():
+    # halving 5e-324 rounds to 0: a mixture m = (p + q)/2 would vanish where p does not (found by hypothesis)
+    p = np.array([5e-324, 0.25, 0.25, 0.25, 0.25])
+    q = np.array([0.0, 1.0, 0.0, 0.0, 0.0])
+    assert dv.js(p, q) == pytest.approx(dv.js(p[1:], q[1:]), abs=1e-12)
+    assert dv.js(p, q) < dv.tv(p, q) * np.log(2)

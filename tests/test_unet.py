@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from gancourse.nn.unet import UNet, norm_layer, unet_depth
+from gancourse.nn.norm import norm_layer
+from gancourse.nn.unet import UNet, unet_depth
 
 
 @pytest.mark.parametrize("size", [8, 16, 32, 64])

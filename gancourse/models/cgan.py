@@ -48,7 +48,7 @@ from .. import _validate as V
 from .. import losses, recipes
 from ..distributed import unwrap
 from ..nn.conditioning import LabelCode
-from .dcgan import dcgan_init
+from ..nn.init import init_dcgan
 
 KINDS = ("cgan", "acgan")
 CODES = LabelCode.KINDS
@@ -60,16 +60,6 @@ def _check_image_size(image_size) -> int:
     if image_size & (image_size - 1):
         raise ValueError(f"image_size: expected a power of two >= 8 (16, 32, ...), got {image_size}")
     return image_size
-
-
-def init_dcgan(module: nn.Module) -> nn.Module:
-    """DCGAN's initialisation (:func:`gancourse.models.dcgan.dcgan_init`: conv and linear weights
-    N(0, 0.02), batch-norm scales N(1, 0.02), shifts and biases 0) applied to every submodule;
-    embeddings keep PyTorch's N(0, 1). Returns the module."""
-    if not isinstance(module, nn.Module):
-        raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
-    module.apply(dcgan_init)
-    return module
 
 
 class ConditionalGenerator(nn.Module):
@@ -225,8 +215,7 @@ class CGANConfig:
             raise ValueError(f"n_classes: expected at least 2 classes, got {self.n_classes}")
         _check_image_size(self.image_size)
         self.lr = V.positive_float(self.lr, "lr")
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1}")
+        V.unit_interval(self.beta1, "beta1")
 
 
 def build_generator(cfg: CGANConfig) -> ConditionalGenerator:

@@ -46,10 +46,12 @@ from .. import _validate as V
 from .. import losses, recipes
 from ..distributed import unwrap
 from ..nn.image_pool import ImagePool
+from ..nn.init import init_dcgan
+from ..nn.norm import NORMS
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
-from ..nn.unet import NORMS
-from .pix2pix import init_weights, translate
+from ..train import linear_decay
+from .pix2pix import translate
 
 
 @dataclass
@@ -83,8 +85,7 @@ class CycleGANConfig:
         self.lambda_cyc = V.positive_float(self.lambda_cyc, "lambda_cyc", allow_zero=True)
         self.lambda_id = V.positive_float(self.lambda_id, "lambda_id", allow_zero=True)
         self.lr = V.positive_float(self.lr, "lr")
-        if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
+        V.unit_interval(self.beta1, "beta1")
         if self.decay_steps is None:
             self.decay_steps = self.steps // 2
         self.decay_steps = V.positive_int(self.decay_steps, "decay_steps", minimum=0)
@@ -115,18 +116,6 @@ def build_discriminator(cfg: CycleGANConfig) -> PatchDiscriminator:
     return PatchDiscriminator(cfg.channels, base=cfg.ndf, n_layers=cfg.d_layers, norm=cfg.norm)
 
 
-def linear_decay(step: int, steps: int, decay_steps: int) -> float:
-    """The reference schedule's learning-rate factor at ``step`` (0-based): 1 for the first
-    ``steps - decay_steps`` steps, then decreasing linearly, 1 - k / (decay_steps + 1) at the k-th
-    step of the decay (k = 1, ..., decay_steps), so it ends just above 0."""
-    steps = V.positive_int(steps, "steps")
-    decay_steps = V.positive_int(decay_steps, "decay_steps", minimum=0)
-    step = V.positive_int(step, "step", minimum=0)
-    if decay_steps > steps:
-        raise ValueError(f"decay_steps: expected at most steps = {steps}, got {decay_steps}")
-    return 1.0 - max(0, step + 1 - (steps - decay_steps)) / (decay_steps + 1)
-
-
 class CycleGAN:
     """G: X -> Y, F: Y -> X, D_X, D_Y, their optimisers, pools and schedules; the training step.
 
@@ -149,10 +138,10 @@ class CycleGAN:
                             f"lambda_id), got {type(g_loss).__name__}")
         self.g_loss = g_loss or generator_loss
         self.device = torch.device(device)
-        self.G = init_weights(build_generator(cfg)).to(self.device)      # X -> Y
-        self.F = init_weights(build_generator(cfg)).to(self.device)      # Y -> X
-        self.D_X = init_weights(build_discriminator(cfg)).to(self.device)
-        self.D_Y = init_weights(build_discriminator(cfg)).to(self.device)
+        self.G = init_dcgan(build_generator(cfg)).to(self.device)      # X -> Y
+        self.F = init_dcgan(build_generator(cfg)).to(self.device)      # Y -> X
+        self.D_X = init_dcgan(build_discriminator(cfg)).to(self.device)
+        self.D_Y = init_dcgan(build_discriminator(cfg)).to(self.device)
         betas = (cfg.beta1, 0.999)
         self.opt_G = torch.optim.Adam(itertools.chain(self.G.parameters(), self.F.parameters()), lr=cfg.lr, betas=betas)
         self.opt_D = torch.optim.Adam(itertools.chain(self.D_X.parameters(), self.D_Y.parameters()), lr=cfg.lr, betas=betas)

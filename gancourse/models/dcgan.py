@@ -11,7 +11,7 @@ The five guidelines of the paper (Section 3), and where each one sits in this fi
 5. LeakyReLU (slope 0.2) in D                                      -> ``_down``
 
 Training: Adam with learning rate 2e-4 and β1 = 0.5, weights initialised from N(0, 0.02)
-(:func:`dcgan_init`), batch size 128 in the paper. Sizes are arguments: ``image_size`` a power of
+(:func:`gancourse.nn.init.dcgan_init`), batch size 128 in the paper. Sizes are arguments: ``image_size`` a power of
 two >= 8 (16 and 32 for the course's digits), ``channels``, ``z_dim``, base widths.
 
 Three additions, each a switch in :class:`DCGANConfig` and on by default because the course trains
@@ -43,6 +43,7 @@ from .. import _validate as V
 from .. import losses, recipes
 from ..distributed import unwrap
 from ..nn.ema import EMA
+from ..nn.init import dcgan_init
 
 PRETRAINED_NAME = "dcgan-digits"
 
@@ -185,18 +186,6 @@ def diff_augment(x: torch.Tensor, translation: float = 0.125, cutout: float = 0.
     yy, xx = torch.arange(h, device=dev)[None, :, None], torch.arange(w, device=dev)[None, None, :]
     keep = ~((yy >= cy) & (yy < cy + c) & (xx >= cx) & (xx < cx + c))
     return x * keep[:, None].to(x.dtype)
-
-
-def dcgan_init(module: nn.Module) -> None:
-    """DCGAN's initialisation (Radford et al. 2016, Section 4): conv weights ~ N(0, 0.02);
-    batch-norm scales ~ N(1, 0.02), shifts 0. Use as ``net.apply(dcgan_init)``."""
-    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-        nn.init.normal_(module.weight, 0.0, 0.02)
-        if module.bias is not None:
-            nn.init.zeros_(module.bias)
-    elif isinstance(module, nn.BatchNorm2d):
-        nn.init.normal_(module.weight, 1.0, 0.02)
-        nn.init.zeros_(module.bias)
 
 
 def generator(image_size: int = 16, z_dim: int = 32, width: int = 64, channels: int = 1,

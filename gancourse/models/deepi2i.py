@@ -221,8 +221,7 @@ class DeepI2IConfig:
         self.lr_G = V.positive_float(self.lr_G, "lr_G")
         self.lr_D = V.positive_float(self.lr_D, "lr_D")
         self.lr_E = V.positive_float(self.lr_E, "lr_E", allow_zero=True)
-        if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
+        V.unit_interval(self.beta1, "beta1")
         self.seed = V.positive_int(self.seed, "seed", minimum=0)
 
 

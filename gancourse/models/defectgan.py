@@ -136,9 +136,7 @@ class DefectGANConfig:
         if self.lr_end > self.lr:
             raise ValueError(f"lr_end: expected at most lr = {self.lr}, got {self.lr_end}")
         for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+            V.unit_interval(getattr(self, name), name)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -357,7 +355,7 @@ class DefectGAN:
     """
 
     def __init__(self, cfg: DefectGANConfig | None = None, device="cpu", g_loss=None):
-        from .pix2pix import init_weights
+        from ..nn.init import init_dcgan
 
         self.cfg = cfg = cfg or DefectGANConfig()
         if not isinstance(cfg, DefectGANConfig):
@@ -368,7 +366,7 @@ class DefectGAN:
         self.g_loss = g_loss or generator_loss
         self.device = torch.device(device)
         self.G = build_generator(cfg).to(self.device)
-        self.D = init_weights(build_discriminator(cfg)).to(self.device)
+        self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
         end = cfg.lr_end / cfg.lr

@@ -43,7 +43,8 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
-from .cgan import ACGANDiscriminator, init_dcgan
+from ..nn.init import init_dcgan
+from .cgan import ACGANDiscriminator
 from .dcgan import Generator
 
 PRETRAINED_NAME = "infogan-digits"
@@ -78,8 +79,7 @@ class InfoGANConfig:
         self.lambda_cont = V.positive_float(self.lambda_cont, "lambda_cont", allow_zero=True)
         self.lr_G = V.positive_float(self.lr_G, "lr_G")
         self.lr_D = V.positive_float(self.lr_D, "lr_D")
-        if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
+        V.unit_interval(self.beta1, "beta1")
         self.seed = V.positive_int(self.seed, "seed", minimum=0)
 
     @property

@@ -34,7 +34,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
-from .cgan import init_dcgan
+from ..nn.init import init_dcgan
 from .dcgan import Discriminator, Generator
 
 PRETRAINED_NAME = "lapgan-digits"
@@ -117,8 +117,7 @@ class LAPGANConfig:
         if self.image_size & (self.image_size - 1):
             raise ValueError(f"image_size: expected a power of two >= 16, got {self.image_size}")
         self.lr = V.positive_float(self.lr, "lr")
-        if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
+        V.unit_interval(self.beta1, "beta1")
         self.seed = V.positive_int(self.seed, "seed", minimum=0)
 
 

@@ -40,9 +40,10 @@ import torch
 from .. import _validate as V
 from .. import losses, recipes
 from ..metrics import high_frequency_energy, l1_error
+from ..nn.init import init_dcgan
+from ..nn.norm import NORMS
 from ..nn.patchgan import PatchDiscriminator, PixelDiscriminator
-from ..nn.unet import NORMS, UNet
-from .dcgan import dcgan_init
+from ..nn.unet import UNet
 
 GAN_MODES = ("vanilla", "lsgan")
 
@@ -85,8 +86,7 @@ class Pix2PixConfig:
         if self.lambda_gan == 0 and self.lambda_l1 == 0:
             raise ValueError("lambda_gan, lambda_l1: at least one loss must have a positive weight")
         self.lr = V.positive_float(self.lr, "lr")
-        if not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1}")
+        V.unit_interval(self.beta1, "beta1")
 
     @property
     def variant(self) -> str:
@@ -133,16 +133,6 @@ class ImageOnly(torch.nn.Module):
         return self.D(pair[:, self.condition_channels:])
 
 
-def init_weights(module: torch.nn.Module) -> torch.nn.Module:
-    """The reference code's ``init_weights(net, "normal", 0.02)``, which is DCGAN's initialisation
-    (:func:`gancourse.models.dcgan.dcgan_init`: conv weights N(0, 0.02), batch-norm scales
-    N(1, 0.02), biases 0), applied to every submodule. Returns the module."""
-    if not isinstance(module, torch.nn.Module):
-        raise TypeError(f"module: expected a torch.nn.Module, got {type(module).__name__}")
-    module.apply(dcgan_init)
-    return module
-
-
 class Pix2Pix:
     """G, D, their optimisers and the training step of Pix2Pix.
 
@@ -169,11 +159,11 @@ class Pix2Pix:
         self.d_loss = d_loss or (lambda D, x, real, fake: _module_d_loss(D, x, real, fake, mode))
         self.g_loss = g_loss or (lambda D, x, real, fake: _module_g_loss(D, x, real, fake, mode))
         self.device = torch.device(device)
-        self.G = init_weights(build_generator(cfg)).to(self.device)
+        self.G = init_dcgan(build_generator(cfg)).to(self.device)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
         self.D = self.opt_D = None
         if cfg.lambda_gan > 0:
-            self.D = init_weights(build_discriminator(cfg)).to(self.device)
+            self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
             self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
 
     # ---- losses, on D's raw scores ----------------------------------------------------------

@@ -81,9 +81,7 @@ class Pix2PixHDConfig:
         self.lambda_fm = V.positive_float(self.lambda_fm, "lambda_fm", allow_zero=True)
         self.lr = V.positive_float(self.lr, "lr")
         for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+            V.unit_interval(getattr(self, name), name)
 
     @property
     def in_channels(self) -> int:

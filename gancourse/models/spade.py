@@ -94,9 +94,7 @@ class SPADEConfig:
         self.g_lr = V.positive_float(self.g_lr, "g_lr")
         self.d_lr = V.positive_float(self.d_lr, "d_lr")
         for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+            V.unit_interval(getattr(self, name), name)
 
     @property
     def widths(self) -> list[int]:

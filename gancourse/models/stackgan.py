@@ -51,7 +51,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
-from .cgan import init_dcgan
+from ..nn.init import init_dcgan
 
 PRETRAINED_NAME = "stackgan-shapes"
 CAPTION_ATTRIBUTES = ("color", "shape", "background")    # what a caption names, in word order
@@ -305,8 +305,7 @@ class StackGANConfig:
         self.text_noise = V.positive_float(self.text_noise, "text_noise", allow_zero=True)
         self.lambda_kl = V.positive_float(self.lambda_kl, "lambda_kl", allow_zero=True)
         self.lr = V.positive_float(self.lr, "lr")
-        if isinstance(self.beta1, bool) or not isinstance(self.beta1, (int, float)) or not 0 <= self.beta1 < 1:
-            raise ValueError(f"beta1: expected a number in [0, 1), got {self.beta1!r}")
+        V.unit_interval(self.beta1, "beta1")
         self.seed = V.positive_int(self.seed, "seed", minimum=0)
 
     @property

@@ -73,10 +73,10 @@ from .. import _validate as V
 from .. import losses, recipes
 from ..distributed import unwrap
 from ..nn.conditioning import one_hot
+from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
-from .cyclegan import linear_decay
-from .pix2pix import init_weights
+from ..train import linear_decay
 
 
 def _groups(datasets) -> tuple[tuple[int, ...], ...]:
@@ -141,9 +141,7 @@ class StarGANConfig:
         self.g_lr = V.positive_float(self.g_lr, "g_lr")
         self.d_lr = V.positive_float(self.d_lr, "d_lr")
         for name in ("beta1", "beta2"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
-                raise ValueError(f"{name}: expected a number in [0, 1), got {value!r}")
+            V.unit_interval(getattr(self, name), name)
         if self.decay_steps is None:
             self.decay_steps = self.steps // 2
         self.decay_steps = V.positive_int(self.decay_steps, "decay_steps", minimum=0)
@@ -317,8 +315,8 @@ class StarGAN:
                             f"lambda_rec), got {type(g_loss).__name__}")
         self.g_loss = g_loss or generator_loss
         self.device = torch.device(device)
-        self.G = init_weights(build_generator(cfg)).to(self.device)
-        self.D = init_weights(build_discriminator(cfg)).to(self.device)
+        self.G = init_dcgan(build_generator(cfg)).to(self.device)
+        self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
         rule_D = lambda step: linear_decay(min(step, cfg.steps - 1), cfg.steps, cfg.decay_steps)   # noqa: E731
@@ -335,13 +333,7 @@ class StarGAN:
     def code(self, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
         """G's input code for labels (N, A) of ``dataset``: the concatenated one-hots, and with
         several datasets the mask vector layout [c_1, ..., c_K, m] (:func:`mask_vector`)."""
-        datasets = self.cfg.datasets
-        if isinstance(dataset, bool) or not isinstance(dataset, int) or not 0 <= dataset < len(datasets):
-            raise ValueError(f"dataset: expected an index in [0, {len(datasets) - 1}], got {dataset!r}")
-        c = label_code(labels, datasets[dataset])
-        if len(datasets) > 1:
-            c = mask_vector(c, dataset, [sum(g) for g in datasets])
-        return c.to(self.device)
+        return code_for(self.cfg, labels, dataset).to(self.device)
 
     def classification_loss(self, logits: torch.Tensor, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
         """Σ over the groups of ``dataset`` of the cross-entropy of D's class logits (N, c_dim),

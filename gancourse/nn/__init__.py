@@ -4,7 +4,8 @@ from .ema import EMA
 from .spectral import apply_spectral_norm, lipschitz_upper_bound, power_iteration, spectral_norms
 from .conditioning import LabelCode, one_hot
 from .patchgan import PatchDiscriminator, PixelDiscriminator, receptive_field
-from .unet import UNet, norm_layer
+from .norm import norm_layer
+from .unet import UNet
 
 __all__ = ["mlp", "pack", "ToyGenerator", "ToyDiscriminator", "EMA", "power_iteration", "spectral_norms", "lipschitz_upper_bound", "apply_spectral_norm"]
 __all__ += ["LabelCode", "one_hot", "PatchDiscriminator", "PixelDiscriminator", "receptive_field", "UNet", "norm_layer"]

@@ -17,11 +17,11 @@ Buffers (batch-norm statistics, spectral-norm vectors) are copied, not averaged.
 from __future__ import annotations
 
 import copy
-import numbers
 
 import torch
 from torch import nn
 
+from .. import _validate as V
 from ..distributed import unwrap
 
 
@@ -36,8 +36,7 @@ class EMA:
     def __init__(self, net: nn.Module, decay: float = 0.999, warmup: bool = True):
         if not isinstance(net, nn.Module):
             raise TypeError(f"net: expected an nn.Module, got {type(net).__name__}")
-        if isinstance(decay, bool) or not isinstance(decay, numbers.Real) or not 0.0 <= float(decay) < 1.0:
-            raise ValueError(f"decay: expected a number in [0, 1), got {decay!r}")
+        V.unit_interval(decay, "decay")
         self.decay = float(decay)
         self.warmup = bool(warmup)
         self.updates = 0

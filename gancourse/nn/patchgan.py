@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .unet import NORMS, norm_layer
+from .norm import NORMS, norm_layer
 
 
 def _conv_specs(n_layers: int) -> list[tuple[int, int, int]]:

@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .unet import NORMS, norm_layer
+from .norm import NORMS, norm_layer
 
 PADDINGS = ("reflect", "zero")
 

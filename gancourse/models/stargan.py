@@ -41,25 +41,15 @@ the other with background only, trained with the mask vector. Recipes: ``python 
 stargan`` (shapes, colour x background, or ``--data FOLDER`` with one sub-folder per domain) and
 ``stargan-mask`` (the two-dataset shapes setting of notebook 12).
 
-Colour x *shape* is harder. A change of shape moves the outline (a geometric change), which
-CycleGAN-style generators do poorly (Zhu et al. 2017, Section 5.3), and here it first fails in D:
-D's architecture trained as a plain classifier of real shapes (Adam, batches of 16) sits on a plateau
-near 57% for 3,000 steps at the paper's learning rate 1e-4; at 3e-4 it breaks through after about
-2,000 steps, but a StarGAN run with D at 1e-3 diverged (gradient penalty ~2,500 at iteration 4,400).
-Then G fools D: with D at 3e-4 alone (30,000 iterations) circles hardly changed, yet D's classifier,
-trained on real images only, read 97% of the circles asked to become squares as squares. Recipe
-``stargan-shape`` is what reached every shape (appendix 12a has the runs): D and G at 3e-4,
-Gaussian "instance noise" σ = 0.5 on every image D sees (``d_noise``, Sønderby et al. 2017, not in
-StarGAN), batches of 16, 30,000 iterations: the shipped run (seed 0) reads 100 / 93 / 96% for
-circle / square / triangle on 300 test images, every colour 100%; with seed 1 squares reached
-only 77%. Its D is shipped beside G (:func:`load_pretrained_discriminator`).
-Two more options came from the same search: ``lambda_id`` adds CycleGAN's identity term
-|G(x, c_org) - x| (StarGAN has none), ``d_spectral_norm`` spectral norm in D; neither helped shape.
-Colour and background are recolourings: every target value is reached in a few thousand
-iterations, but keeping what the label does not name (the shape, the outline) takes G many more
-updates, so the ``stargan`` recipe (colour x background, the course's main model) runs 20,000
-iterations, 4,000 G updates, a tenth of the paper's; notebook 12, section 5, measures what that
-buys. ``stargan-mask`` runs 10,000 (two batches, one per dataset, per iteration).
+Colour x *shape* is harder: a change of shape moves the outline, a geometric change that
+CycleGAN-style generators make poorly (Zhu et al. 2017, Section 5.3). The recipe ``stargan-shape``
+trains it with D and G at lr 3e-4, Gaussian "instance noise" of σ = 0.5 on every image D sees
+(``d_noise``; Sønderby et al. 2017, not in StarGAN), batches of 16, 30,000 iterations; its D is
+shipped beside G (:func:`load_pretrained_discriminator`). Appendix notebook 12a measures it and
+records how it was found. ``lambda_id`` (CycleGAN's identity term) and ``d_spectral_norm`` are
+options beyond the paper, off by default. The ``stargan`` recipe (colour x background, the course's
+main model) runs 20,000 iterations, 4,000 G updates, a tenth of the paper's, and ``stargan-mask``
+10,000 (two batches, one per dataset, per iteration); notebook 12 measures what they reach.
 """
 from __future__ import annotations
 

@@ -24,7 +24,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
-from . import recipes
 
 PRETRAINED_NAME = "digit-classifier"
 
@@ -236,6 +235,3 @@ def run(args) -> dict:
             description="small CNN digit classifier for metrics (penultimate features: 64-d)")
         metrics["published"] = str(path.name)
     return metrics
-
-
-recipes.register(PRETRAINED_NAME, __name__, "run", "CNN digit classifier behind the image metrics (notebook 06)")

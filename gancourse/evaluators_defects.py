@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
-from . import recipes
 from .data.defects import CLASSES, N_CLASSES
 
 PRETRAINED_NAME = "defect-classifier"
@@ -230,7 +229,3 @@ def run(args) -> dict:
             description="small CNN reading normal/scratch/spot/crack on 32x32 texture crops (notebook 14)")
         metrics["published"] = str(path.name)
     return metrics
-
-
-recipes.register(PRETRAINED_NAME, __name__, "run",
-                 "CNN reading normal / scratch / spot / crack texture crops: the judge of Defect-GAN (notebook 14)")

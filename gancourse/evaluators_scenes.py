@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
-from . import recipes
 from .data.scenes import CLASSES, N_CLASSES
 from .metrics import mean_iou
 
@@ -223,7 +222,3 @@ def run(args) -> dict:
             description=f"tiny U-Net segmenting {cfg.size}x{cfg.size} scenes into sky/ground/water/trees/buildings ({use})")
         metrics["published"] = str(path.name)
     return metrics
-
-
-recipes.register(PRETRAINED_NAME, __name__, "run",
-                 "tiny U-Net segmenting real scenes: the judge of SPADE's mIoU (notebook 13)")

@@ -28,7 +28,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
-from . import recipes
 from .data.shapes import ATTRIBUTES, N_VALUES, VALUES, foreground_mask
 from .metrics import mask_iou
 
@@ -302,7 +301,3 @@ def run(args) -> dict:
             description="small CNN reading the five attributes of a shapes image (notebooks 11-12)")
         metrics["published"] = str(path.name)
     return metrics
-
-
-recipes.register(PRETRAINED_NAME, __name__, "run",
-                 "CNN reading shape, colour, fill, size and background of shapes images (notebooks 11-12)")

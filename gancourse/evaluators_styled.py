@@ -21,7 +21,6 @@ import torch
 import torch.nn.functional as F
 
 from . import _validate as V
-from . import recipes
 from .evaluators import DigitClassifier, accuracy
 
 PRETRAINED_NAME = "styled-digit-classifier"
@@ -140,6 +139,3 @@ def run(args) -> dict:
                                description="CNN classifier of styled digits (notebook 15's target domain; 64-d features)")
         metrics["published"] = path.name
     return metrics
-
-
-recipes.register(PRETRAINED_NAME, __name__, "run", "classifier of styled digits, judge of notebook 15's translations")

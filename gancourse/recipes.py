@@ -1,7 +1,7 @@
 """Training recipes outside notebooks: ``python -m gancourse.train RECIPE [options]``.
 
 A recipe is a function ``run(args) -> dict`` in the file of the model it trains (one file per GAN
-family), registered in ``RECIPES`` below by its import path. Every recipe accepts the same options:
+family), listed in the table ``RECIPES`` below by its import path. Every recipe accepts the same options:
 
   --data PATH        a folder of the user's images (layout documented per recipe); default: the
                      embedded dataset of the notebooks
@@ -37,27 +37,79 @@ from pathlib import Path
 from . import distributed
 from .checkpoint import CheckpointError, CheckpointManager
 
-# name -> (module, function, what it trains). Filled in by the model files' authors.
-RECIPES: dict[str, tuple[str, str, str]] = {}
-
-
-def register(name: str, module: str, function: str, description: str) -> None:
-    RECIPES[name] = (module, function, description)
-
-
-def _load_registry() -> None:
-    """Import the model packages so that each registers its recipes."""
-    for module in ("gancourse.models", "gancourse.evaluators", "gancourse.evaluators_shapes",
-                   "gancourse.evaluators_scenes", "gancourse.evaluators_defects", "gancourse.evaluators_styled"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+# name -> (module, function, what it trains): where each recipe lives. A plain table, so that
+# listing the recipes (``--help``) imports no model; ``main`` imports only the one it runs.
+RECIPES: dict[str, tuple[str, str, str]] = {
+    "toy-gan": ("gancourse.models.vanilla", "run_ring",
+        "vanilla GAN on PacGAN's ring of 8 (notebook 04)"),
+    "toy-gan-ring": ("gancourse.models.vanilla", "run_ring",
+        "same as toy-gan"),
+    "toy-gan-grid": ("gancourse.models.vanilla", "run_grid",
+        "vanilla GAN on PacGAN's grid of 25 (notebook 04)"),
+    "wgan-gp": ("gancourse.models.wgan", "run_digits",
+        "WGAN-GP on the digits, DCGAN networks (notebook 08)"),
+    "wgan": ("gancourse.models.wgan", "run_digits",
+        "WGAN (weight clipping) on the digits, DCGAN networks (notebook 08)"),
+    "toy-modes": ("gancourse.models.toy_modes", "run",
+        "the toy benchmark of notebooks 04, 07, 08: 8 rows x 2 mixtures x 3 seeds (modes, HQ %, seconds)"),
+    "dcgan": ("gancourse.models.dcgan", "run",
+        "DCGAN on the digits (notebook 05)"),
+    "dcgan-digits": ("gancourse.models.dcgan", "run",
+        "alias of dcgan; --publish writes data/dcgan_digits.pt"),
+    "cgan": ("gancourse.models.cgan", "run_cgan",
+        "conditional GAN on digits, label embedding (notebook 09)"),
+    "acgan": ("gancourse.models.cgan", "run_acgan",
+        "AC-GAN on digits, auxiliary classifier in D (notebook 09)"),
+    "pix2pix": ("gancourse.models.pix2pix", "run",
+        "Pix2Pix: scenes label map -> image, or --data paired images (A|B side by side, or A/ and B/) (notebook 10)"),
+    "pix2pix-l1": ("gancourse.models.pix2pix", "run_l1",
+        "Pix2Pix ablation: L1 loss only, no discriminator (notebook 10)"),
+    "pix2pix-gan": ("gancourse.models.pix2pix", "run_gan",
+        "Pix2Pix ablation: conditional GAN loss only, no L1 (notebook 10)"),
+    "cyclegan": ("gancourse.models.cyclegan", "run",
+        "CycleGAN: shapes solid <-> striped, or --data trainA/trainB unpaired folders (notebook 11)"),
+    "cyclegan-noid": ("gancourse.models.cyclegan", "run_noid",
+        "CycleGAN without the identity loss (notebook 11)"),
+    "stargan": ("gancourse.models.stargan", "run",
+        "StarGAN: shapes colour x background domains, or --data one sub-folder per domain (notebook 12)"),
+    "stargan-shape": ("gancourse.models.stargan", "run_shape",
+        "StarGAN: shapes shape x colour domains, D and G at 3e-4, instance noise in D (notebook 12)"),
+    "stargan-mask": ("gancourse.models.stargan", "run_mask",
+        "StarGAN on two shapes datasets with different label sets, mask vector (notebook 12)"),
+    "defectgan": ("gancourse.models.defectgan", "run",
+        "Defect-GAN: defacement / restoration of texture crops, scratch / spot / crack (notebook 14)"),
+    "spade": ("gancourse.models.spade", "run",
+        "SPADE: scenes label map -> image, multi-scale D, hinge + feature matching (notebook 13)"),
+    "spade-bn": ("gancourse.models.spade", "run_bn",
+        "SPADE ablation: batch norm, map fed at the input only (notebook 13)"),
+    "bigan": ("gancourse.models.bigan", "run",
+        "BiGAN on digits: G, encoder E, joint D on (x, z) (notebook 16)"),
+    "deepi2i-source": ("gancourse.models.deepi2i", "run_source",
+        "DeepI2I's source GAN: AC-GAN on digits, G and D (notebook 15)"),
+    "deepi2i": ("gancourse.models.deepi2i", "run",
+        "DeepI2I translators on styled digits, transfer vs scratch (notebook 15)"),
+    "discogan": ("gancourse.models.discogan", "run",
+        "DiscoGAN: shapes solid <-> striped, CycleGAN's object with DiscoGAN's losses (notebook 16)"),
+    "infogan": ("gancourse.models.infogan", "run",
+        "InfoGAN on digits, categorical + continuous codes (notebook 16)"),
+    "lapgan": ("gancourse.models.lapgan", "run",
+        "LAPGAN on digits: 8x8 GAN + conditional residual GAN (notebook 16)"),
+    "stackgan": ("gancourse.models.stackgan", "run",
+        "StackGAN on captioned shapes: 8x8 sketch, then 32x32 (notebook 16)"),
+    "digit-classifier": ("gancourse.evaluators", "run",
+        "CNN digit classifier behind the image metrics (notebook 06)"),
+    "shapes-classifier": ("gancourse.evaluators_shapes", "run",
+        "CNN reading shape, colour, fill, size and background of shapes images (notebooks 11-12)"),
+    "scene-segmenter": ("gancourse.evaluators_scenes", "run",
+        "tiny U-Net segmenting real scenes: the judge of SPADE's mIoU (notebook 13)"),
+    "defect-classifier": ("gancourse.evaluators_defects", "run",
+        "CNN reading normal / scratch / spot / crack texture crops: the judge of Defect-GAN (notebook 14)"),
+    "styled-digit-classifier": ("gancourse.evaluators_styled", "run",
+        "classifier of styled digits, judge of notebook 15's translations"),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    _load_registry()
     lines = "\n".join(f"  {name:16s} {desc}" for name, (_, _, desc) in sorted(RECIPES.items()))
     parser = argparse.ArgumentParser(
         prog="python -m gancourse.train",

@@ -228,7 +228,6 @@ def test_transfer_learns_the_target_classes_faster_than_scratch_on_a_tiny_budget
 def test_shipped_styled_digit_classifier_reads_the_target_domain():
     from gancourse import evaluators_styled, pretrained, recipes
 
-    recipes._load_registry()
     assert "styled-digit-classifier" in recipes.RECIPES
     clf = evaluators_styled.styled_digit_classifier()
     assert not any(p.requires_grad for p in clf.parameters()) and not clf.training

@@ -19,12 +19,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def registered():
-    recipes._load_registry()
     return [r for r in COURSE_RECIPES if r in recipes.RECIPES]
 
 
 def test_every_course_model_has_a_recipe():
-    recipes._load_registry()
     missing = [r for r in COURSE_RECIPES if r not in recipes.RECIPES]
     assert not missing, f"no training recipe for {missing}"
 
@@ -35,7 +33,6 @@ NO_SAMPLE_GRID = {"digit-classifier", "defect-classifier", "shapes-classifier", 
 
 
 def every_recipe():
-    recipes._load_registry()
     return sorted(recipes.RECIPES)
 
 

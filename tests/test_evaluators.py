@@ -33,7 +33,6 @@ def test_augment_keeps_shape_range_and_background():
 
 
 def test_recipe_is_registered_and_shipped_weights_are_in_the_manifest():
-    recipes._load_registry()
     assert "digit-classifier" in recipes.RECIPES
     entry = pretrained.manifest()["digit-classifier"]
     assert entry["metrics"]["test_accuracy_16"] >= 0.97 and entry["bytes"] < 2_000_000

@@ -74,7 +74,6 @@ def test_bad_input():
 
 
 def test_recipes_are_registered_under_both_names():
-    recipes._load_registry()
     assert recipes.RECIPES["dcgan"][:2] == recipes.RECIPES["dcgan-digits"][:2] == ("gancourse.models.dcgan", "run")
 
 

@@ -45,7 +45,6 @@ def test_bad_config():
 def test_recipes_and_shipped_checkpoints():
     """The shipped toy GANs are the benchmark's GAN row (toy_modes): load_pretrained gives seed s of
     it, and its coverage is what the manifest recorded for that seed."""
-    recipes._load_registry()
     assert {"toy-gan", "toy-gan-grid"} <= set(recipes.RECIPES)
     for mixture in ("ring", "grid"):
         entry = pretrained.manifest()[f"modes-nsgan-{mixture}"]

@@ -91,3 +91,51 @@ def test_notebooks_are_numbered_in_order():
         lesson = next((n for n in lessons if n[:2] == name[:2]), None)
         assert lesson, f"appendix {name} has no lesson {name[:2]}_*.ipynb"
         assert name[:-len(".ipynb")] in (ROOT / "notebooks" / lesson).read_text(), f"{lesson} must link to {name}"
+
+
+def _module_level_imports() -> dict[str, set[str]]:
+    """gancourse's modules -> the gancourse modules they import at module level (what runs on import)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "gancourse"
+    files = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in files.items():
+        package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+        deps = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom):
+                base = package[:len(package) - node.level + 1] if node.level else []
+                module = ".".join(base + [node.module] if node.module else base) if node.level else node.module
+                for alias in node.names:
+                    deps.add(f"{module}.{alias.name}" if f"{module}.{alias.name}" in files else module)
+            elif isinstance(node, ast.Import):
+                deps.update(alias.name for alias in node.names)
+        graph[name] = {d for d in deps if d in files and d != name}
+    return graph
+
+
+def test_no_import_cycle_among_the_package_modules():
+    """Recipes are a plain table (no module imports `recipes` to register itself), so the import graph
+    of the package is acyclic: a module never needs another that needs it back."""
+    graph = _module_level_imports()
+    assert "gancourse.models.dcgan" in graph and "gancourse.nn.init" in graph["gancourse.models.dcgan"]
+    done, active = set(), []
+
+    def visit(module):
+        active.append(module)
+        for dep in sorted(graph[module]):
+            assert dep not in active, "import cycle: " + " -> ".join(active[active.index(dep):] + [dep])
+            if dep not in done:
+                visit(dep)
+        active.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        if module not in done:
+            visit(module)
+    importers = sorted(m for m, deps in graph.items() if "gancourse.recipes" in deps)
+    assert not [m for m in importers if m.startswith(("gancourse.models", "gancourse.evaluators"))], importers

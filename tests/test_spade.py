@@ -228,7 +228,6 @@ def test_segmenter_shapes_scores_and_bad_input():
 def test_recipes_are_registered():
     from gancourse import recipes
 
-    recipes._load_registry()
     assert {"spade", "spade-bn", "scene-segmenter"} <= set(recipes.RECIPES)
 
 

@@ -119,7 +119,6 @@ def test_bad_input_is_named():
 
 
 def test_recipe_is_registered():
-    recipes._load_registry()
     assert "stackgan" in recipes.RECIPES
 
 

@@ -273,7 +273,6 @@ def test_the_shape_recipe_builds_shape_by_colour_with_its_faster_noisy_D_and_shi
         shutil.copy(pretrained.data_dir() / name, data / name)
     monkeypatch.setenv("GANCOURSE_QUICK", "1")
     monkeypatch.setenv(pretrained.DATA_ENV, str(data))
-    recipes._load_registry()
     assert recipes.main(["stargan-shape", "--steps", "2", "--no-progress", "--out", str(tmp_path / "run"),
                          "--publish"]) == 0
     state = torch.load(next((tmp_path / "run").glob("ckpt_*.pt")), weights_only=True)
@@ -372,7 +371,6 @@ def test_kept_background_is_the_share_read_as_the_inputs_background():
 
 
 def test_recipes_are_registered():
-    recipes._load_registry()
     assert {"stargan", "stargan-mask", "stargan-shape"} <= set(recipes.RECIPES)
 
 

@@ -137,3 +137,21 @@ def test_fit_bad_input():
         train.fit(lambda i: {}, 3, resume=True, progress=False)
     with pytest.raises(TypeError, match="return a dict"):
         train.fit(lambda i: 1.0, 3, progress=False)
+
+
+def test_the_recipe_table_points_at_functions_and_listing_it_imports_no_model():
+    import importlib
+    import subprocess
+    import sys
+
+    from gancourse import recipes
+
+    for name, (module, function, description) in recipes.RECIPES.items():
+        assert callable(getattr(importlib.import_module(module), function, None)), name
+        assert description, name
+    code = ("import sys, contextlib, io\nfrom gancourse import recipes\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        recipes.main(['--help'])\n    except SystemExit:\n        pass\n"
+            "print(sorted(m for m in sys.modules if m.startswith(('gancourse.models', 'gancourse.evaluators'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..nn.init import init_dcgan
 from ..nn.mlp import mlp
 from .dcgan import Discriminator, Generator
@@ -328,6 +328,3 @@ def run(args) -> dict:
                                description="BiGAN on the 16x16 digits: generator and encoder (notebook 16)")
         metrics["published"] = path.name
     return metrics
-
-
-recipes.register("bigan", __name__, "run", "BiGAN on digits: G, encoder E, joint D on (x, z) (notebook 16)")

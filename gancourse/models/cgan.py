@@ -45,7 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..distributed import unwrap
 from ..nn.conditioning import LabelCode
 from ..nn.init import init_dcgan
@@ -450,7 +450,3 @@ def run_cgan(args) -> dict:
 def run_acgan(args) -> dict:
     """Recipe ``acgan``: AC-GAN on the digits (one-hot label code)."""
     return _run(args, "acgan")
-
-
-recipes.register("cgan", __name__, "run_cgan", "conditional GAN on digits, label embedding (notebook 09)")
-recipes.register("acgan", __name__, "run_acgan", "AC-GAN on digits, auxiliary classifier in D (notebook 09)")

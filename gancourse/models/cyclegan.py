@@ -43,7 +43,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..distributed import unwrap
 from ..nn.image_pool import ImagePool
 from ..nn.init import init_dcgan
@@ -441,6 +441,3 @@ def ablation(name: str, seed: int = 0, steps: int = 3000) -> dict:
 
 
 RECIPE_NAMES = {"identity": "cyclegan", "no identity": "cyclegan-noid"}
-recipes.register("cyclegan", __name__, "run",
-                 "CycleGAN: shapes solid <-> striped, or --data trainA/trainB unpaired folders (notebook 11)")
-recipes.register("cyclegan-noid", __name__, "run_noid", "CycleGAN without the identity loss (notebook 11)")

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..distributed import unwrap
 from ..nn.ema import EMA
 from ..nn.init import dcgan_init
@@ -394,7 +394,3 @@ def run(args) -> dict:
                                            + (f"; G is the EMA ({cfg.ema}) of the generator's weights" if cfg.ema else ""))
         result["published"] = path.name
     return result
-
-
-recipes.register("dcgan", __name__, "run", "DCGAN on the digits (notebook 05)")
-recipes.register("dcgan-digits", __name__, "run", "alias of dcgan; --publish writes data/dcgan_digits.pt")

@@ -71,7 +71,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..distributed import unwrap
 from . import cgan
 
@@ -631,7 +631,3 @@ def run(args) -> dict:
                                         f"{'transferred from deepi2i-source' if transfer else 'trained from scratch'}, "
                                         f"seeds {seeds}; metrics for {', '.join(map(str, sizes))} per class (notebook 15)")
     return results
-
-
-recipes.register(SOURCE_NAME, __name__, "run_source", "DeepI2I's source GAN: AC-GAN on digits, G and D (notebook 15)")
-recipes.register("deepi2i", __name__, "run", "DeepI2I translators on styled digits, transfer vs scratch (notebook 15)")

@@ -64,7 +64,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..distributed import unwrap
 from ..nn.conditioning import one_hot
 from ..nn.patchgan import PatchDiscriminator
@@ -791,7 +791,3 @@ def run(args) -> dict:
             description="Defect-GAN generator: normal <-> scratch/spot/crack on 32x32 texture crops (notebook 14)")
         metrics["published"] = path.name
     return metrics
-
-
-recipes.register("defectgan", __name__, "run",
-                 "Defect-GAN: defacement / restoration of texture crops, scratch / spot / crack (notebook 14)")

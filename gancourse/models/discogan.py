@@ -39,7 +39,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from .cyclegan import CycleGAN, CycleGANConfig, evaluate_shapes, shapes_config, translate
 
 PRETRAINED_NAME = "discogan-shapes"
@@ -157,7 +157,3 @@ def run(args) -> dict:
                                            "(notebook 16)")
         metrics["published"] = path.name
     return metrics
-
-
-recipes.register("discogan", __name__, "run", "DiscoGAN: shapes solid <-> striped, CycleGAN's object with "
-                                             "DiscoGAN's losses (notebook 16)")

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..nn.init import init_dcgan
 from .cgan import ACGANDiscriminator
 from .dcgan import Generator
@@ -335,6 +335,3 @@ def run(args) -> dict:
                                            "codes (notebook 16)")
         metrics["published"] = path.name
     return metrics
-
-
-recipes.register("infogan", __name__, "run", "InfoGAN on digits, categorical + continuous codes (notebook 16)")

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..nn.init import init_dcgan
 from .dcgan import Discriminator, Generator
 
@@ -286,6 +286,3 @@ def run(args) -> dict:
                                            "(notebook 16)")
         metrics["published"] = path.name
     return metrics
-
-
-recipes.register("lapgan", __name__, "run", "LAPGAN on digits: 8x8 GAN + conditional residual GAN (notebook 16)")

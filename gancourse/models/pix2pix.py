@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..metrics import high_frequency_energy, l1_error
 from ..nn.init import init_dcgan
 from ..nn.norm import NORMS
@@ -467,6 +467,3 @@ def study(name: str, seed: int = 0, steps: int = 2000) -> dict:
 
 
 RECIPE_NAMES = {"GAN + L1": "pix2pix", "L1 only": "pix2pix-l1", "GAN only": "pix2pix-gan"}
-recipes.register("pix2pix", __name__, "run", "Pix2Pix: scenes label map -> image, or --data paired images (A|B side by side, or A/ and B/) (notebook 10)")
-recipes.register("pix2pix-l1", __name__, "run_l1", "Pix2Pix ablation: L1 loss only, no discriminator (notebook 10)")
-recipes.register("pix2pix-gan", __name__, "run_gan", "Pix2Pix ablation: conditional GAN loss only, no L1 (notebook 10)")

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..distributed import unwrap
 from ..nn.multiscale import MultiscaleDiscriminator
 from ..nn.spade import ResBlock
@@ -526,7 +526,3 @@ def run(args, generator: str = "spade") -> dict:
 def run_bn(args) -> dict:
     """Recipe ``spade-bn``: the ablation (plain batch norm, the map fed at the input only)."""
     return run(args, "bn-input")
-
-
-recipes.register("spade", __name__, "run", "SPADE: scenes label map -> image, multi-scale D, hinge + feature matching (notebook 13)")
-recipes.register("spade-bn", __name__, "run_bn", "SPADE ablation: batch norm, map fed at the input only (notebook 13)")

@@ -50,7 +50,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..nn.init import init_dcgan
 
 PRETRAINED_NAME = "stackgan-shapes"
@@ -544,6 +544,3 @@ def run(args) -> dict:
                                            "images (notebook 16)")
         metrics["published"] = path.name
     return metrics
-
-
-recipes.register("stackgan", __name__, "run", "StackGAN on captioned shapes: 8x8 sketch, then 32x32 (notebook 16)")

@@ -60,7 +60,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..distributed import unwrap
 from ..nn.conditioning import one_hot
 from ..nn.init import init_dcgan
@@ -747,9 +747,3 @@ def run_shape(args) -> dict:
 
 
 RECIPE_NAMES = {"single": "stargan", "mask": "stargan-mask", "shape": "stargan-shape"}
-recipes.register("stargan", __name__, "run",
-                 "StarGAN: shapes colour x background domains, or --data one sub-folder per domain (notebook 12)")
-recipes.register("stargan-shape", __name__, "run_shape",
-                 "StarGAN: shapes shape x colour domains, D and G at 3e-4, instance noise in D (notebook 12)")
-recipes.register("stargan-mask", __name__, "run_mask",
-                 "StarGAN on two shapes datasets with different label sets, mask vector (notebook 12)")

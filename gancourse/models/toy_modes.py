@@ -48,7 +48,6 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import recipes
 from ..data import GaussianMixture, batches
 from ..metrics import mode_coverage
 from ..nn import ToyDiscriminator, ToyGenerator
@@ -417,8 +416,6 @@ def run(args) -> dict:
     return out
 
 
-recipes.register("toy-modes", __name__, "run",
-                 "the toy benchmark of notebooks 04, 07, 08: 8 rows x 2 mixtures x 3 seeds (modes, HQ %, seconds)")
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

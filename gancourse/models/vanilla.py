@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..data import GaussianMixture, grid, ring
 from ..nn import ToyDiscriminator, ToyGenerator
 
@@ -208,8 +208,3 @@ def run_ring(args) -> dict:
 def run_grid(args) -> dict:
     args.dataset = "grid"
     return run(args)
-
-
-recipes.register("toy-gan", __name__, "run_ring", "vanilla GAN on PacGAN's ring of 8 (notebook 04)")
-recipes.register("toy-gan-ring", __name__, "run_ring", "same as toy-gan")
-recipes.register("toy-gan-grid", __name__, "run_grid", "vanilla GAN on PacGAN's grid of 25 (notebook 04)")

@@ -49,7 +49,7 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses
 from ..nn.ema import EMA
 from ..nn.spectral import apply_spectral_norm, has_spectral_norm
 
@@ -491,7 +491,3 @@ def run_digits(args) -> dict:
                                            f"DCGAN networks, critic with layer norm; G's weight average (notebook 08)")
         result["published"] = path.name
     return result
-
-
-recipes.register("wgan-gp", __name__, "run_digits", "WGAN-GP on the digits, DCGAN networks (notebook 08)")
-recipes.register("wgan", __name__, "run_digits", "WGAN (weight clipping) on the digits, DCGAN networks (notebook 08)")

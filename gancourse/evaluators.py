@@ -17,13 +17,14 @@ MNIST-like 28x28 ones) go in unchanged. ``gancourse.metrics`` builds the image m
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
+from . import recipes
 
 PRETRAINED_NAME = "digit-classifier"
 
@@ -205,33 +206,10 @@ def digit_classifier(device="cpu") -> DigitClassifier:
     return net.to(device)
 
 
-def run(args) -> dict:
-    """Recipe ``digit-classifier``: train, report test accuracy, optionally publish into ``data/``."""
-    from . import pretrained
-    from .runtime import pick_device
-    from .train import Checkpointer
-
-    if args.data is not None:
-        raise SystemExit("digit-classifier: trains on the embedded digits only; --data is not supported")
-    cfg = DigitClassifierConfig(seed=args.seed)
-    if args.image_size is not None:
-        cfg.size = args.image_size
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    net, history = train_digit_classifier(cfg, device=device, progress=not args.no_progress,
-                                          checkpoint=ckpt, resume=args.resume)
-    net = net.cpu()
-    metrics = test_accuracy(net)
-    metrics["train_cross_entropy"] = round(history.mean("cross_entropy"), 4)
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(
-            PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train digit-classifier --publish{seed}",
-            description="small CNN digit classifier for metrics (penultimate features: 64-d)")
-        metrics["published"] = str(path.name)
-    return metrics
+RECIPE = recipes.Recipe(
+    name=PRETRAINED_NAME, config=DigitClassifierConfig, train=train_digit_classifier, trains_on="the embedded digits",
+    evaluate=lambda net, cfg, history: {**test_accuracy(net.cpu()),
+                                        "train_cross_entropy": round(history.mean("cross_entropy"), 4)},
+    publish=lambda net, cfg: (PRETRAINED_NAME, {"classifier": net},
+                              "small CNN digit classifier for metrics (penultimate features: 64-d)"),
+    image_size_field="size")

@@ -19,13 +19,14 @@ answering normal / scratch / spot / crack):
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
+from . import recipes
 from .data.defects import CLASSES, N_CLASSES
 
 PRETRAINED_NAME = "defect-classifier"
@@ -193,39 +194,26 @@ def defect_classifier(device="cpu") -> DefectClassifier:
     return net.to(device)
 
 
-def run(args) -> dict:
-    """Recipe ``defect-classifier``: train the judge on real defects, report test accuracy, publish."""
-    from . import pretrained
+def _train(cfg: DefectClassifierConfig, **kw):
     from .data.defects import Defects
-    from .runtime import pick_device
-    from .train import Checkpointer
 
-    if args.data is not None:
-        raise SystemExit("defect-classifier: trains on the procedural defects only; --data is not supported")
-    cfg = DefectClassifierConfig(seed=args.seed)
-    if args.image_size is not None:
-        cfg.size = args.image_size
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
     data = Defects(cfg.n_per_class, cfg.size, "train", seed=cfg.seed)
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 500, config=asdict(cfg))
-    net, history = train_classifier(data.images, data.labels, steps=cfg.steps, batch_size=cfg.batch_size,
-                                    lr=cfg.lr, width=cfg.width, seed=cfg.seed, device=device,
-                                    progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
-    net = net.cpu()
-    test = Defects(250, cfg.size, "test")
+    return train_classifier(data.images, data.labels, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
+                            width=cfg.width, seed=cfg.seed, **kw)
+
+
+def _test_scores(net, cfg: DefectClassifierConfig, history) -> dict:
+    from .data.defects import Defects
+
+    net, test = net.cpu(), Defects(250, cfg.size, "test")
     per_class = per_class_accuracy(net, test.images, test.labels)
-    metrics = {"test_accuracy": round(accuracy(net, test.images, test.labels), 4),
-               "test_accuracy_per_class": {c: round(float(v), 4) for c, v in zip(CLASSES, per_class)},
-               "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
-    if args.publish:
-        extra = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(
-            PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train defect-classifier --publish{extra}",
-            description="small CNN reading normal/scratch/spot/crack on 32x32 texture crops (notebook 14)")
-        metrics["published"] = str(path.name)
-    return metrics
+    return {"test_accuracy": round(accuracy(net, test.images, test.labels), 4),
+            "test_accuracy_per_class": {c: round(float(v), 4) for c, v in zip(CLASSES, per_class)},
+            "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
+
+
+RECIPE = recipes.Recipe(
+    name=PRETRAINED_NAME, config=DefectClassifierConfig, train=_train, trains_on="the procedural defects",
+    evaluate=_test_scores, checkpoint_every=500, image_size_field="size",
+    publish=lambda net, cfg: (PRETRAINED_NAME, {"classifier": net},
+                              "small CNN reading normal/scratch/spot/crack on 32x32 texture crops (notebook 14)"))

@@ -19,13 +19,14 @@ renderer's exact pixel statistics.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
+from . import recipes
 from .data.scenes import CLASSES, N_CLASSES
 from .metrics import mean_iou
 
@@ -185,40 +186,24 @@ def scene_segmenter(device="cpu", size: int = 32) -> SceneSegmenter:
     return net.to(device)
 
 
-def run(args) -> dict:
-    """Recipe ``scene-segmenter``: train on real scenes, report the test mIoU, optionally publish."""
-    from . import pretrained
+def _test_scores(net: SceneSegmenter, cfg: SegmenterConfig, history) -> dict:
     from .data.scenes import Scenes
-    from .runtime import pick_device
-    from .train import Checkpointer
 
-    if args.data is not None:
-        raise SystemExit("scene-segmenter: trains on the procedural scenes only; --data is not supported")
-    cfg = SegmenterConfig(seed=args.seed)
-    if args.image_size is not None:
-        cfg.size = args.image_size
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 500, config=asdict(cfg))
-    net, history = train_segmenter(cfg, device=device, progress=not args.no_progress, checkpoint=ckpt,
-                                   resume=args.resume)
-    net = net.cpu()
     test = Scenes(500, cfg.size, "test")
-    scores = segmentation_scores(net, test.images, test.maps)
-    metrics = {"test_miou": round(scores["miou"], 4), "test_pixel_accuracy": round(scores["pixel_accuracy"], 4),
-               "test_iou": {c: round(v, 4) for c, v in zip(CLASSES, scores["iou"])},
-               "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
-    if args.publish:
-        if cfg.size not in PRETRAINED_NAMES:
-            raise SystemExit(f"scene-segmenter --publish: the course ships segmenters for sizes {sorted(PRETRAINED_NAMES)}")
-        extra = (f" --seed {args.seed}" if args.seed else "") + (f" --image-size {cfg.size}" if cfg.size != 32 else "")
-        use = "notebook 13" if cfg.size == 32 else "notebook 10's patch-size study"
-        path = pretrained.save(
-            PRETRAINED_NAMES[cfg.size], {"segmenter": net}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train scene-segmenter --publish{extra}",
-            description=f"tiny U-Net segmenting {cfg.size}x{cfg.size} scenes into sky/ground/water/trees/buildings ({use})")
-        metrics["published"] = str(path.name)
-    return metrics
+    scores = segmentation_scores(net.cpu(), test.images, test.maps)
+    return {"test_miou": round(scores["miou"], 4), "test_pixel_accuracy": round(scores["pixel_accuracy"], 4),
+            "test_iou": {c: round(v, 4) for c, v in zip(CLASSES, scores["iou"])},
+            "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
+
+
+def _published(net: SceneSegmenter, cfg: SegmenterConfig):
+    if cfg.size not in PRETRAINED_NAMES:
+        raise SystemExit(f"scene-segmenter --publish: the course ships segmenters for sizes {sorted(PRETRAINED_NAMES)}")
+    use = "notebook 13" if cfg.size == 32 else "notebook 10's patch-size study"
+    return (PRETRAINED_NAMES[cfg.size], {"segmenter": net},
+            f"tiny U-Net segmenting {cfg.size}x{cfg.size} scenes into sky/ground/water/trees/buildings ({use})")
+
+
+RECIPE = recipes.Recipe(name=PRETRAINED_NAME, config=SegmenterConfig, train=train_segmenter,
+                        trains_on="the procedural scenes", evaluate=_test_scores, publish=_published,
+                        checkpoint_every=500, image_size_field="size")

@@ -21,13 +21,14 @@ answer (the course's stand-in for the Inception- and FCN-based scores of the pap
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from . import _validate as V
+from . import recipes
 from .data.shapes import ATTRIBUTES, N_VALUES, VALUES, foreground_mask
 from .metrics import mask_iou
 
@@ -270,34 +271,11 @@ def attribute_classifier(device="cpu") -> AttributeClassifier:
     return net.to(device)
 
 
-def run(args) -> dict:
-    """Recipe ``shapes-classifier``: train, report test accuracies, optionally publish into ``data/``."""
-    from . import pretrained
-    from .runtime import pick_device
-    from .train import Checkpointer
-
-    if args.data is not None:
-        raise SystemExit("shapes-classifier: trains on the procedural shapes only; --data is not supported")
-    cfg = AttributeClassifierConfig(seed=args.seed)
-    if args.image_size is not None:
-        cfg.size = args.image_size
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    net, history = train_attribute_classifier(cfg, device=device, progress=not args.no_progress,
-                                              checkpoint=ckpt, resume=args.resume)
-    net = net.cpu()
-    metrics = test_accuracy(net, size=cfg.size)
-    metrics["train_cross_entropy"] = round(history.mean("cross_entropy"), 4)
-    if args.publish:
-        extra = f" --seed {args.seed}" if args.seed else ""
-        extra += f" --device {args.device}" if args.device else ""
-        path = pretrained.save(
-            PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train shapes-classifier --publish{extra}",
-            description="small CNN reading the five attributes of a shapes image (notebooks 11-12)")
-        metrics["published"] = str(path.name)
-    return metrics
+RECIPE = recipes.Recipe(
+    name=PRETRAINED_NAME, config=AttributeClassifierConfig, train=train_attribute_classifier,
+    trains_on="the procedural shapes",
+    evaluate=lambda net, cfg, history: {**test_accuracy(net.cpu(), size=cfg.size),
+                                        "train_cross_entropy": round(history.mean("cross_entropy"), 4)},
+    publish=lambda net, cfg: (PRETRAINED_NAME, {"classifier": net},
+                              "small CNN reading the five attributes of a shapes image (notebooks 11-12)"),
+    image_size_field="size")

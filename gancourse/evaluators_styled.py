@@ -15,12 +15,13 @@ features (64-d) are the space of the notebook's Fréchet distance.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from . import _validate as V
+from . import recipes
 from .evaluators import DigitClassifier, accuracy
 
 PRETRAINED_NAME = "styled-digit-classifier"
@@ -112,30 +113,10 @@ def styled_digit_classifier(device="cpu") -> DigitClassifier:
     return net.to(device)
 
 
-def run(args) -> dict:
-    """Recipe ``styled-digit-classifier``: train, report held-out accuracy, optionally publish."""
-    from . import pretrained
-    from .runtime import pick_device
-    from .train import Checkpointer
-
-    if args.data is not None:
-        raise SystemExit("styled-digit-classifier: trains on the embedded styled digits only; --data is not supported")
-    cfg = StyledClassifierConfig(seed=args.seed)
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    net, history = train_styled_digit_classifier(cfg, device=device, progress=not args.no_progress,
-                                                 checkpoint=ckpt, resume=args.resume)
-    net = net.cpu()
-    metrics = {"held_out_accuracy": round(held_out_accuracy(net, cfg.size), 4),
-               "train_cross_entropy": round(history.mean("cross_entropy"), 4)}
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(PRETRAINED_NAME, {"classifier": net}, config=asdict(cfg), metrics=metrics,
-                               command=f"python -m gancourse.train styled-digit-classifier --publish{seed}",
-                               description="CNN classifier of styled digits (notebook 15's target domain; 64-d features)")
-        metrics["published"] = path.name
-    return metrics
+RECIPE = recipes.Recipe(
+    name=PRETRAINED_NAME, config=StyledClassifierConfig, train=train_styled_digit_classifier,
+    trains_on="the embedded styled digits",
+    evaluate=lambda net, cfg, history: {"held_out_accuracy": round(held_out_accuracy(net.cpu(), cfg.size), 4),
+                                        "train_cross_entropy": round(history.mean("cross_entropy"), 4)},
+    publish=lambda net, cfg: (PRETRAINED_NAME, {"classifier": net},
+                              "CNN classifier of styled digits (notebook 15's target domain; 64-d features)"))

@@ -32,7 +32,9 @@ import json
 import os
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from . import distributed
 from .checkpoint import CheckpointError, CheckpointManager
@@ -82,7 +84,7 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "SPADE: scenes label map -> image, multi-scale D, hinge + feature matching (notebook 13)"),
     "spade-bn": ("gancourse.models.spade", "run_bn",
         "SPADE ablation: batch norm, map fed at the input only (notebook 13)"),
-    "bigan": ("gancourse.models.bigan", "run",
+    "bigan": ("gancourse.models.bigan", "RECIPE",
         "BiGAN on digits: G, encoder E, joint D on (x, z) (notebook 16)"),
     "deepi2i-source": ("gancourse.models.deepi2i", "run_source",
         "DeepI2I's source GAN: AC-GAN on digits, G and D (notebook 15)"),
@@ -90,21 +92,21 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "DeepI2I translators on styled digits, transfer vs scratch (notebook 15)"),
     "discogan": ("gancourse.models.discogan", "run",
         "DiscoGAN: shapes solid <-> striped, CycleGAN's object with DiscoGAN's losses (notebook 16)"),
-    "infogan": ("gancourse.models.infogan", "run",
+    "infogan": ("gancourse.models.infogan", "RECIPE",
         "InfoGAN on digits, categorical + continuous codes (notebook 16)"),
-    "lapgan": ("gancourse.models.lapgan", "run",
+    "lapgan": ("gancourse.models.lapgan", "RECIPE",
         "LAPGAN on digits: 8x8 GAN + conditional residual GAN (notebook 16)"),
     "stackgan": ("gancourse.models.stackgan", "run",
         "StackGAN on captioned shapes: 8x8 sketch, then 32x32 (notebook 16)"),
-    "digit-classifier": ("gancourse.evaluators", "run",
+    "digit-classifier": ("gancourse.evaluators", "RECIPE",
         "CNN digit classifier behind the image metrics (notebook 06)"),
-    "shapes-classifier": ("gancourse.evaluators_shapes", "run",
+    "shapes-classifier": ("gancourse.evaluators_shapes", "RECIPE",
         "CNN reading shape, colour, fill, size and background of shapes images (notebooks 11-12)"),
-    "scene-segmenter": ("gancourse.evaluators_scenes", "run",
+    "scene-segmenter": ("gancourse.evaluators_scenes", "RECIPE",
         "tiny U-Net segmenting real scenes: the judge of SPADE's mIoU (notebook 13)"),
-    "defect-classifier": ("gancourse.evaluators_defects", "run",
+    "defect-classifier": ("gancourse.evaluators_defects", "RECIPE",
         "CNN reading normal / scratch / spot / crack texture crops: the judge of Defect-GAN (notebook 14)"),
-    "styled-digit-classifier": ("gancourse.evaluators_styled", "run",
+    "styled-digit-classifier": ("gancourse.evaluators_styled", "RECIPE",
         "classifier of styled digits, judge of notebook 15's translations"),
 }
 
@@ -189,6 +191,79 @@ def main(argv=None) -> int:
     if result and main_process:
         print(json.dumps(result, indent=2, default=str))
     return 0
+
+
+# ------------------------------------------------------------------------------------------------
+# The recipe skeleton: what every recipe does the same way
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Recipe:
+    """The parts of a recipe that differ from one model to the next; :func:`run_recipe` does the rest.
+
+    ``config``: the config dataclass, built as ``config(seed=args.seed)`` then overridden by
+    ``--steps``, ``--batch-size`` and, when ``image_size_field`` names the field, ``--image-size``.
+    ``train(cfg, device, progress, checkpoint, resume)`` -> ``(trained, history)``.
+    ``evaluate(trained, cfg, history)`` -> the metrics dict the run prints (and publishes).
+    ``publish(trained, cfg)`` -> ``(pretrained name, {name: module}, description)``, what
+    ``--publish`` writes into ``data/``. ``trains_on``: the embedded data, named in the message
+    that refuses ``--data``. ``checkpoint_every``: the default of ``--checkpoint-every``.
+    """
+    name: str
+    config: Callable
+    train: Callable
+    evaluate: Callable
+    publish: Callable
+    trains_on: str
+    checkpoint_every: int = 1000
+    image_size_field: str | None = None
+
+    def __call__(self, args) -> dict:
+        return run_recipe(self, args)
+
+
+def run_recipe(recipe: Recipe, args) -> dict:
+    """Run ``recipe`` under the command line's options (see this module's docstring): the config with
+    its overrides, the device, a checkpoint in ``--out`` every ``--checkpoint-every`` steps, resuming,
+    the metrics, and with ``--publish`` the weights in ``data/`` with the command that rebuilds them."""
+    from dataclasses import asdict
+
+    import torch
+
+    from . import pretrained
+    from .runtime import pick_device
+    from .train import Checkpointer
+
+    if args.data is not None:
+        raise SystemExit(f"{recipe.name}: trains on {recipe.trains_on} only; --data is not supported")
+    if args.image_size is not None and recipe.image_size_field is None:
+        raise SystemExit(f"{recipe.name}: its image size is fixed; --image-size is not supported")
+    cfg = recipe.config(seed=args.seed)
+    overrides = {"steps": args.steps, "batch_size": args.batch_size}
+    if recipe.image_size_field is not None:
+        overrides[recipe.image_size_field] = args.image_size
+    for field, value in overrides.items():
+        if value is not None:
+            setattr(cfg, field, value)
+    device = pick_device(args.device) if args.device else torch.device("cpu")
+    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or recipe.checkpoint_every, config=asdict(cfg))
+    trained, history = recipe.train(cfg, device=device, progress=not args.no_progress, checkpoint=ckpt,
+                                    resume=args.resume)
+    metrics = recipe.evaluate(trained, cfg, history)
+    if args.publish:
+        name, modules, description = recipe.publish(trained, cfg)
+        flags = "".join(f" --{flag} {value}" for flag, value in (("steps", args.steps), ("image-size", args.image_size),
+                                                                  ("seed", args.seed or None)) if value is not None)
+        path = pretrained.save(name, {k: m.cpu().eval() for k, m in modules.items()}, config=asdict(cfg),
+                               metrics=metrics, command=f"python -m gancourse.train {recipe.name}{flags} --publish",
+                               description=description)
+        metrics["published"] = path.name
+    return metrics
+
+
+def last_losses(history) -> dict:
+    """The last logged value of each loss in a training history, rounded: the losses a run reports."""
+    return {k: round(v[-1], 4) for k, v in history.items() if k != "step"}
 
 
 def _cannot_write(folder: Path) -> str:

@@ -155,3 +155,14 @@ def test_the_recipe_table_points_at_functions_and_listing_it_imports_no_model():
             "print(sorted(m for m in sys.modules if m.startswith(('gancourse.models', 'gancourse.evaluators'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_the_recipe_skeleton_refuses_what_a_recipe_cannot_do(tmp_path):
+    from gancourse import recipes
+
+    assert isinstance(getattr(__import__("gancourse.evaluators_styled", fromlist=["RECIPE"]), "RECIPE"), recipes.Recipe)
+    with pytest.raises(SystemExit, match="styled-digit-classifier: its image size is fixed; --image-size is not supported"):
+        recipes.main(["styled-digit-classifier", "--image-size", "32", "--steps", "1", "--out", str(tmp_path / "a")])
+    with pytest.raises(SystemExit, match="infogan: trains on the embedded digits only; --data is not supported"):
+        recipes.main(["infogan", "--data", str(tmp_path), "--steps", "1", "--out", str(tmp_path / "b")])
+    assert recipes.last_losses({"step": [1, 2], "loss_D": [0.5, 0.123456]}) == {"loss_D": 0.1235}

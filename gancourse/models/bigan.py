@@ -27,13 +27,14 @@ Recipe: ``python -m gancourse.train bigan --publish`` (shipped: ``bigan-digits``
 from __future__ import annotations
 
 import itertools
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, recipes
+from ..data import Digits
 from ..nn.init import init_dcgan
 from ..nn.mlp import mlp
 from .dcgan import Discriminator, Generator
@@ -300,31 +301,10 @@ def load_pretrained() -> tuple[Generator, Encoder, BiGANConfig, dict]:
     return G.eval(), E.eval(), cfg, state.get("metrics", {})
 
 
-def run(args) -> dict:
-    """Recipe ``bigan``: BiGAN on the 16x16 digits; reconstruction and encoder numbers."""
-    from .. import pretrained
-    from ..data import Digits
-    from ..runtime import pick_device
-    from ..train import Checkpointer
-
-    if args.data is not None:
-        raise SystemExit("bigan: trains on the embedded digits only; --data is not supported")
-    cfg = BiGANConfig(seed=args.seed)
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, Digits(cfg.image_size, "train").images, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume)
-    G, E = model.G.cpu().eval(), model.E.cpu().eval()
-    metrics = evaluate(G, E)
-    metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(PRETRAINED_NAME, {"G": G, "E": E}, config=asdict(cfg), metrics=metrics,
-                               command=f"python -m gancourse.train bigan --steps {cfg.steps}{seed} --publish",
-                               description="BiGAN on the 16x16 digits: generator and encoder (notebook 16)")
-        metrics["published"] = path.name
-    return metrics
+RECIPE = recipes.Recipe(
+    name="bigan", config=BiGANConfig,
+    train=lambda cfg, **kw: train(cfg, Digits(cfg.image_size, "train").images, **kw), trains_on="the embedded digits",
+    evaluate=lambda model, cfg, history: {**evaluate(model.G.cpu().eval(), model.E.cpu().eval()),
+                                          **recipes.last_losses(history)},
+    publish=lambda model, cfg: (PRETRAINED_NAME, {"G": model.G, "E": model.E},
+                                "BiGAN on the 16x16 digits: generator and encoder (notebook 16)"))

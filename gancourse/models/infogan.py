@@ -34,7 +34,7 @@ Recipe: ``python -m gancourse.train infogan --publish`` (shipped: ``infogan-digi
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -42,7 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, recipes
+from ..data import Digits
 from ..nn.init import init_dcgan
 from .cgan import ACGANDiscriminator
 from .dcgan import Generator
@@ -306,32 +307,10 @@ def evaluate(G: Generator, cfg: InfoGANConfig, classifier=None, n_noise: int = 1
     return out
 
 
-def run(args) -> dict:
-    """Recipe ``infogan``: InfoGAN on the 16x16 digits; the code-class agreement and ink correlations."""
-    from .. import pretrained
-    from ..data import Digits
-    from ..runtime import pick_device
-    from ..train import Checkpointer
-
-    if args.data is not None:
-        raise SystemExit("infogan: trains on the embedded digits only; --data is not supported")
-    cfg = InfoGANConfig(seed=args.seed)
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, Digits(cfg.image_size, "train").images, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume)
-    G = model.G.cpu().eval()
-    metrics = evaluate(G, cfg)
-    metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(PRETRAINED_NAME, {"G": G}, config=asdict(cfg), metrics=metrics,
-                               command=f"python -m gancourse.train infogan --steps {cfg.steps}{seed} --publish",
-                               description="InfoGAN on the 16x16 digits: 10-way categorical code + 2 continuous "
-                                           "codes (notebook 16)")
-        metrics["published"] = path.name
-    return metrics
+RECIPE = recipes.Recipe(
+    name="infogan", config=InfoGANConfig,
+    train=lambda cfg, **kw: train(cfg, Digits(cfg.image_size, "train").images, **kw), trains_on="the embedded digits",
+    evaluate=lambda model, cfg, history: {**evaluate(model.G.cpu().eval(), cfg),
+                                          **recipes.last_losses(history)},
+    publish=lambda model, cfg: (PRETRAINED_NAME, {"G": model.G},
+                                "InfoGAN on the 16x16 digits: 10-way categorical code + 2 continuous codes (notebook 16)"))

@@ -26,14 +26,15 @@ Recipe: ``python -m gancourse.train lapgan --publish`` (shipped: ``lapgan-digits
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, recipes
+from ..data import Digits
 from ..nn.init import init_dcgan
 from .dcgan import Discriminator, Generator
 
@@ -257,32 +258,10 @@ def load_pretrained() -> tuple[Generator, ResidualGenerator, LAPGANConfig, dict]
     return G0.eval(), G1.eval(), cfg, state.get("metrics", {})
 
 
-def run(args) -> dict:
-    """Recipe ``lapgan``: the two-level LAPGAN on the 16x16 digits."""
-    from .. import pretrained
-    from ..data import Digits
-    from ..runtime import pick_device
-    from ..train import Checkpointer
-
-    if args.data is not None:
-        raise SystemExit("lapgan: trains on the embedded digits only; --data is not supported")
-    cfg = LAPGANConfig(seed=args.seed)
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, Digits(cfg.image_size, "train").images, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume)
-    G0, G1 = model.G0.cpu().eval(), model.G1.cpu().eval()
-    metrics = evaluate(G0, G1)
-    metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(PRETRAINED_NAME, {"G0": G0, "G1": G1}, config=asdict(cfg), metrics=metrics,
-                               command=f"python -m gancourse.train lapgan --steps {cfg.steps}{seed} --publish",
-                               description="LAPGAN on the 16x16 digits: a GAN at 8x8 and a residual GAN at 16x16 "
-                                           "(notebook 16)")
-        metrics["published"] = path.name
-    return metrics
+RECIPE = recipes.Recipe(
+    name="lapgan", config=LAPGANConfig,
+    train=lambda cfg, **kw: train(cfg, Digits(cfg.image_size, "train").images, **kw), trains_on="the embedded digits",
+    evaluate=lambda model, cfg, history: {**evaluate(model.G0.cpu().eval(), model.G1.cpu().eval()),
+                                          **recipes.last_losses(history)},
+    publish=lambda model, cfg: (PRETRAINED_NAME, {"G0": model.G0, "G1": model.G1},
+                                "LAPGAN on the 16x16 digits: a GAN at 8x8 and a residual GAN at 16x16 (notebook 16)"))

@@ -90,13 +90,13 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "DeepI2I's source GAN: AC-GAN on digits, G and D (notebook 15)"),
     "deepi2i": ("gancourse.models.deepi2i", "run",
         "DeepI2I translators on styled digits, transfer vs scratch (notebook 15)"),
-    "discogan": ("gancourse.models.discogan", "run",
+    "discogan": ("gancourse.models.discogan", "RECIPE",
         "DiscoGAN: shapes solid <-> striped, CycleGAN's object with DiscoGAN's losses (notebook 16)"),
     "infogan": ("gancourse.models.infogan", "RECIPE",
         "InfoGAN on digits, categorical + continuous codes (notebook 16)"),
     "lapgan": ("gancourse.models.lapgan", "RECIPE",
         "LAPGAN on digits: 8x8 GAN + conditional residual GAN (notebook 16)"),
-    "stackgan": ("gancourse.models.stackgan", "run",
+    "stackgan": ("gancourse.models.stackgan", "RECIPE",
         "StackGAN on captioned shapes: 8x8 sketch, then 32x32 (notebook 16)"),
     "digit-classifier": ("gancourse.evaluators", "RECIPE",
         "CNN digit classifier behind the image metrics (notebook 06)"),
@@ -208,6 +208,8 @@ class Recipe:
     ``publish(trained, cfg)`` -> ``(pretrained name, {name: module}, description)``, what
     ``--publish`` writes into ``data/``. ``trains_on``: the embedded data, named in the message
     that refuses ``--data``. ``checkpoint_every``: the default of ``--checkpoint-every``.
+    ``configure(args)`` -> cfg replaces the standard config-and-overrides step for a recipe whose
+    options map differently (e.g. ``--steps`` shared between two stages).
     """
     name: str
     config: Callable
@@ -217,6 +219,7 @@ class Recipe:
     trains_on: str
     checkpoint_every: int = 1000
     image_size_field: str | None = None
+    configure: Callable | None = None
 
     def __call__(self, args) -> dict:
         return run_recipe(self, args)
@@ -236,15 +239,18 @@ def run_recipe(recipe: Recipe, args) -> dict:
 
     if args.data is not None:
         raise SystemExit(f"{recipe.name}: trains on {recipe.trains_on} only; --data is not supported")
-    if args.image_size is not None and recipe.image_size_field is None:
-        raise SystemExit(f"{recipe.name}: its image size is fixed; --image-size is not supported")
-    cfg = recipe.config(seed=args.seed)
-    overrides = {"steps": args.steps, "batch_size": args.batch_size}
-    if recipe.image_size_field is not None:
-        overrides[recipe.image_size_field] = args.image_size
-    for field, value in overrides.items():
-        if value is not None:
-            setattr(cfg, field, value)
+    if recipe.configure is not None:
+        cfg = recipe.configure(args)
+    else:
+        if args.image_size is not None and recipe.image_size_field is None:
+            raise SystemExit(f"{recipe.name}: its image size is fixed; --image-size is not supported")
+        cfg = recipe.config(seed=args.seed)
+        overrides = {"steps": args.steps, "batch_size": args.batch_size}
+        if recipe.image_size_field is not None:
+            overrides[recipe.image_size_field] = args.image_size
+        for field, value in overrides.items():
+            if value is not None:
+                setattr(cfg, field, value)
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or recipe.checkpoint_every, config=asdict(cfg))
     trained, history = recipe.train(cfg, device=device, progress=not args.no_progress, checkpoint=ckpt,

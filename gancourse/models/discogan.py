@@ -33,13 +33,11 @@ Recipe: ``python -m gancourse.train discogan --publish`` (shipped: ``discogan-sh
 """
 from __future__ import annotations
 
-from dataclasses import asdict
-
 import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, recipes
 from .cyclegan import CycleGAN, CycleGANConfig, evaluate_shapes, shapes_config, translate
 
 PRETRAINED_NAME = "discogan-shapes"
@@ -128,32 +126,31 @@ def load_pretrained():
     return G.eval(), F_.eval(), cfg, state.get("metrics", {})
 
 
-def run(args) -> dict:
-    """Recipe ``discogan``: solid <-> striped shapes (as ``cyclegan``), measured as in notebook 11."""
-    from .. import pretrained
-    from ..data.shapes import cyclegan_domains
-    from ..runtime import pick_device
-    from ..train import Checkpointer
-
-    if args.data is not None:
-        raise SystemExit("discogan: trains on the embedded shapes only; --data is not supported (use cyclegan)")
+def _config(args):
+    if args.image_size is not None:
+        raise SystemExit("discogan: its image size is fixed; --image-size is not supported")
     settings = {"seed": args.seed, "steps": args.steps or 2000}
     if args.batch_size is not None:
         settings["batch_size"] = args.batch_size
-    cfg = discogan_config(**settings)
+    return discogan_config(**settings)
+
+
+def _train(cfg, **kw):
+    from ..data.shapes import cyclegan_domains
+
     X, Y = cyclegan_domains(4000, cfg.size, "train")
+    return train(cfg, X.images, Y.images, **kw)
+
+
+def _scores(model, cfg, history) -> dict:
+    from ..data.shapes import cyclegan_domains
+
     X_test, Y_test = cyclegan_domains(500, cfg.size, "test")
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, X.images, Y.images, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume)
-    G, F_ = model.G.cpu().eval(), model.F.cpu().eval()
-    metrics = evaluate_shapes(G, F_, X_test, Y_test)
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(PRETRAINED_NAME, {"G": G, "F": F_}, config=asdict(cfg), metrics=metrics,
-                               command=f"python -m gancourse.train discogan --steps {cfg.steps}{seed} --publish",
-                               description="DiscoGAN on 32x32 shapes, G_AB: solid -> striped, G_BA: striped -> solid "
-                                           "(notebook 16)")
-        metrics["published"] = path.name
-    return metrics
+    return evaluate_shapes(model.G.cpu().eval(), model.F.cpu().eval(), X_test, Y_test)
+
+
+RECIPE = recipes.Recipe(
+    name="discogan", config=discogan_config, configure=_config, train=_train, evaluate=_scores,
+    trains_on="the embedded shapes (use cyclegan for your own images)",
+    publish=lambda model, cfg: (PRETRAINED_NAME, {"G": model.G, "F": model.F},
+                                "DiscoGAN on 32x32 shapes, G_AB: solid -> striped, G_BA: striped -> solid (notebook 16)"))

@@ -43,14 +43,14 @@ Recipe: ``python -m gancourse.train stackgan --publish`` (shipped: ``stackgan-sh
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, recipes
 from ..nn.init import init_dcgan
 
 PRETRAINED_NAME = "stackgan-shapes"
@@ -513,34 +513,33 @@ def load_pretrained() -> tuple[TextEncoder, StageIGenerator, StageIIGenerator, S
     return text.eval(), G1.eval(), G2.eval(), cfg, state.get("metrics", {})
 
 
-def run(args) -> dict:
-    """Recipe ``stackgan``: both stages on the solid shapes; caption accuracy and Fréchet distances."""
-    from .. import pretrained
-    from ..runtime import pick, pick_device
-    from ..train import Checkpointer
+def _config(args) -> StackGANConfig:
+    """--steps is the total, split between the stages as in the defaults (2 : 3); quick mode (tests)
+    trains on a small set."""
+    from ..runtime import pick
 
-    if args.data is not None:
-        raise SystemExit("stackgan: trains on the procedural shapes only; --data is not supported")
-    cfg = StackGANConfig(seed=args.seed)
-    if args.image_size is not None:
-        cfg = StackGANConfig(seed=args.seed, image_size=args.image_size)
-    if args.steps is not None:   # --steps: the total, split between the stages as in the defaults (2 : 3)
+    cfg = StackGANConfig(seed=args.seed) if args.image_size is None else \
+        StackGANConfig(seed=args.seed, image_size=args.image_size)
+    if args.steps is not None:
         cfg.stage1_steps = max(1, round(args.steps * 2 / 5))
         cfg.stage2_steps = max(1, args.steps - cfg.stage1_steps)
     if args.batch_size is not None:
         cfg.batch_size = args.batch_size
-    cfg.n_train = pick(cfg.n_train, 256)   # quick mode (tests): a small training set and evaluation
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, device=device, progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
-    text, G1, G2 = model.text.cpu().eval(), model.G1.cpu().eval(), model.G2.cpu().eval()
-    metrics = evaluate(text, G1, G2, n=pick(1000, 64))
-    metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(PRETRAINED_NAME, {"text": text, "G1": G1, "G2": G2}, config=asdict(cfg), metrics=metrics,
-                               command=f"python -m gancourse.train stackgan --steps {cfg.steps}{seed} --publish",
-                               description="StackGAN on captioned solid shapes: Stage-I 8x8 sketches, Stage-II 32x32 "
-                                           "images (notebook 16)")
-        metrics["published"] = path.name
-    return metrics
+    cfg.n_train = pick(cfg.n_train, 256)
+    return cfg
+
+
+def _scores(model, cfg: StackGANConfig, history) -> dict:
+    """Caption accuracy and Fréchet distances (:func:`evaluate`), and the last losses."""
+    from ..runtime import pick
+
+    metrics = evaluate(model.text.cpu().eval(), model.G1.cpu().eval(), model.G2.cpu().eval(), n=pick(1000, 64))
+    return {**metrics, **recipes.last_losses(history)}
+
+
+RECIPE = recipes.Recipe(
+    name="stackgan", config=StackGANConfig, configure=_config, train=train, evaluate=_scores,
+    trains_on="the procedural shapes",
+    publish=lambda model, cfg: (PRETRAINED_NAME, {"text": model.text, "G1": model.G1, "G2": model.G2},
+                                "StackGAN on captioned solid shapes: Stage-I 8x8 sketches, Stage-II 32x32 images "
+                                "(notebook 16)"))

@@ -229,7 +229,7 @@ def run_recipe(recipe: Recipe, args) -> dict:
     """Run ``recipe`` under the command line's options (see this module's docstring): the config with
     its overrides, the device, a checkpoint in ``--out`` every ``--checkpoint-every`` steps, resuming,
     the metrics, and with ``--publish`` the weights in ``data/`` with the command that rebuilds them."""
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
 
     import torch
 
@@ -248,9 +248,8 @@ def run_recipe(recipe: Recipe, args) -> dict:
         overrides = {"steps": args.steps, "batch_size": args.batch_size}
         if recipe.image_size_field is not None:
             overrides[recipe.image_size_field] = args.image_size
-        for field, value in overrides.items():
-            if value is not None:
-                setattr(cfg, field, value)
+        # replace, not setattr: the config's own checks run on the overridden values too
+        cfg = replace(cfg, **{field: value for field, value in overrides.items() if value is not None})
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or recipe.checkpoint_every, config=asdict(cfg))
     trained, history = recipe.train(cfg, device=device, progress=not args.no_progress, checkpoint=ckpt,

@@ -82,6 +82,13 @@ def test_bad_input():
         hd.CoarseToFineGenerator(torch.nn.Conv2d(5, 3, 1))
     with pytest.raises(TypeError, match="G: expected a GlobalGenerator or a CoarseToFineGenerator"):
         hd.synthesize(torch.nn.Conv2d(5, 3, 1), torch.zeros(1, 5, 8, 8))
+    model = hd.Pix2PixHDModel(hd.GlobalGenerator(5), hd.Pix2PixHDConfig())
+    with pytest.raises(ValueError, match="maps: expected 5 channel"):
+        model.set_input(torch.zeros(2, 3, 32, 32), torch.zeros(2, 3, 32, 32))
+    with pytest.raises(ValueError, match="maps and images: expected pairs of the same batch and image size"):
+        model.set_input(torch.zeros(2, 5, 32, 32), torch.zeros(3, 3, 32, 32))
+    with pytest.raises(TypeError, match="cfg: expected a Pix2PixHDConfig"):
+        hd.Pix2PixHDModel(hd.GlobalGenerator(5), {})
 
 
 def test_stages_in_two_calls_and_their_checks():

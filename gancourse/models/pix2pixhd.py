@@ -38,7 +38,7 @@ from torch import nn
 from .. import _validate as V
 from .. import losses
 from ..nn.multiscale import MultiscaleDiscriminator, downsample
-from ..nn.resnet import ResidualBlock, ResnetGenerator
+from ..nn.resnet import ResnetGenerator
 
 
 @dataclass
@@ -113,19 +113,14 @@ class GlobalGenerator(nn.Module):
 
 class LocalEnhancer(nn.Module):
     """G2: its front-end maps (N, in_channels, S, S) to (N, 2·width, S/2, S/2); its back-end takes that
-    plus G1's features (same shape) to images (N, out_channels, S, S) in [-1, 1]."""
+    plus G1's features (same shape) to images (N, out_channels, S, S) in [-1, 1]. The two halves of
+    a ResNet translator with one downsampling (:class:`gancourse.nn.resnet.ResnetGenerator`):
+    c7s1-w, d2w | R2w x n_blocks, u w, c7s1-C."""
 
     def __init__(self, in_channels: int, out_channels: int = 3, width: int = 16, n_blocks: int = 2):
         super().__init__()
-        w = V.positive_int(width, "width")
-        c_in, c_out = V.positive_int(in_channels, "in_channels"), V.positive_int(out_channels, "out_channels")
-        self.front = nn.Sequential(                         # c7s1-w, d2w
-            nn.ReflectionPad2d(3), nn.Conv2d(c_in, w, 7), nn.InstanceNorm2d(w), nn.ReLU(),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1), nn.InstanceNorm2d(2 * w), nn.ReLU())
-        self.back = nn.Sequential(                          # R2w x n_blocks, uw, c7s1-C
-            *[ResidualBlock(2 * w) for _ in range(V.positive_int(n_blocks, "n_blocks", minimum=0))],
-            nn.ConvTranspose2d(2 * w, w, 3, stride=2, padding=1, output_padding=1), nn.InstanceNorm2d(w), nn.ReLU(),
-            nn.ReflectionPad2d(3), nn.Conv2d(w, c_out, 7), nn.Tanh())
+        net = ResnetGenerator(in_channels, out_channels, base=width, n_blocks=n_blocks, n_down=1).net
+        self.front, self.back = net[:6], net[6:]     # net[:6]: the 7x7 stem and the strided convolution
 
 
 class CoarseToFineGenerator(nn.Module):
@@ -171,6 +166,8 @@ class Pix2PixHDModel:
     def __init__(self, G: nn.Module, cfg: Pix2PixHDConfig, device="cpu"):
         if not isinstance(G, (GlobalGenerator, CoarseToFineGenerator)):
             raise TypeError(f"G: expected a GlobalGenerator or a CoarseToFineGenerator, got {type(G).__name__}")
+        if not isinstance(cfg, Pix2PixHDConfig):
+            raise TypeError(f"cfg: expected a Pix2PixHDConfig, got {type(cfg).__name__}")
         self.cfg, self.device = cfg, torch.device(device)
         self.G, self.D = G.to(self.device), build_discriminator(cfg).to(self.device)
         betas = (cfg.beta1, cfg.beta2)
@@ -178,6 +175,11 @@ class Pix2PixHDModel:
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=betas)
 
     def set_input(self, maps: torch.Tensor, images: torch.Tensor) -> None:
+        V.images(maps, "maps", channels=self.cfg.in_channels)
+        V.images(images, "images", channels=self.cfg.out_channels)
+        if maps.shape[0] != images.shape[0] or maps.shape[-2:] != images.shape[-2:]:
+            raise ValueError(f"maps and images: expected pairs of the same batch and image size, "
+                             f"got {tuple(maps.shape)} and {tuple(images.shape)}")
         self.maps, self.real = maps.to(self.device), images.to(self.device)
 
     def optimize_parameters(self) -> dict:

@@ -171,6 +171,42 @@ def lower_of(values: dict) -> set:
     return {name for name, v in values.items() if abs(v - low) <= 1e-9 * max(1.0, abs(low))}
 
 
+def has_keys(t: Tester, answer, keys) -> bool:
+    """Require ``answer`` to be a dict holding ``keys``; the hint lists them."""
+    keys = list(keys)
+    listed = ", ".join(f'"{k}"' for k in keys[:-1]) + f' and "{keys[-1]}"' if len(keys) > 1 else f'"{keys[0]}"'
+    return t.require(isinstance(answer, dict) and set(keys) <= set(answer),
+                     f"answer should be a dict with the keys {listed}")
+
+
+def check_measured(t: Tester, answer, key: str, measured: float, how: str, *, rtol: float = 0.0,
+                   atol: float = 0.0, fraction: bool = False) -> bool:
+    """Require ``answer[key]`` to equal the value the check ``measured`` again (within ``rtol`` /
+    ``atol``); the hint says it "is not" ``how`` the number is made. With ``fraction``, a percentage
+    where a fraction was asked gets its own hint."""
+    value = answer_number(answer, key)
+    if fraction and not close(value, measured, rtol=rtol, atol=atol) and close(value, 100 * measured, rtol=1e-3):
+        return t.require(False, f"{key}: give it as a fraction between 0 and 1, not a percentage")
+    return t.require(close(value, measured, rtol=rtol, atol=atol), f"{key} is not {how}")
+
+
+def check_variant(t: Tester, answer, measure: dict, how: str, lower: str, **tolerance) -> None:
+    """The variant exercises' check: two runs that differ in one thing, measured by the same number.
+    ``measure`` maps each answer key (``"<quantity>_<run>"``, e.g. ``"iou_with"``) to a function that
+    measures that run again; ``answer`` must hold those keys, each close to its measurement (see
+    :func:`check_measured`, ``how`` and ``tolerance``), and ``"lower"``, the run with the lower value
+    (``lower`` says what that means, e.g. "has the lower Fréchet distance")."""
+    if not has_keys(t, answer, [*measure, "lower"]):
+        return
+    measured = {}
+    for key, run in measure.items():
+        measured[key.rsplit("_", 1)[1]] = value = run()
+        check_measured(t, answer, key, value, how, **tolerance)
+    names = " or ".join(f'"{name}"' for name in measured)
+    t.require(answer["lower"] in lower_of(measured), f'"lower" should say which run ({names}) {lower}, '
+                                                     "by your own numbers")
+
+
 def answer_number(answer, key: str) -> float:
     """``float(answer[key])``, or NaN when it is missing or not a number: a measured-answer check
     then fails with its hint instead of raising."""

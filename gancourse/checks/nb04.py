@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from ._core import answer_number, close, exercise
+from ._core import answer_number, close, exercise, has_keys
 
 
 def _independent_coverage(samples, centers, std):
@@ -138,8 +138,7 @@ def ex04_k(t, answer, runs, n=2500):
     """The variant exercise of notebook 04: runs with k = 1 and k = 5 (same seeds, same generator
     steps); ``runs`` = {1: [ToyGAN, ...], 5: [ToyGAN, ...]}; ``answer`` = {"modes_k1": ..., "modes_k5": ...,
     "hq_k1": ..., "hq_k5": ...}: the means over the seeds of modes captured and HQ % (``gan.coverage(n)``)."""
-    keys = {"modes_k1", "modes_k5", "hq_k1", "hq_k5"}
-    if not t.require(isinstance(answer, dict) and keys <= set(answer), f"answer should be a dict with the keys {sorted(keys)}"):
+    if not has_keys(t, answer, ["modes_k1", "modes_k5", "hq_k1", "hq_k5"]):
         return
     if not t.require(isinstance(runs, dict) and {1, 5} <= set(runs) and all(len(runs[k]) for k in (1, 5)),
                      "runs should be {1: [your k = 1 runs], 5: [your k = 5 runs]}"):

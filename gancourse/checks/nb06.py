@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._core import answer_number, close, exercise
+from ._core import answer_number, close, exercise, has_keys
 
 
 def _reference_frechet(a, b) -> float:
@@ -76,9 +76,7 @@ def ex06_sample_size(t, answer):
     from ..evaluators import digit_classifier
     from ..models import dcgan
 
-    keys = {"n_small", "fd_small", "n_large", "fd_large", "larger"}
-    if not t.require(isinstance(answer, dict) and keys <= set(answer),
-                     f"answer should be a dict with the keys {sorted(keys)}"):
+    if not has_keys(t, answer, ["n_small", "fd_small", "n_large", "fd_large", "larger"]):
         return
     try:
         n_small, n_large = int(answer["n_small"]), int(answer["n_large"])

@@ -6,7 +6,7 @@ import scipy.stats
 import torch
 from torch import nn
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import check_variant, close, exercise
 
 
 def _net(seed: int, scale: float = 1.0) -> nn.Sequential:
@@ -156,18 +156,7 @@ def ex07_clip_constant(t, answer, critic_small, critic_large):
     """The variant exercise of notebook 07: WGAN on the ring with c = 0.01 and with c = 0.1, the same
     length; ``answer`` = {"share_small": ..., "share_large": ..., "lower": "small" or "large"}: the
     share of the critic's parameters at ±c after training (fractions). The check measures both."""
-    if not t.require(isinstance(answer, dict) and {"share_small", "share_large", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "share_small", "share_large" and "lower"'):
-        return
-    measured = {"share_small": _share_at_bound(critic_small, 0.01), "share_large": _share_at_bound(critic_large, 0.1)}
-    for key, value in measured.items():
-        got = answer_number(answer, key)
-        if not close(got, value, atol=1e-4) and close(got, 100 * value, rtol=1e-3):
-            t.require(False, f"{key}: give the share as a fraction between 0 and 1, not a percentage")
-        else:
-            t.require(close(got, value, atol=1e-4),
-                      f"{key} is not the share of that critic's parameters at ±c (|w| >= c, weights and biases "
-                      "together)")
-    truth = lower_of({"small": measured["share_small"], "large": measured["share_large"]})
-    t.require(answer["lower"] in truth, '"lower" should say which run ("small" or "large" c) has the lower share '
-                                        "at the bound, by your own numbers")
+    check_variant(t, answer, {"share_small": lambda: _share_at_bound(critic_small, 0.01),
+                              "share_large": lambda: _share_at_bound(critic_large, 0.1)},
+                  how="the share of that critic's parameters at ±c (|w| >= c, weights and biases together)",
+                  lower="has the lower share at the bound", atol=1e-4, fraction=True)

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import check_variant, close, exercise
 
 
 @exercise("08.3", "the largest singular value by power iteration", points=2, difficulty="warm-up")
@@ -135,18 +135,13 @@ def ex08_penalty_off(t, answer, critic_with, critic_without, probe):
     """The variant exercise of notebook 08: WGAN-GP on the grid with λ = 0.1 and with λ = 0, the same
     length; ``answer`` = {"slope_with": ..., "slope_without": ..., "lower": "with" or "without"}: the
     mean gradient norm ‖∇D(x)‖ of each critic over the ``probe`` points. The check measures both."""
-    if not t.require(isinstance(answer, dict) and {"slope_with", "slope_without", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "slope_with", "slope_without" and "lower"'):
-        return
-    measured = {}
-    for key, D in (("slope_with", critic_with), ("slope_without", critic_without)):
+    def mean_slope(D):
         x = probe.detach().clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(D(x).sum(), x)
-        measured[key] = float(grad.flatten(1).norm(dim=1).mean())
-        value = answer_number(answer, key)
-        t.require(close(value, measured[key], rtol=1e-3),
-                  f"{key} is not that critic's mean gradient norm over the probe points: the gradient of D's "
-                  "summed scores with respect to the points, one norm per point, averaged")
-    truth = lower_of({"with": measured["slope_with"], "without": measured["slope_without"]})
-    t.require(answer["lower"] in truth, '"lower" should say which critic ("with" or "without" the penalty) has '
-                                        "the lower mean slope, by your own numbers")
+        return float(grad.flatten(1).norm(dim=1).mean())
+
+    check_variant(t, answer, {"slope_with": lambda: mean_slope(critic_with),
+                              "slope_without": lambda: mean_slope(critic_without)},
+                  how="that critic's mean gradient norm over the probe points: the gradient of D's summed scores "
+                      "with respect to the points, one norm per point, averaged",
+                  lower="has the lower mean slope", rtol=1e-3)

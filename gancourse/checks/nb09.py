@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import check_variant, close, exercise
 
 
 @exercise("09.3", "one-hot codes with scatter_", points=2, difficulty="warm-up")
@@ -162,20 +162,12 @@ def ex09_class_term(t, answer, G_with, G_without, per_class=1000):
     from ..evaluators import digit_classifier
     from ..models import cgan
 
-    if not t.require(isinstance(answer, dict) and {"mean_with", "mean_without", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "mean_with", "mean_without" and "lower"'):
-        return
     clf = digit_classifier()
-    measured = {}
-    for key, G in (("mean_with", G_with), ("mean_without", G_without)):
-        measured[key] = float(cgan.class_accuracy(G, clf, per_class=per_class, seed=1).mean())
-        value = answer_number(answer, key)
-        if not close(value, measured[key], atol=1e-4) and close(value, 100 * measured[key], rtol=1e-3):
-            t.require(False, f"{key}: give the accuracy as a fraction between 0 and 1, not a percentage")
-        else:
-            t.require(close(value, measured[key], atol=1e-4),
-                      f"{key} is not that generator's mean per-class accuracy: cgan.class_accuracy with the "
-                      "course's classifier, per_class samples per class, seed 1, averaged over the classes")
-    truth = lower_of({"with": measured["mean_with"], "without": measured["mean_without"]})
-    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") has the lower '
-                                        "mean accuracy, by your own numbers")
+
+    def mean_accuracy(G):
+        return float(cgan.class_accuracy(G, clf, per_class=per_class, seed=1).mean())
+
+    check_variant(t, answer, {"mean_with": lambda: mean_accuracy(G_with), "mean_without": lambda: mean_accuracy(G_without)},
+                  how="that generator's mean per-class accuracy: cgan.class_accuracy with the course's classifier, "
+                      "per_class samples per class, seed 1, averaged over the classes",
+                  lower="has the lower mean accuracy", atol=1e-4, fraction=True)

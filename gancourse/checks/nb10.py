@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import answer_number, close, exercise, has_keys, lower_of
 
 
 def _expected_l1(prediction, answers):
@@ -192,8 +192,7 @@ def ex10_skips(t, answer, G_with, G_without, inputs, targets):
     "without"}, the L1 errors the student measured on the held-out pairs (``inputs``, ``targets``),
     G in training mode as in the paper. Dropout makes each measurement a little random: the check
     measures both generators with three seeds and accepts a value within that spread."""
-    if not t.require(isinstance(answer, dict) and {"l1_with", "l1_without", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "l1_with", "l1_without" and "lower"'):
+    if not has_keys(t, answer, ["l1_with", "l1_without", "lower"]):
         return
     means = {}
     for key, G in (("l1_with", G_with), ("l1_without", G_without)):

@@ -6,7 +6,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import check_variant, close, exercise
 
 
 @exercise("13.2", "mean intersection over union", points=2, difficulty="warm-up")
@@ -152,16 +152,8 @@ def ex13_feature_matching_off(t, answer, G_with, G_without, maps):
     from ..evaluators_scenes import scene_segmenter
     from ..models import spade
 
-    if not t.require(isinstance(answer, dict) and {"miou_with", "miou_without", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "miou_with", "miou_without" and "lower"'):
-        return
     segmenter = scene_segmenter()
-    measured = {}
-    for key, G in (("miou_with", G_with), ("miou_without", G_without)):
-        measured[key] = spade.evaluate(G, maps, segmenter)["miou"]
-        value = answer_number(answer, key)
-        t.require(close(value, measured[key], atol=1e-3),
-                  f"{key} is not that generator's mIoU on the held-out maps: spade.evaluate(G, maps, segmenter)['miou']")
-    truth = lower_of({"with": measured["miou_with"], "without": measured["miou_without"]})
-    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") has the lower '
-                                        "mIoU, by your own numbers")
+    check_variant(t, answer, {"miou_with": lambda: spade.evaluate(G_with, maps, segmenter)["miou"],
+                              "miou_without": lambda: spade.evaluate(G_without, maps, segmenter)["miou"]},
+                  how="that generator's mIoU on the held-out maps: spade.evaluate(G, maps, segmenter)['miou']",
+                  lower="has the lower mIoU", atol=1e-3)

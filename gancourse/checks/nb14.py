@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import check_variant, close, exercise
 
 
 @exercise("14.2", "layer-wise composition", points=2, difficulty="warm-up")
@@ -161,17 +161,9 @@ def ex14_composition_off(t, answer, G_with, G_without, test):
     from ..evaluators_defects import defect_classifier
     from ..models import defectgan
 
-    if not t.require(isinstance(answer, dict) and {"change_with", "change_without", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "change_with", "change_without" and "lower"'):
-        return
     judge = defect_classifier()
-    measured = {}
-    for key, G in (("change_with", G_with), ("change_without", G_without)):
-        measured[key] = defectgan.evaluate(G, test, judge, seed=0)["change_all"]
-        value = answer_number(answer, key)
-        t.require(close(value, measured[key], rtol=1e-3, atol=1e-6),
-                  f"{key} is not that generator's change over all pixels: defectgan.evaluate(G, test, judge, "
-                  "seed=0)['change_all'] on the held-out crops")
-    truth = lower_of({"with": measured["change_with"], "without": measured["change_without"]})
-    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") changes the crops '
-                                        "less, by your own numbers")
+    check_variant(t, answer, {"change_with": lambda: defectgan.evaluate(G_with, test, judge, seed=0)["change_all"],
+                              "change_without": lambda: defectgan.evaluate(G_without, test, judge, seed=0)["change_all"]},
+                  how="that generator's change over all pixels: defectgan.evaluate(G, test, judge, "
+                      "seed=0)['change_all'] on the held-out crops",
+                  lower="changes the crops less", rtol=1e-3, atol=1e-6)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import check_variant, close, exercise
 
 
 @exercise("15.2", "DeepI2I's hinge losses", points=2, difficulty="warm-up")
@@ -138,17 +138,13 @@ def ex15_feature_weight(t, answer, model_small, model_large, inputs, reference):
     from ..evaluators_styled import styled_digit_classifier
     from ..models import deepi2i
 
-    if not t.require(isinstance(answer, dict) and {"error_small", "error_large", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "error_small", "error_large" and "lower"'):
-        return
     judge = styled_digit_classifier()
-    measured = {}
-    for key, model in (("error_small", model_small), ("error_large", model_large)):
-        measured[key] = deepi2i.evaluate(model.translate, inputs, reference, judge)["background_error"]
-        value = answer_number(answer, key)
-        t.require(close(value, measured[key], atol=1e-4),
-                  f"{key} is not that translator's background error: deepi2i.evaluate(model.translate, the held-out "
-                  "inputs, the large styled sample, the judge)['background_error']")
-    truth = lower_of({"small": measured["error_small"], "large": measured["error_large"]})
-    t.require(answer["lower"] in truth, '"lower" should say which run ("small" or "large" ω) keeps the background '
-                                        "better (the lower error), by your own numbers")
+
+    def background_error(model):
+        return deepi2i.evaluate(model.translate, inputs, reference, judge)["background_error"]
+
+    check_variant(t, answer, {"error_small": lambda: background_error(model_small),
+                              "error_large": lambda: background_error(model_large)},
+                  how="that translator's background error: deepi2i.evaluate(model.translate, the held-out inputs, "
+                      "the large styled sample, the judge)['background_error']",
+                  lower="keeps the background better (the lower error)", atol=1e-4)

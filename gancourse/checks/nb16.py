@@ -1,13 +1,12 @@
 """Checks for notebook 16 (the GAN zoo)."""
 from __future__ import annotations
 
-import itertools
 import math
 
 import torch
 import torch.nn.functional as F
 
-from ._core import answer_number, close, exercise, lower_of
+from ._core import check_variant, close, exercise
 
 
 @exercise("16.3", "one level of a Laplacian pyramid", points=2, difficulty="warm-up")
@@ -127,20 +126,13 @@ def ex16_information_off(t, answer, G_with, cfg_with, G_without, cfg_without, n_
     from ..evaluators import digit_classifier
     from ..models import infogan
 
-    if not t.require(isinstance(answer, dict) and {"agreement_with", "agreement_without", "lower"} <= set(answer),
-                     'answer should be a dict with the keys "agreement_with", "agreement_without" and "lower"'):
-        return
     clf = digit_classifier()
-    measured = {}
-    for key, G, cfg in (("agreement_with", G_with, cfg_with), ("agreement_without", G_without, cfg_without)):
-        measured[key] = infogan.evaluate(G, cfg, clf, n_noise=n_noise)["code_class_agreement"]
-        value = answer_number(answer, key)
-        if not close(value, measured[key], atol=1e-4) and close(value, 100 * measured[key], rtol=1e-3):
-            t.require(False, f"{key}: give the agreement as a fraction between 0 and 1, not a percentage")
-        else:
-            t.require(close(value, measured[key], atol=1e-4),
-                      f"{key} is not that generator's code-digit agreement: infogan.evaluate(G, cfg, classifier, "
-                      "n_noise=N_EVAL)['code_class_agreement']")
-    truth = lower_of({"with": measured["agreement_with"], "without": measured["agreement_without"]})
-    t.require(answer["lower"] in truth, '"lower" should say which run ("with" or "without") has the lower '
-                                        "agreement, by your own numbers")
+
+    def agreement(G, cfg):
+        return infogan.evaluate(G, cfg, clf, n_noise=n_noise)["code_class_agreement"]
+
+    check_variant(t, answer, {"agreement_with": lambda: agreement(G_with, cfg_with),
+                              "agreement_without": lambda: agreement(G_without, cfg_without)},
+                  how="that generator's code-digit agreement: infogan.evaluate(G, cfg, classifier, "
+                      "n_noise=N_EVAL)['code_class_agreement']",
+                  lower="has the lower agreement", atol=1e-4, fraction=True)

@@ -24,6 +24,7 @@ Configurations: ``small`` is what the notebooks train on a CPU (16–32 px, a fe
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import platform
 import resource
@@ -36,6 +37,7 @@ from typing import Callable
 import torch
 
 from .fastpaths import FastPaths, prepare
+from .models import cgan, cyclegan, dcgan, deepi2i, defectgan, pix2pix, spade, stargan, wgan
 
 
 @dataclass
@@ -58,7 +60,6 @@ def _images(n, c, s, device):
 
 def _dcgan(size, width, channels, batch):
     def build(device, fast):
-        from .models import dcgan
         cfg = dcgan.DCGANConfig(image_size=size, channels=channels, g_width=width, d_width=width, batch_size=batch,
                                 z_dim=100 if size >= 64 else 32, augment=False, ema=0.0, lr_decay=False)
         model = prepare(dcgan.DCGAN(cfg, device), fast, device)
@@ -71,7 +72,6 @@ def _dcgan_plain(size, width, channels, batch):
     """DCGAN's step written the plain way (no model object, no validation, no course code in the
     step): the same G and D, BCE on logits, Adam(2e-4, β1 = 0.5), D then G."""
     def build(device):
-        from .models import dcgan
         z_dim = 100 if size >= 64 else 32
         G = dcgan.generator(size, z_dim, width, channels).to(device)
         D = dcgan.discriminator(size, width, channels).to(device)
@@ -97,9 +97,7 @@ def _dcgan_plain(size, width, channels, batch):
 
 def _wgan_gp(size, width, channels, batch):
     def build(device, fast):
-        import itertools
 
-        from .models import wgan
         cfg = wgan.DigitsConfig(image_size=size, g_width=width, d_width=width, channels=channels, batch_size=batch)
         model = prepare(wgan.digits_model(cfg, device), fast, device)
         stream = itertools.repeat(_images(batch, channels, size, device))
@@ -109,7 +107,6 @@ def _wgan_gp(size, width, channels, batch):
 
 def _cgan(kind, size, width, channels, batch):
     def build(device, fast):
-        from .models import cgan
         cfg = cgan.CGANConfig(kind=kind, code="embedding" if kind == "cgan" else "one_hot", image_size=size,
                               channels=channels, g_width=width, d_width=width, batch_size=batch)
         model = prepare(cgan.CGAN(cfg, device), fast, device)
@@ -120,7 +117,6 @@ def _cgan(kind, size, width, channels, batch):
 
 def _pix2pix(size, ngf, ndf, d_layers, batch):
     def build(device, fast):
-        from .models import pix2pix
         cfg = pix2pix.Pix2PixConfig(size=size, in_channels=3, ngf=ngf, max_mult=8 if size >= 256 else 4, ndf=ndf,
                                     d_layers=d_layers, batch_size=batch)
         model = prepare(pix2pix.Pix2Pix(cfg, device), fast, device)
@@ -135,7 +131,6 @@ def _pix2pix(size, ngf, ndf, d_layers, batch):
 
 def _cyclegan(size, ngf, n_blocks, ndf, d_layers, norm, batch):
     def build(device, fast):
-        from .models import cyclegan
         cfg = cyclegan.CycleGANConfig(size=size, ngf=ngf, n_blocks=n_blocks, ndf=ndf, d_layers=d_layers, norm=norm,
                                       batch_size=batch)
         model = prepare(cyclegan.CycleGAN(cfg, device), fast, device)
@@ -150,7 +145,6 @@ def _cyclegan(size, ngf, n_blocks, ndf, d_layers, norm, batch):
 
 def _stargan(size, ngf, n_blocks, ndf, d_layers, norm, batch):
     def build(device, fast):
-        from .models import stargan
         cfg = stargan.StarGANConfig(size=size, ngf=ngf, n_blocks=n_blocks, ndf=ndf, d_layers=d_layers, norm=norm,
                                     batch_size=batch, n_critic=5)
         model = prepare(stargan.StarGAN(cfg, device), fast, device)
@@ -167,7 +161,6 @@ def _stargan(size, ngf, n_blocks, ndf, d_layers, norm, batch):
 
 def _spade(size, ngf, n_up, ndf, num_d, d_layers, batch):
     def build(device, fast):
-        from .models import spade
         cfg = spade.SPADEConfig(size=size, ngf=ngf, n_up=n_up, ndf=ndf, num_D=num_d, d_layers=d_layers, batch_size=batch)
         model = prepare(spade.SPADEModel(cfg, device), fast, device)
         labels = torch.randint(0, cfg.n_labels, (batch, size, size), device=device)
@@ -183,7 +176,6 @@ def _spade(size, ngf, n_up, ndf, num_d, d_layers, batch):
 
 def _defectgan(size, channels, ngf, n_down, n_res, ndf, d_layers, batch):
     def build(device, fast):
-        from .models import defectgan
         cfg = defectgan.DefectGANConfig(size=size, channels=channels, ngf=ngf, n_down=n_down, n_res=n_res, ndf=ndf,
                                         d_layers=d_layers, batch_size=batch)
         model = prepare(defectgan.DefectGAN(cfg, device), fast, device)
@@ -200,7 +192,6 @@ def _defectgan(size, channels, ngf, n_down, n_res, ndf, d_layers, batch):
 
 def _deepi2i(size, width, batch):
     def build(device, fast):
-        from .models import cgan, deepi2i
         scfg = cgan.CGANConfig(kind="acgan", code="one_hot", image_size=size, channels=3, g_width=width, d_width=width)
         source = {"G": cgan.build_generator(scfg), "D": cgan.build_discriminator(scfg), "config": scfg}
         model = prepare(deepi2i.DeepI2I(deepi2i.DeepI2IConfig(batch_size=batch, warmup_steps=0), source, device),

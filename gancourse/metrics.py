@@ -18,7 +18,7 @@ PacGAN evaluates 2,500 samples per trained generator (Table 1: ring of 8 with σ
 circle, grid of 25 with σ = 0.05 on {-4, -2, 0, 2, 4}²).
 
 For images (notebook 06), built on a classifier trained on the real data (by default the course's
-digit classifier, ``gancourse.evaluators.digit_classifier()``):
+digit classifier, ``gancourse.judges.digits.digit_classifier()``):
 
 =============================  ==============================================================
 ``class_scores``               class shares, classes covered, share of confident samples
@@ -39,13 +39,16 @@ digit classifier, ``gancourse.evaluators.digit_classifier()``):
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from scipy.linalg import LinAlgWarning
 
 from . import _validate as V
+from .divergences import w2_gaussians
 
 
 class ModeCoverage(NamedTuple):
@@ -144,11 +147,11 @@ def toy_baselines(centers: torch.Tensor, std: float, n: int = 2500, generator: t
 
 def _classifier(classifier):
     if classifier is None:
-        from .evaluators import digit_classifier
+        from .judges.digits import digit_classifier   # the judges build on this module
 
         return digit_classifier()
     if not isinstance(classifier, torch.nn.Module):
-        raise TypeError(f"classifier: expected a torch.nn.Module (e.g. evaluators.digit_classifier()), "
+        raise TypeError(f"classifier: expected a torch.nn.Module (e.g. judges.digit_classifier()), "
                         f"got {type(classifier).__name__}")
     return classifier
 
@@ -157,7 +160,7 @@ def _classifier(classifier):
 def classifier_probs(images: torch.Tensor, classifier=None, batch_size: int = 512) -> torch.Tensor:
     """Class probabilities (N, K) of ``images`` (N, C, H, W) under ``classifier`` (eval mode).
 
-    ``classifier`` defaults to the course's digit classifier (``evaluators.digit_classifier()``).
+    ``classifier`` defaults to the course's digit classifier (``judges.digit_classifier()``).
     """
     V.images(images, "images")
     batch_size = V.positive_int(batch_size, "batch_size")
@@ -255,8 +258,6 @@ def frechet_distance(features_a, features_b) -> float:
     ``divergences.w2_gaussians(..., squared=True)``. The estimate is biased upwards for finite N
     (notebook 06 measures it): compare values only at equal sample sizes.
     """
-    from .divergences import w2_gaussians
-
     a = _features(features_a, "features_a")
     b = _features(features_b, "features_b")
     if a.shape[1] != b.shape[1]:
@@ -504,11 +505,6 @@ def inception_features(images: torch.Tensor, weights, batch_size: int = 32, devi
     port of slightly different weights, so values computed this way are close to, not equal to,
     published FIDs; compare models with one implementation only.
     """
-    from pathlib import Path
-
-    import torch.nn.functional as F
-    from torchvision.models import Inception3
-
     V.images(images, "images")
     if images.shape[1] not in (1, 3):
         raise ValueError(f"images: expected 1 or 3 channels, got shape {tuple(images.shape)}")
@@ -519,6 +515,8 @@ def inception_features(images: torch.Tensor, weights, batch_size: int = 32, devi
     if not path.is_file():
         raise FileNotFoundError(f"weights: {path} does not exist. Save torchvision's inception_v3 ImageNet weights "
                                 "there on a machine with a network (torchvision.models.Inception_V3_Weights).")
+    from torchvision.models import Inception3   # heavy, and only for the optional Inception scores
+
     net = Inception3(aux_logits=True, init_weights=False)
     net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     net.fc = torch.nn.Identity()

@@ -32,12 +32,16 @@ import json
 import os
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-from . import distributed
+import torch
+
+from . import distributed, pretrained
 from .checkpoint import CheckpointError, CheckpointManager
+from .runtime import pick_device
+from .train import Checkpointer
 
 # name -> (module, function, what it trains): where each recipe lives. A plain table, so that
 # listing the recipes (``--help``) imports no model; ``main`` imports only the one it runs.
@@ -98,15 +102,15 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "LAPGAN on digits: 8x8 GAN + conditional residual GAN (notebook 16)"),
     "stackgan": ("gancourse.models.stackgan", "RECIPE",
         "StackGAN on captioned shapes: 8x8 sketch, then 32x32 (notebook 16)"),
-    "digit-classifier": ("gancourse.evaluators", "RECIPE",
+    "digit-classifier": ("gancourse.judges.digits", "RECIPE",
         "CNN digit classifier behind the image metrics (notebook 06)"),
-    "shapes-classifier": ("gancourse.evaluators_shapes", "RECIPE",
+    "shapes-classifier": ("gancourse.judges.shapes", "RECIPE",
         "CNN reading shape, colour, fill, size and background of shapes images (notebooks 11-12)"),
-    "scene-segmenter": ("gancourse.evaluators_scenes", "RECIPE",
+    "scene-segmenter": ("gancourse.judges.scenes", "RECIPE",
         "tiny U-Net segmenting real scenes: the judge of SPADE's mIoU (notebook 13)"),
-    "defect-classifier": ("gancourse.evaluators_defects", "RECIPE",
+    "defect-classifier": ("gancourse.judges.defects", "RECIPE",
         "CNN reading normal / scratch / spot / crack texture crops: the judge of Defect-GAN (notebook 14)"),
-    "styled-digit-classifier": ("gancourse.evaluators_styled", "RECIPE",
+    "styled-digit-classifier": ("gancourse.judges.styled", "RECIPE",
         "classifier of styled digits, judge of notebook 15's translations"),
 }
 
@@ -229,13 +233,7 @@ def run_recipe(recipe: Recipe, args) -> dict:
     """Run ``recipe`` under the command line's options (see this module's docstring): the config with
     its overrides, the device, a checkpoint in ``--out`` every ``--checkpoint-every`` steps, resuming,
     the metrics, and with ``--publish`` the weights in ``data/`` with the command that rebuilds them."""
-    from dataclasses import asdict, replace
 
-    import torch
-
-    from . import pretrained
-    from .runtime import pick_device
-    from .train import Checkpointer
 
     if args.data is not None:
         raise SystemExit(f"{recipe.name}: trains on {recipe.trains_on} only; --data is not supported")

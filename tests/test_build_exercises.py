@@ -410,13 +410,13 @@ def test_every_notebook_from_04_has_a_variant_exercise_after_its_build(number):
 # ---- variant exercises: the check reads the student's measured result ---------------------------------
 
 def test_the_diffaugment_variant_check_reads_the_measured_distances(capsys):
-    from gancourse import evaluators, metrics
+    from gancourse import judges, metrics
     from gancourse.data import Digits
     from gancourse.models import dcgan
 
     G = dcgan.load_pretrained("dcgan-digits")
     noise_G = dcgan.Generator(16, 32, 8, 1).eval()            # an untrained generator: a worse Fréchet distance
-    clf = evaluators.digit_classifier()
+    clf = judges.digit_classifier()
     held_out = metrics.classifier_features(Digits(16, "test").images, clf)
 
     def fd(gen):
@@ -434,11 +434,11 @@ def test_the_diffaugment_variant_check_reads_the_measured_distances(capsys):
 
 
 def test_the_sample_size_variant_check_reads_the_measured_distances(capsys):
-    from gancourse import evaluators, metrics
+    from gancourse import judges, metrics
     from gancourse.data import Digits
     from gancourse.models import dcgan
 
-    G, clf = dcgan.load_pretrained("dcgan-digits"), evaluators.digit_classifier()
+    G, clf = dcgan.load_pretrained("dcgan-digits"), judges.digit_classifier()
     ref = metrics.classifier_features(Digits(16, "train").images, clf)
     fd = {n: metrics.frechet_distance(metrics.classifier_features(
         G.sample(n, generator=torch.Generator().manual_seed(7)), clf), ref) for n in (40, 600)}
@@ -555,7 +555,7 @@ def test_the_information_variant_check_reads_the_measured_agreement(capsys):
 
 
 def test_the_feature_weight_variant_check_reads_the_measured_error(capsys):
-    from gancourse import evaluators_styled
+    from gancourse import judges
     from gancourse.data.styled_digits import StyledDigits
     from gancourse.models import deepi2i as di
 
@@ -563,7 +563,7 @@ def test_the_feature_weight_variant_check_reads_the_measured_error(capsys):
     transfer, _ = di.load_published(True, source)
     scratch, _ = di.load_published(False, source)
     inputs, reference = StyledDigits(16, "test").images[:12], StyledDigits(16, "pool").images[:200]
-    judge = evaluators_styled.styled_digit_classifier()
+    judge = judges.styled.styled_digit_classifier()
     err = {name: di.evaluate(m.translate, inputs, reference, judge)["background_error"]
            for name, m in (("small", transfer[0]), ("large", scratch[0]))}
     right = {"error_small": err["small"], "error_large": err["large"], "lower": min(err, key=err.get)}

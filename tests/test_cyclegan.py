@@ -185,7 +185,7 @@ def test_resume_continues_exactly_with_pools_and_schedules(tmp_path):
 
 
 def test_evaluate_shapes_reports_every_number():
-    from gancourse.evaluators_shapes import AttributeClassifier
+    from gancourse.judges.shapes import AttributeClassifier
     X, Y = S.cyclegan_domains(20, split="test")
     torch.manual_seed(0)
     cfg = C.CycleGANConfig(ngf=4, n_blocks=1)

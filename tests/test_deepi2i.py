@@ -226,12 +226,12 @@ def test_transfer_learns_the_target_classes_faster_than_scratch_on_a_tiny_budget
 
 
 def test_shipped_styled_digit_classifier_reads_the_target_domain():
-    from gancourse import evaluators_styled, pretrained, recipes
+    from gancourse import judges, pretrained, recipes
 
     assert "styled-digit-classifier" in recipes.RECIPES
-    clf = evaluators_styled.styled_digit_classifier()
+    clf = judges.styled.styled_digit_classifier()
     assert not any(p.requires_grad for p in clf.parameters()) and not clf.training
-    acc = evaluators_styled.held_out_accuracy(clf)
+    acc = judges.styled.held_out_accuracy(clf)
     assert acc >= 0.95
     assert abs(acc - pretrained.manifest()["styled-digit-classifier"]["metrics"]["held_out_accuracy"]) < 0.01
 
@@ -267,7 +267,7 @@ def test_measuring_along_the_way_records_the_curve_and_leaves_training_unchanged
 
 
 def test_shipped_translators_reload_and_reproduce_their_numbers():
-    from gancourse.evaluators_styled import styled_digit_classifier
+    from gancourse.judges.styled import styled_digit_classifier
 
     source = D.load_source()
     test, pool = StyledDigits(16, "test"), StyledDigits(16, "pool")

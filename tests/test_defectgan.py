@@ -232,7 +232,7 @@ def test_config_validation():
 
 def test_evaluate_reports_every_measure_in_range():
     from gancourse.data.defects import Defects
-    from gancourse.evaluators_defects import DefectClassifier
+    from gancourse.judges.defects import DefectClassifier
 
     torch.manual_seed(0)
     G = DG.build_generator(tiny_cfg())
@@ -251,7 +251,7 @@ def test_evaluate_reports_every_measure_in_range():
 
 def test_evaluate_rejects_a_threshold_outside_0_1():
     from gancourse.data.defects import Defects
-    from gancourse.evaluators_defects import DefectClassifier
+    from gancourse.judges.defects import DefectClassifier
 
     G = DG.build_generator(tiny_cfg())
     for bad in (0, 1.0, -0.2, True):
@@ -279,7 +279,7 @@ def test_shipped_model_meets_the_issue_targets():
 
 def test_placement_scores_a_generator_that_paints_only_where_asked():
     """A stand-in G whose mask is exactly the requested region: all of its mass is inside."""
-    from gancourse.evaluators_defects import DefectClassifier
+    from gancourse.judges.defects import DefectClassifier
 
     class Obedient(DG.DefectGenerator):
         def forward(self, x, A, noise=None):

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from gancourse.data.defects import CLASSES, Defects, make_defects
-from gancourse.evaluators_defects import DefectClassifier, accuracy, augment, per_class_accuracy, train_classifier
+from gancourse.judges.defects import DefectClassifier, accuracy, augment, per_class_accuracy, train_classifier
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from gancourse import evaluators, metrics
+from gancourse import judges, metrics
 from gancourse.data import Digits
 
 
@@ -91,13 +91,13 @@ def test_nearest_neighbours_bad_input():
 
 @pytest.fixture(scope="module")
 def clf():
-    return evaluators.digit_classifier()
+    return judges.digit_classifier()
 
 
 def test_shipped_classifier_reaches_97_percent_on_held_out_digits_at_both_sizes(clf):
     for size in (16, 32):
         test = Digits(size, "test")
-        assert evaluators.accuracy(clf, test.images, test.labels) >= 0.97
+        assert judges.digits.accuracy(clf, test.images, test.labels) >= 0.97
     assert not clf.training and not any(p.requires_grad for p in clf.parameters())
 
 

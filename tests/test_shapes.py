@@ -1,10 +1,10 @@
 """The procedural shapes: shapes, ranges, labels, masks, determinism, unpaired domains, bad input;
-the foreground estimate and the judges of translated shapes (evaluators_shapes)."""
+the foreground estimate and the judges of translated shapes (gancourse.judges.shapes)."""
 import pytest
 import torch
 
 from gancourse import data, metrics
-from gancourse import evaluators_shapes as E
+from gancourse.judges import shapes as E
 from gancourse.data import shapes as S
 
 

@@ -207,7 +207,7 @@ def test_mean_iou_against_a_hand_computation():
 
 
 def test_segmenter_shapes_scores_and_bad_input():
-    from gancourse.evaluators_scenes import SceneSegmenter, augment, segmentation_scores
+    from gancourse.judges.scenes import SceneSegmenter, augment, segmentation_scores
 
     net = SceneSegmenter(width=4)
     x = torch.rand(3, 3, 16, 16) * 2 - 1
@@ -235,7 +235,7 @@ def test_the_64px_segmenter_reads_real_64px_scenes():
     """The judge of notebook 10's patch-size study: shipped for 64x64 scenes, near the 32x32 one's
     ceiling on real scenes; an unshipped size is refused by name."""
     from gancourse.data.scenes import Scenes
-    from gancourse.evaluators_scenes import scene_segmenter, segmentation_scores
+    from gancourse.judges.scenes import scene_segmenter, segmentation_scores
 
     seg = scene_segmenter(size=64)
     test = Scenes(64, 64, "test")

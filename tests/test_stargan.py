@@ -311,7 +311,7 @@ def test_translate_batch_stats_keeps_the_order_and_leaves_G_alone():
 
 
 def test_evaluate_shapes_translates_to_every_target():
-    from gancourse.evaluators_shapes import AttributeClassifier
+    from gancourse.judges.shapes import AttributeClassifier
     torch.manual_seed(0)
     cfg = tiny_cfg(size=32)
     G = SG.build_generator(cfg)
@@ -327,7 +327,7 @@ def test_evaluate_shapes_translates_to_every_target():
 def test_kept_color_is_measured_where_colour_is_not_a_target():
     """The two-dataset model's background translations (dataset B's labels) must keep the colour:
     a G that copies its input keeps exactly what the classifier reads right on the real images."""
-    from gancourse.evaluators_shapes import attribute_classifier
+    from gancourse.judges.shapes import attribute_classifier
 
     class Copy(SG.StarGenerator):
         def forward(self, x, c):
@@ -345,7 +345,7 @@ def test_kept_color_is_measured_where_colour_is_not_a_target():
 def test_kept_background_is_the_share_read_as_the_inputs_background():
     """A G that copies its input keeps everything: its kept_background is exactly the classifier's
     background accuracy on the real images; a G that swaps two tints loses those images."""
-    from gancourse.evaluators_shapes import attribute_classifier
+    from gancourse.judges.shapes import attribute_classifier
 
     class Copy(SG.StarGenerator):
         def forward(self, x, c):

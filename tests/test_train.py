@@ -152,7 +152,7 @@ def test_the_recipe_table_points_at_functions_and_listing_it_imports_no_model():
     code = ("import sys, contextlib, io\nfrom gancourse import recipes\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             "    try:\n        recipes.main(['--help'])\n    except SystemExit:\n        pass\n"
-            "print(sorted(m for m in sys.modules if m.startswith(('gancourse.models', 'gancourse.evaluators'))))")
+            "print(sorted(m for m in sys.modules if m.startswith(('gancourse.models', 'gancourse.judges.digits'))))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
 
@@ -160,9 +160,9 @@ def test_the_recipe_table_points_at_functions_and_listing_it_imports_no_model():
 def test_the_recipe_skeleton_refuses_what_a_recipe_cannot_do(tmp_path):
     from gancourse import recipes
 
-    from gancourse import evaluators_styled
+    from gancourse import judges
 
-    assert isinstance(evaluators_styled.RECIPE, recipes.Recipe)
+    assert isinstance(judges.styled.RECIPE, recipes.Recipe)
     with pytest.raises(SystemExit, match="styled-digit-classifier: its image size is fixed; --image-size is not supported"):
         recipes.main(["styled-digit-classifier", "--image-size", "32", "--steps", "1", "--out", str(tmp_path / "a")])
     with pytest.raises(SystemExit, match="infogan: trains on the embedded digits only; --data is not supported"):

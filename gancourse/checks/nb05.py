@@ -140,7 +140,7 @@ def ex05_diffaugment(t, answer, G_with, G_without, n=2000):
     held-out digits). The check measures both generators again."""
     from .. import metrics
     from ..data import Digits
-    from ..evaluators import digit_classifier
+    from ..judges.digits import digit_classifier
 
     clf = digit_classifier()
     reference = metrics.classifier_features(Digits(getattr(G_with, "image_size", 16), "test").images, clf)

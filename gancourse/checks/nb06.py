@@ -73,7 +73,7 @@ def ex06_sample_size(t, answer):
     {"n_small": ..., "fd_small": ..., "n_large": ..., "fd_large": ..., "larger": "small" or "large"}."""
     from .. import metrics
     from ..data import Digits
-    from ..evaluators import digit_classifier
+    from ..judges.digits import digit_classifier
     from ..models import dcgan
 
     if not has_keys(t, answer, ["n_small", "fd_small", "n_large", "fd_large", "larger"]):

@@ -159,7 +159,7 @@ def ex09_class_term(t, answer, G_with, G_without, per_class=1000):
     class term in G's loss; ``answer`` = {"mean_with": ..., "mean_without": ..., "lower": "with" or
     "without"}, the mean per-class accuracies the student measured (``cgan.class_accuracy`` with the
     course's classifier, ``per_class`` samples per class, seed 1). The check measures both again."""
-    from ..evaluators import digit_classifier
+    from ..judges.digits import digit_classifier
     from ..models import cgan
 
     clf = digit_classifier()

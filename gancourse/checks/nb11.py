@@ -161,7 +161,7 @@ def ex11_cycle_off(t, answer, with_cycle, without_cycle, X_test, Y_test):
     {"iou_with": ..., "iou_without": ..., "lower": "with" or "without"}, the outline IoU of the
     X -> Y translations the student measured (``cyclegan.evaluate_shapes`` on the test shapes).
     The check measures both again."""
-    from ..evaluators_shapes import attribute_classifier
+    from ..judges.shapes import attribute_classifier
     from ..models import cyclegan
 
     clf = attribute_classifier()

@@ -177,7 +177,7 @@ def ex12_reconstruction_off(t, answer, G_with, G_without, cfg, test):
     λ_rec = 0; ``answer`` = {"iou_with": ..., "iou_without": ..., "lower": "with" or "without"}: the
     outline IoU between each test image and its translations (``stargan.evaluate_shapes(G, cfg,
     test)["iou"]``). The check measures both again."""
-    from ..evaluators_shapes import attribute_classifier
+    from ..judges.shapes import attribute_classifier
     from ..models import stargan
 
     clf = attribute_classifier()

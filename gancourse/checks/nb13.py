@@ -149,7 +149,7 @@ def ex13_feature_matching_off(t, answer, G_with, G_without, maps):
     length; ``answer`` = {"miou_with": ..., "miou_without": ..., "lower": "with" or "without"}: the
     segmenter's mIoU on the generators' images of the held-out ``maps`` (``spade.evaluate``). The
     check measures both again."""
-    from ..evaluators_scenes import scene_segmenter
+    from ..judges.scenes import scene_segmenter
     from ..models import spade
 
     segmenter = scene_segmenter()

@@ -158,7 +158,7 @@ def ex14_composition_off(t, answer, G_with, G_without, test):
     composition, the same length; ``answer`` = {"change_with": ..., "change_without": ..., "lower":
     "with" or "without"}: ``defectgan.evaluate(G, test, seed=0)["change_all"]``, the mean |d − n| over
     all pixels of the defaced held-out normal crops. The check measures both again."""
-    from ..evaluators_defects import defect_classifier
+    from ..judges.defects import defect_classifier
     from ..models import defectgan
 
     judge = defect_classifier()

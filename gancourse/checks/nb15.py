@@ -135,7 +135,7 @@ def ex15_feature_weight(t, answer, model_small, model_large, inputs, reference):
     reference code's) and ω = 1; ``answer`` = {"error_small": ..., "error_large": ..., "lower": "small" or
     "large"}: the background error of their translations of ``inputs`` (``deepi2i.evaluate(model.translate,
     inputs, reference, judge)["background_error"]``). The check measures both again."""
-    from ..evaluators_styled import styled_digit_classifier
+    from ..judges.styled import styled_digit_classifier
     from ..models import deepi2i
 
     judge = styled_digit_classifier()

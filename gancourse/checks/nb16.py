@@ -123,7 +123,7 @@ def ex16_information_off(t, answer, G_with, cfg_with, G_without, cfg_without, n_
     categorical information term), the same length; ``answer`` = {"agreement_with": ...,
     "agreement_without": ..., "lower": "with" or "without"}: the code-digit agreement after matching
     (``infogan.evaluate(G, cfg, n_noise=n_noise)["code_class_agreement"]``). The check measures both."""
-    from ..evaluators import digit_classifier
+    from ..judges.digits import digit_classifier
     from ..models import infogan
 
     clf = digit_classifier()

@@ -33,10 +33,13 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
-from ..data import Digits
+from .. import losses, pretrained, recipes
+from ..data import Digits, TensorImageDataset, batches
+from ..metrics import classifier_probs, nearest_neighbours
 from ..nn.init import init_dcgan
 from ..nn.mlp import mlp
+from ..runtime import seed_everything
+from ..train import fit
 from .dcgan import Discriminator, Generator
 
 PRETRAINED_NAME = "bigan-digits"
@@ -189,10 +192,6 @@ def train(cfg: BiGANConfig, images: torch.Tensor, device="cpu", progress: bool =
     """Train on images (N, 1, S, S) in [-1, 1]; return ``(model, history)``. With ``checkpoint``
     (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does. ``discriminator``: builds
     D, as in :class:`BiGAN`."""
-    from ..data import TensorImageDataset, batches
-    from ..runtime import seed_everything
-    from ..train import fit
-
     V.images(images, "images", channels=1)
     seed_everything(cfg.seed)
     model = BiGAN(cfg, device, discriminator)
@@ -258,9 +257,6 @@ def evaluate(G: Generator, E: Encoder, classifier=None) -> dict:
     BiGAN paper's test of its encoder), ``pixel_1nn`` (the same on raw pixels, for reference),
     ``encoder_probe`` (:func:`linear_probe` on E's codes), and ``random{0,1,2}_1nn`` /
     ``random{0,1,2}_probe``: the same two tests for untrained encoders of the same architecture."""
-    from ..data import Digits
-    from ..metrics import classifier_probs, nearest_neighbours
-
     train_set = Digits(E.image_size, "train")
     test = Digits(E.image_size, "test")
     rec = reconstruct(G, E, test.images)
@@ -290,8 +286,6 @@ def evaluate(G: Generator, E: Encoder, classifier=None) -> dict:
 
 def load_pretrained() -> tuple[Generator, Encoder, BiGANConfig, dict]:
     """The shipped BiGAN: ``(G, E, cfg, metrics)``, checksum verified, eval mode."""
-    from .. import pretrained
-
     state = pretrained.load(PRETRAINED_NAME)
     cfg = BiGANConfig(**state["config"])
     G = Generator(cfg.image_size, cfg.z_dim, cfg.g_width, 1)

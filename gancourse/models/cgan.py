@@ -45,10 +45,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, pretrained
+from ..data import Digits, TensorImageDataset, batches, class_folders
 from ..distributed import unwrap
+from ..fastpaths import FastPaths, prepare
+from ..metrics import per_class_accuracy
 from ..nn.conditioning import LabelCode
 from ..nn.init import init_dcgan
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit
 
 KINDS = ("cgan", "acgan")
 CODES = LabelCode.KINDS
@@ -326,8 +331,6 @@ def class_rows(n_classes: int, per_class: int) -> torch.Tensor:
 def class_accuracy(G: ConditionalGenerator, classifier=None, per_class: int = 500, seed: int = 0) -> torch.Tensor:
     """Accuracy (n_classes,) of ``classifier`` (default: the course's digit classifier) on
     ``per_class`` samples of G for each requested class (see :func:`gancourse.metrics.per_class_accuracy`)."""
-    from ..metrics import per_class_accuracy
-
     if not isinstance(G, ConditionalGenerator):
         raise TypeError(f"G: expected a ConditionalGenerator, got {type(G).__name__}")
     labels = class_rows(G.n_classes, per_class)
@@ -341,11 +344,6 @@ def train(cfg: CGANConfig, images: torch.Tensor, labels: torch.Tensor, device="c
     """Train on labelled images (N, C, S, S) in [-1, 1] with labels (N,); return ``(model, history)``.
     ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic); ``acgan_d_loss``,
     ``acgan_g_loss``: AC-GAN's losses, as in :class:`CGAN`."""
-    from ..data import TensorImageDataset, batches
-    from ..fastpaths import prepare
-    from ..runtime import seed_everything
-    from ..train import fit
-
     seed_everything(cfg.seed)
     model = prepare(CGAN(cfg, device, acgan_d_loss, acgan_g_loss), fast)  # GPU fast paths; DDP under torchrun
     data = TensorImageDataset(images, labels, [str(k) for k in range(cfg.n_classes)])
@@ -383,8 +381,6 @@ def _eval_samples(G: nn.Module, z: torch.Tensor, y: torch.Tensor) -> torch.Tenso
 
 def pretrained_generator(kind: str = "acgan") -> tuple[ConditionalGenerator, CGANConfig, dict]:
     """A shipped digits generator (``kind`` "cgan" or "acgan"): ``(G, cfg, metrics)``, checksum verified."""
-    from .. import pretrained
-
     V.choice(kind, "kind", KINDS)
     state = pretrained.load(PRETRAINED[kind])
     cfg = CGANConfig(**state["config"])
@@ -394,12 +390,6 @@ def pretrained_generator(kind: str = "acgan") -> tuple[ConditionalGenerator, CGA
 
 
 def _run(args, kind: str) -> dict:
-    from .. import pretrained
-    from ..data import Digits
-    from ..fastpaths import FastPaths
-    from ..runtime import pick, pick_device
-    from ..train import Checkpointer
-
     cfg = CGANConfig(kind=kind, code="embedding" if kind == "cgan" else "one_hot", seed=args.seed,
                      image_size=args.image_size or 16)
     if args.steps is not None:
@@ -407,7 +397,6 @@ def _run(args, kind: str) -> dict:
     if args.batch_size is not None:
         cfg.batch_size = args.batch_size
     if args.data is not None:        # FOLDER/<class>/*.png, read by gancourse.data.class_folders
-        from ..data import class_folders
 
         folder = class_folders(args.data, cfg.image_size, channels=1)
         if len(folder.classes) < 2 or len(folder) == 0:

@@ -43,14 +43,20 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, pretrained
+from ..data import TensorImageDataset, batches, cyclegan_folders
+from ..data.shapes import Shapes, cyclegan_domains
 from ..distributed import unwrap
+from ..fastpaths import FastPaths, prepare
+from ..judges.shapes import attribute_classifier, fill_translation_scores
+from ..metrics import l1_error
 from ..nn.image_pool import ImagePool
 from ..nn.init import init_dcgan
 from ..nn.norm import NORMS
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
-from ..train import linear_decay
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit, linear_decay
 from .pix2pix import translate
 
 
@@ -245,11 +251,6 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
     steps; return ``(model, history)``. ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``).
     Each step draws a shuffled batch from each set, independently. ``g_loss``: the generators' loss,
     as in :class:`CycleGAN`."""
-    from ..data import TensorImageDataset, batches
-    from ..fastpaths import prepare
-    from ..runtime import seed_everything
-    from ..train import fit
-
     V.images(X, "X", channels=cfg.channels)
     V.images(Y, "Y", channels=cfg.channels)
     seed_everything(cfg.seed)
@@ -293,41 +294,22 @@ def evaluate_shapes(G: nn.Module, F: nn.Module, X, Y, classifier=None) -> dict:
     ``iou_YtoX`` (mean outline IoU), ``cycle_l1_X`` / ``cycle_l1_Y`` (mean |F(G(x)) - x| and
     |G(F(y)) - y|, in [-1, 1] units), ``color_kept_XtoY`` / ``color_kept_YtoX`` (share of
     translations whose colour class equals the input's) and ``bg_shift_XtoY`` / ``bg_shift_YtoX``
-    (mean background colour shift, :func:`gancourse.evaluators_shapes.color_shift`).
+    (mean background colour shift, :func:`gancourse.judges.shapes.color_shift`).
     """
-    from ..data.shapes import ATTRIBUTES, Shapes
-    from ..evaluators_shapes import attribute_classifier, color_shift, outline_iou
-    from ..metrics import l1_error
-
     for value, name in ((X, "X"), (Y, "Y")):
         if not isinstance(value, Shapes):
             raise TypeError(f"{name}: expected a Shapes dataset, got {type(value).__name__}")
     clf = classifier if classifier is not None else attribute_classifier()
-    fill, color = ATTRIBUTES.index("fill"), ATTRIBUTES.index("color")
     modes = (G.training, F.training)
     G.eval(), F.eval()                   # batch norm: the running statistics, as at test time
     try:
-        return _scores(G, F, X, Y, clf, fill, color)
+        out = {}
+        for src, there, back, tag in ((X, G, F, "XtoY"), (Y, F, G, "YtoX")):
+            fake = translate(there, src.images)
+            out.update(fill_translation_scores(clf, src, fake, translate(back, fake), tag))
+        return out
     finally:
         G.train(modes[0]), F.train(modes[1])
-
-
-def _scores(G, F, X, Y, clf, fill, color) -> dict:
-    from ..evaluators_shapes import color_shift, outline_iou
-    from ..metrics import l1_error
-
-    out = {}
-    for src, gen, back, tag in ((X, G, F, "XtoY"), (Y, F, G, "YtoX")):
-        fake = translate(gen, src.images)
-        rec = translate(back, fake)
-        pred = clf.predict(fake)
-        target = 1 - src.attributes[:, fill]
-        out[f"domain_acc_{tag}"] = round(float((pred[:, fill] == target).float().mean()), 4)
-        out[f"iou_{tag}"] = round(float(outline_iou(src.masks, fake).mean()), 4)
-        out[f"cycle_l1_{tag[0]}"] = round(l1_error(rec, src.images), 4)
-        out[f"color_kept_{tag}"] = round(float((pred[:, color] == src.attributes[:, color]).float().mean()), 4)
-        out[f"bg_shift_{tag}"] = round(float(color_shift(src.images, fake, src.masks).mean()), 4)
-    return out
 
 
 PRETRAINED = {"identity": "cyclegan-shapes", "no identity": "cyclegan-shapes-noid"}
@@ -336,8 +318,6 @@ PRETRAINED = {"identity": "cyclegan-shapes", "no identity": "cyclegan-shapes-noi
 def load_pretrained(variant: str = "identity") -> tuple[ResnetGenerator, ResnetGenerator, CycleGANConfig]:
     """A shipped solid <-> striped model: ``(G, F, cfg)``, G: solid -> striped, F: striped -> solid.
     ``variant``: "identity" (trained with the identity loss) or "no identity". Checksum verified."""
-    from .. import pretrained
-
     V.choice(variant, "variant", PRETRAINED)
     state = pretrained.load(PRETRAINED[variant])
     cfg = CycleGANConfig(**state["config"])
@@ -349,8 +329,6 @@ def load_pretrained(variant: str = "identity") -> tuple[ResnetGenerator, ResnetG
 
 def _load_folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """trainA/trainB (and testA/testB if present) of a CycleGAN folder, as tensors in [-1, 1]."""
-    from ..data import cyclegan_folders
-
     def stack(ds):
         return torch.stack([ds[i][0] for i in range(len(ds))])
 
@@ -366,20 +344,11 @@ def _load_folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, t
 def shapes_domains(size: int = 32):
     """The shapes recipe's data: ``((X_train, Y_train), (X_test, Y_test))``, solid and striped shapes,
     4,000 training and 1,000 test images per domain (256 and 64 in quick mode, for the tests)."""
-    from ..data.shapes import cyclegan_domains
-    from ..runtime import pick
-
     return (cyclegan_domains(pick(4000, 256), size, "train"), cyclegan_domains(pick(1000, 64), size, "test"))
 
 
 def run(args, variant: str = "identity") -> dict:
     """Recipe ``cyclegan``: shapes solid <-> striped by default, or ``--data`` trainA/trainB folders."""
-    from .. import pretrained
-    from ..metrics import l1_error
-    from ..fastpaths import FastPaths
-    from ..runtime import pick_device
-    from ..train import Checkpointer
-
     V.choice(variant, "variant", PRETRAINED)
     settings = {"seed": args.seed, "size": args.image_size or 32, "lambda_id": 0.5 if variant == "identity" else 0.0}
     if args.steps is not None:

@@ -40,10 +40,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, metrics, pretrained
+from ..data import Digits, batches, image_folder
 from ..distributed import unwrap
+from ..fastpaths import FastPaths, prepare
 from ..nn.ema import EMA
 from ..nn.init import dcgan_init
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit
 
 PRETRAINED_NAME = "dcgan-digits"
 
@@ -314,8 +318,6 @@ class DCGAN:
 
 def load_pretrained(name: str = PRETRAINED_NAME, device="cpu") -> Generator:
     """The shipped generator ``name`` (checksum verified, ``weights_only=True``) in eval mode."""
-    from .. import pretrained
-
     state = pretrained.load(name)
     cfg = state["config"]
     G = Generator(cfg["image_size"], cfg["z_dim"], cfg["g_width"], cfg["channels"], cfg.get("extra_layers", 0))
@@ -325,9 +327,6 @@ def load_pretrained(name: str = PRETRAINED_NAME, device="cpu") -> Generator:
 
 def evaluate(G: Generator, n: int = 2000, seed: int = 1) -> dict:
     """Image metrics of ``G``'s samples against the held-out test digits (``metrics.image_report``)."""
-    from .. import metrics
-    from ..data import Digits
-
     if not isinstance(G, Generator):
         raise TypeError(f"G: expected a dcgan.Generator, got {type(G).__name__}")
     samples = G.sample(V.positive_int(n, "n"), generator=torch.Generator().manual_seed(seed)).cpu()
@@ -351,15 +350,8 @@ def run(args) -> dict:
     """Recipe ``dcgan`` / ``dcgan-digits``: train on the digits, evaluate with the course's classifier
     against the held-out digits, optionally publish the generator (its weight average when
     ``ema > 0``) and D into ``data/``."""
-    from .. import pretrained
-    from ..data import Digits, batches
-    from ..runtime import pick, pick_device, seed_everything
-    from ..fastpaths import FastPaths, prepare
-    from ..train import Checkpointer, fit
-
     cfg = DCGANConfig(seed=args.seed)
     if args.data is not None:  # any folder of images (sub-folders included), RGB, 64x64 unless --image-size
-        from ..data import image_folder
 
         cfg.channels, cfg.image_size = 3, 64
     for field in ("image_size", "steps", "batch_size"):

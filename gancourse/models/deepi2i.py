@@ -71,8 +71,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, pretrained
+from ..data import Digits, TensorImageDataset, batches
+from ..data.styled_digits import StyledDigits, background_level
 from ..distributed import unwrap
+from ..fastpaths import FastPaths, prepare
+from ..judges.styled import styled_digit_classifier
+from ..metrics import classifier_features, classifier_probs, frechet_distance
+from ..runtime import pick, pick_device, quick_mode, seed_everything
+from ..train import Checkpointer, fit
 from . import cgan
 
 SOURCE_NAME = "deepi2i-source"
@@ -92,8 +99,6 @@ def source_config(steps: int = 4000, seed: int = 0) -> cgan.CGANConfig:
 def load_source() -> dict:
     """The shipped source GAN: ``{"G": ConditionalGenerator, "D": ACGANDiscriminator, "config": CGANConfig,
     "metrics": dict}``, checksum verified, both in eval mode."""
-    from .. import pretrained
-
     state = pretrained.load(SOURCE_NAME)
     cfg = cgan.CGANConfig(**state["config"])
     G, D = cgan.build_generator(cfg), cgan.build_discriminator(cfg)
@@ -393,11 +398,6 @@ def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.
     the learning curve at equal budgets. Measuring draws nothing from the global random stream, so
     the training itself is the same with or without it.
     """
-    from ..data import TensorImageDataset, batches
-    from ..fastpaths import prepare
-    from ..runtime import seed_everything
-    from ..train import fit
-
     V.images(images, "images")
     seed_everything(cfg.seed)
     data = TensorImageDataset(images, labels, [str(k) for k in range(int(labels.max()) + 1)])
@@ -465,9 +465,6 @@ def evaluate(translate, inputs: torch.Tensor, reference: torch.Tensor, classifie
     ``background_error`` (mean |background level of translation - of its input|, in [0, 1] units:
     does the translation keep the style?).
     """
-    from ..data.styled_digits import background_level
-    from ..metrics import classifier_features, classifier_probs, frechet_distance
-
     if not callable(translate):
         raise TypeError(f"translate: expected a function (x, target, generator) -> images, got {type(translate).__name__}")
     V.images(inputs, "inputs")
@@ -494,8 +491,6 @@ def mean_std(values) -> tuple[float, float]:
 def load_published(transfer: bool = True, source: dict | None = None) -> tuple[list[DeepI2I], dict]:
     """The shipped translators (one per seed) of ``deepi2i-transfer`` or ``deepi2i-scratch``, and the
     recipe's metrics. Each is a :class:`DeepI2I` in eval mode, its D left untrained (not shipped)."""
-    from .. import pretrained
-
     source = source or load_source()
     state = pretrained.load(PUBLISHED[bool(transfer)])
     cfg_dict = dict(state["config"])
@@ -515,12 +510,6 @@ def load_published(transfer: bool = True, source: dict | None = None) -> tuple[l
 
 def run_source(args) -> dict:
     """Recipe ``deepi2i-source``: the AC-GAN of notebook 09 on the 16x16 digits, G *and* D kept."""
-    from .. import pretrained
-    from ..data import Digits
-    from ..fastpaths import FastPaths
-    from ..runtime import pick_device
-    from ..train import Checkpointer
-
     if args.data is not None:
         raise SystemExit("deepi2i-source: trains on the embedded digits only; --data is not supported")
     cfg = source_config(args.steps or 4000, args.seed)
@@ -549,8 +538,6 @@ def target_set(per_class: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The translator's training set: the first ``per_class`` (1-20) styled digits of each class of
     ``StyledDigits(16, "train")``, images (10·per_class, 1, 16, 16) and labels. Smaller sets are
     subsets of larger ones, and the held-out test digits are the same for every size."""
-    from ..data.styled_digits import StyledDigits
-
     per_class = V.positive_int(per_class, "per_class")
     if per_class > 20:
         raise ValueError(f"per_class: expected at most 20 (the styled training split), got {per_class}")
@@ -568,13 +555,6 @@ def run(args) -> dict:
     numbers. Each run checkpoints into its own folder of ``--out`` (``k2/transfer_seed0/``, ...);
     ``--resume`` continues where the experiment stopped (a resumed run's ``curve`` holds only the
     points measured after the resume)."""
-    from .. import pretrained
-    from ..data.styled_digits import StyledDigits
-    from ..evaluators_styled import styled_digit_classifier
-    from ..fastpaths import FastPaths
-    from ..runtime import pick, pick_device, quick_mode
-    from ..train import Checkpointer
-
     if args.data is not None:
         raise SystemExit("deepi2i: trains on the embedded styled digits only; --data is not supported")
     device = pick_device(args.device) if args.device else torch.device("cpu")

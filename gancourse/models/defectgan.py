@@ -64,12 +64,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import distributed, losses, pretrained
+from ..data import class_folders
+from ..data.defects import CLASSES, Defects, paint
 from ..distributed import unwrap
+from ..fastpaths import FastPaths, prepare
+from ..judges.defects import defect_classifier
 from ..nn.conditioning import one_hot
+from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResidualBlock
 from ..nn.spade import ResBlock
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit
 
 
 @dataclass
@@ -355,8 +362,6 @@ class DefectGAN:
     """
 
     def __init__(self, cfg: DefectGANConfig | None = None, device="cpu", g_loss=None):
-        from ..nn.init import init_dcgan
-
         self.cfg = cfg = cfg or DefectGANConfig()
         if not isinstance(cfg, DefectGANConfig):
             raise TypeError(f"cfg: expected a DefectGANConfig, got {type(cfg).__name__}")
@@ -500,8 +505,6 @@ def training_data(n_normal: int, n_real_defects: int, size: int = 32, seed: int 
     real crops of each defect class of ``Defects(n_per_class=max(...), split="train")``. Returns
     ``(images (M, 1, S, S), labels (M,), dataset)``; the same call always returns the same crops,
     so a classifier can be trained on exactly the real defects the GAN saw."""
-    from ..data.defects import CLASSES, Defects
-
     n_normal = V.positive_int(n_normal, "n_normal")
     n_real_defects = V.positive_int(n_real_defects, "n_real_defects")
     ds = Defects(max(n_normal, n_real_defects), size, "train", seed=seed)
@@ -519,11 +522,6 @@ def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, devi
     (the defect classes in equal shares), whatever the proportions of the training set.
     ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic). ``g_loss``: G's
     loss, as in :class:`DefectGAN`."""
-    from .. import distributed
-    from ..fastpaths import prepare
-    from ..runtime import seed_everything
-    from ..train import fit
-
     if not isinstance(cfg, DefectGANConfig):
         raise TypeError(f"cfg: expected a DefectGANConfig, got {type(cfg).__name__}")
     V.images(images, "images", channels=cfg.channels)
@@ -636,9 +634,6 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
     A generator without the layer-wise composition repaints every pixel: there is no outside of the
     mask, and the two ``change_outside_mask`` numbers are NaN (``change_all`` is the one to read).
     """
-    from ..data.defects import Defects, paint
-    from ..evaluators_defects import defect_classifier
-
     if not isinstance(G, DefectGenerator):
         raise TypeError(f"G: expected a DefectGenerator, got {type(G).__name__}")
     if not isinstance(test, Defects):
@@ -724,8 +719,6 @@ PRETRAINED_NAME = "defectgan"
 
 def load_pretrained() -> tuple[DefectGenerator, DefectGANConfig]:
     """The shipped Defect-GAN generator (eval mode) and its configuration; checksum verified."""
-    from .. import pretrained
-
     state = pretrained.load(PRETRAINED_NAME)
     cfg = DefectGANConfig(**state["config"])
     G = build_generator(cfg)
@@ -736,8 +729,6 @@ def load_pretrained() -> tuple[DefectGenerator, DefectGANConfig]:
 def folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, list]:
     """RGB images (N, 3, size, size) in [-1, 1], domain labels (N,) and the class names, from
     ``root/<class>/...`` with the normal class (``good`` or ``normal``) as domain 0."""
-    from ..data import class_folders
-
     folder = class_folders(root, size, channels=3)
     names = list(folder.classes)
     normal = next((n for n in ("good", "normal") if n in names), None)
@@ -754,12 +745,6 @@ def folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, list]:
 
 def run(args) -> dict:
     """Recipe ``defectgan``: normal <-> scratch / spot / crack on 32x32 texture crops."""
-    from .. import pretrained
-    from ..data.defects import Defects
-    from ..fastpaths import FastPaths
-    from ..runtime import pick, pick_device
-    from ..train import Checkpointer
-
     cfg = DefectGANConfig(seed=args.seed, size=args.image_size or (32 if args.data is None else 128))
     if args.steps is not None:
         cfg.steps = args.steps

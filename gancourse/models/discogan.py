@@ -37,8 +37,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
-from .. import losses, recipes
-from .cyclegan import CycleGAN, CycleGANConfig, evaluate_shapes, shapes_config, translate
+from .. import losses, pretrained, recipes
+from ..data import TensorImageDataset, batches
+from ..data.shapes import cyclegan_domains
+from ..runtime import seed_everything
+from ..train import fit
+from .cyclegan import CycleGAN, CycleGANConfig, build_generator, evaluate_shapes, shapes_config, translate
 
 PRETRAINED_NAME = "discogan-shapes"
 
@@ -83,10 +87,6 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
           desc: str = "DiscoGAN", log_every: int = 25, checkpoint=None, resume: bool | str = False):
     """Train DiscoGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S); ``(model, history)``.
     With ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
-    from ..data import TensorImageDataset, batches
-    from ..runtime import seed_everything
-    from ..train import fit
-
     if not isinstance(cfg, CycleGANConfig):
         raise TypeError(f"cfg: expected a CycleGANConfig (see discogan_config), got {type(cfg).__name__}")
     V.images(X, "X", channels=cfg.channels)
@@ -115,9 +115,6 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
 
 def load_pretrained():
     """The shipped DiscoGAN on shapes: ``(G_AB, G_BA, cfg, metrics)``, checksum verified, eval mode."""
-    from .. import pretrained
-    from .cyclegan import build_generator
-
     state = pretrained.load(PRETRAINED_NAME)
     cfg = CycleGANConfig(**state["config"])
     G, F_ = build_generator(cfg), build_generator(cfg)
@@ -136,15 +133,11 @@ def _config(args):
 
 
 def _train(cfg, **kw):
-    from ..data.shapes import cyclegan_domains
-
     X, Y = cyclegan_domains(4000, cfg.size, "train")
     return train(cfg, X.images, Y.images, **kw)
 
 
 def _scores(model, cfg, history) -> dict:
-    from ..data.shapes import cyclegan_domains
-
     X_test, Y_test = cyclegan_domains(500, cfg.size, "test")
     return evaluate_shapes(model.G.cpu().eval(), model.F.cpu().eval(), X_test, Y_test)
 

@@ -39,12 +39,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import nn
+from scipy.optimize import linear_sum_assignment
 
 from .. import _validate as V
-from .. import losses, recipes
-from ..data import Digits
+from .. import losses, pretrained, recipes
+from ..data import Digits, TensorImageDataset, batches
+from ..metrics import classifier_probs
 from ..nn.init import init_dcgan
+from ..runtime import seed_everything
+from ..train import fit
 from .cgan import ACGANDiscriminator
 from .dcgan import Generator
 
@@ -218,8 +221,6 @@ def code_class_agreement(codes: torch.Tensor, predicted: torch.Tensor, n_classes
     their code, ``mapping[code] = class``, and M. This is how InfoGAN's paper scores c_cat on MNIST
     (5% error). With more codes than classes, unmatched codes count as wrong.
     """
-    from scipy.optimize import linear_sum_assignment
-
     for value, name in ((codes, "codes"), (predicted, "predicted")):
         if not isinstance(value, torch.Tensor) or value.ndim != 1 or value.is_floating_point():
             raise TypeError(f"{name}: expected a 1-D integer tensor")
@@ -246,8 +247,6 @@ def ink(images: torch.Tensor) -> torch.Tensor:
 
 def load_pretrained() -> tuple[Generator, InfoGANConfig, dict]:
     """The shipped InfoGAN generator: ``(G, cfg, metrics)``, checksum verified, eval mode."""
-    from .. import pretrained
-
     state = pretrained.load(PRETRAINED_NAME)
     cfg = InfoGANConfig(**state["config"])
     G = Generator(cfg.image_size, cfg.latent_dim, cfg.g_width, 1)
@@ -259,10 +258,6 @@ def train(cfg: InfoGANConfig, images: torch.Tensor, device="cpu", progress: bool
           log_every: int = 25, checkpoint=None, resume: bool | str = False):
     """Train on images (N, 1, S, S) in [-1, 1] (labels unused: InfoGAN is unsupervised); ``(model, history)``.
     With ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
-    from ..data import TensorImageDataset, batches
-    from ..runtime import seed_everything
-    from ..train import fit
-
     V.images(images, "images", channels=1)
     seed_everything(cfg.seed)
     model = InfoGAN(cfg, device)
@@ -283,8 +278,6 @@ def evaluate(G: Generator, cfg: InfoGANConfig, classifier=None, n_noise: int = 1
     """The numbers of notebook 16: sweep c_cat with z fixed (``n_noise`` rows), read the digits with the
     course's classifier, match codes to digits (:func:`code_class_agreement`); and the correlation of
     each continuous code with the ink of the digit (c_cat and z fixed, c_j swept over [-1, 1])."""
-    from ..metrics import classifier_probs
-
     images, codes = code_sweep(G, cfg, n_noise, torch.Generator().manual_seed(seed))
     pred = classifier_probs(images, classifier).argmax(1)
     agreement, mapping, _ = code_class_agreement(codes, pred, cfg.n_categories)

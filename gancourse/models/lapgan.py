@@ -33,9 +33,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
-from ..data import Digits
+from .. import losses, pretrained, recipes
+from ..data import Digits, TensorImageDataset, batches
+from ..judges.digits import digit_classifier
+from ..metrics import class_scores, classifier_features, frechet_distance
 from ..nn.init import init_dcgan
+from ..runtime import seed_everything
+from ..train import fit
 from .dcgan import Discriminator, Generator
 
 PRETRAINED_NAME = "lapgan-digits"
@@ -206,10 +210,6 @@ def train(cfg: LAPGANConfig, images: torch.Tensor, device="cpu", progress: bool 
           log_every: int = 25, checkpoint=None, resume: bool | str = False):
     """Train both levels on images (N, 1, S, S) in [-1, 1]; return ``(model, history)``. With
     ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
-    from ..data import TensorImageDataset, batches
-    from ..runtime import seed_everything
-    from ..train import fit
-
     V.images(images, "images", channels=1)
     seed_everything(cfg.seed)
     model = LAPGAN(cfg, device)
@@ -230,10 +230,6 @@ def evaluate(G0: Generator, G1: ResidualGenerator, n: int = 1000, seed: int = 0,
     """Notebook 16's numbers: Fréchet distance (course classifier's features) and confident share of the
     coarse samples upsampled (``u(G_0(z))``, level 0 alone) and of the full LAPGAN samples, against the
     held-out digits; and, for reference, the same for the held-out digits blurred by u(d(x))."""
-    from ..data import Digits
-    from ..evaluators import digit_classifier
-    from ..metrics import class_scores, classifier_features, frechet_distance
-
     clf = classifier if classifier is not None else digit_classifier()
     test = Digits(2 * G0.image_size, "test").images
     coarse, fine = sample(G0, G1, n, torch.Generator().manual_seed(seed))
@@ -248,8 +244,6 @@ def evaluate(G0: Generator, G1: ResidualGenerator, n: int = 1000, seed: int = 0,
 
 def load_pretrained() -> tuple[Generator, ResidualGenerator, LAPGANConfig, dict]:
     """The shipped LAPGAN: ``(G0, G1, cfg, metrics)``, checksum verified, eval mode."""
-    from .. import pretrained
-
     state = pretrained.load(PRETRAINED_NAME)
     cfg = LAPGANConfig(**state["config"])
     G0, G1 = Generator(cfg.image_size // 2, cfg.z_dim, cfg.width, 1), ResidualGenerator(cfg.width)

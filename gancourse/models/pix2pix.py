@@ -38,12 +38,19 @@ from pathlib import Path
 import torch
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, pretrained
+from ..data import TensorImageDataset, batches, detect_layout, paired_folders, side_by_side_folder
+from ..data.scenes import Scenes, colorize, one_hot
+from ..fastpaths import FastPaths, prepare
+from ..inference import in_batches
+from ..judges.scenes import scene_segmenter, segmentation_scores
 from ..metrics import high_frequency_energy, l1_error
 from ..nn.init import init_dcgan
 from ..nn.norm import NORMS
 from ..nn.patchgan import PatchDiscriminator, PixelDiscriminator
 from ..nn.unet import UNet
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit
 
 GAN_MODES = ("vanilla", "lsgan")
 
@@ -232,7 +239,7 @@ class Pix2Pix:
         """G(a) in batches, on the CPU. G stays in train mode as in the paper (batch statistics of the
         test batch, dropout on), unless the caller switched it to eval."""
         V.images(a, "a", channels=self.cfg.in_channels)
-        return translate(self.G, a, batch_size=batch_size, device=self.device)
+        return translate(self.G, a, batch_size=batch_size)
 
 
 def d_loss_on_scores(real_scores: torch.Tensor, fake_scores: torch.Tensor, gan_mode: str = "vanilla") -> torch.Tensor:
@@ -273,13 +280,10 @@ def g_loss(D, x: torch.Tensor, real: torch.Tensor, fake: torch.Tensor,
 _module_d_loss, _module_g_loss = d_loss, g_loss      # the defaults, under names the constructor's arguments do not hide
 
 
-@torch.no_grad()
-def translate(G: torch.nn.Module, a: torch.Tensor, batch_size: int = 256, device=None) -> torch.Tensor:
-    """Apply G to inputs (N, C, S, S) in batches of ``batch_size``; outputs on the CPU."""
+def translate(G: torch.nn.Module, a: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G applied to inputs (N, C, S, S) in batches of ``batch_size``, in the mode G is in; outputs on the CPU."""
     V.images(a, "a")
-    batch_size = V.positive_int(batch_size, "batch_size")
-    device = device or next(G.parameters()).device
-    return torch.cat([G(a[i:i + batch_size].to(device)).cpu() for i in range(0, a.shape[0], batch_size)])
+    return in_batches(G, a, batch_size=batch_size)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -294,8 +298,6 @@ def paired_tensors(folder, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     files are read by :func:`gancourse.data.paired_folders` / :func:`gancourse.data.side_by_side_folder`,
     which convert or skip odd images and report them.
     """
-    from ..data import detect_layout, paired_folders, side_by_side_folder
-
     size = V.positive_int(size, "size", minimum=8)
     folder = Path(folder)
     if not folder.is_dir():
@@ -324,10 +326,6 @@ def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", pr
     V.images(b, "b", channels=cfg.out_channels)
     if a.shape[0] != b.shape[0]:
         raise ValueError(f"a and b: expected the same number of pairs, got {a.shape[0]} and {b.shape[0]}")
-    from ..data import TensorImageDataset, batches
-    from ..fastpaths import prepare
-    from ..runtime import seed_everything
-    from ..train import fit
 
     seed_everything(cfg.seed)
     model = prepare(Pix2Pix(cfg, device, d_loss, g_loss), fast)  # GPU fast paths; DDP under torchrun
@@ -348,7 +346,6 @@ def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", pr
             if a_grid.shape[1] == 3:
                 shown = a_grid
             else:  # one-hot label maps: drawn in the scenes' colours
-                from ..data.scenes import colorize
                 shown = colorize(a_grid.argmax(1))
             checkpoint.samples = lambda: torch.cat([shown, model.translate(a_grid).cpu(), b_grid])
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"pix2pix ({cfg.variant})", progress=progress,
@@ -363,8 +360,6 @@ PRETRAINED = {"L1 only": "pix2pix-scenes-l1", "GAN only": "pix2pix-scenes-gan", 
 def pretrained_generator(variant: str = "GAN + L1") -> tuple[UNet, Pix2PixConfig]:
     """A shipped scenes generator: ``variant`` is "GAN + L1", "L1 only" or "GAN only". Returns
     ``(G, cfg)``; the checkpoint's checksum is verified before loading."""
-    from .. import pretrained
-
     V.choice(variant, "variant", PRETRAINED)
     state = pretrained.load(PRETRAINED[variant])
     cfg = Pix2PixConfig(**state["config"])
@@ -375,12 +370,6 @@ def pretrained_generator(variant: str = "GAN + L1") -> tuple[UNet, Pix2PixConfig
 
 def run(args, variant: str = "GAN + L1") -> dict:
     """Recipe ``pix2pix``: scenes (label map -> image) by default, or ``--data`` aligned pairs."""
-    from .. import pretrained
-    from ..data.scenes import Scenes, one_hot
-    from ..fastpaths import FastPaths
-    from ..runtime import pick, pick_device
-    from ..train import Checkpointer
-
     cfg = Pix2PixConfig(seed=args.seed, size=args.image_size or 32)
     if args.steps is not None:
         cfg.steps = args.steps
@@ -449,10 +438,6 @@ def study(name: str, seed: int = 0, steps: int = 2000) -> dict:
     to the real images, and the high-frequency energy as a share of the real images' (sharpness).
     ``name``: a key of :data:`STUDIES`. About 5 minutes on one CPU core; the manifest keeps the
     results of three seeds (notebook 10 prints them)."""
-    from ..data.scenes import Scenes, one_hot
-    from ..evaluators_scenes import scene_segmenter, segmentation_scores
-    from ..runtime import pick
-
     V.choice(name, "name", STUDIES)
     cfg = Pix2PixConfig(size=STUDY_SIZE, seed=V.positive_int(seed, "seed", minimum=0),
                         steps=V.positive_int(steps, "steps"), **STUDIES[name])

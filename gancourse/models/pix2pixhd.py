@@ -37,8 +37,13 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses
+from ..data import TensorImageDataset, batches
+from ..data.scenes import boundary_map, one_hot
+from ..inference import in_batches
 from ..nn.multiscale import MultiscaleDiscriminator, downsample
 from ..nn.resnet import ResnetGenerator
+from ..runtime import seed_everything
+from ..train import fit
 
 
 @dataclass
@@ -209,8 +214,6 @@ class Pix2PixHDModel:
 def generator_inputs(maps: torch.Tensor, instances: torch.Tensor | None = None, n_labels: int = 5) -> torch.Tensor:
     """G's input: one-hot label maps (N, n_labels, S, S) from integer maps (N, S, S), with the instance
     boundary map (N, 1, S, S) of ``instances`` (N, S, S) concatenated when given."""
-    from ..data.scenes import boundary_map, one_hot
-
     x = one_hot(maps, n_labels)
     if instances is None:
         return x
@@ -239,10 +242,6 @@ def train(cfg: Pix2PixHDConfig, inputs: torch.Tensor, images: torch.Tensor, devi
     :class:`GlobalGenerator` trained directly at S for the three stages' steps together. Each
     resolution has its own D (a fresh one at full resolution, as in the reference code, which
     trains G1 as a separate model first)."""
-    from ..data import TensorImageDataset, batches
-    from ..runtime import seed_everything
-    from ..train import fit
-
     if not isinstance(cfg, Pix2PixHDConfig):
         raise TypeError(f"cfg: expected a Pix2PixHDConfig, got {type(cfg).__name__}")
     V.images(inputs, "inputs", channels=cfg.in_channels)
@@ -301,14 +300,7 @@ def synthesize(G: nn.Module, inputs: torch.Tensor, batch_size: int = 128) -> tor
     """G's images of ``inputs`` (N, in_channels, S, S), in batches, in eval mode, on the CPU."""
     if not isinstance(G, (GlobalGenerator, CoarseToFineGenerator)):
         raise TypeError(f"G: expected a GlobalGenerator or a CoarseToFineGenerator, got {type(G).__name__}")
-    batch_size = V.positive_int(batch_size, "batch_size")
-    device = next(G.parameters()).device
-    was_training = G.training
-    G.eval()
-    try:
-        return torch.cat([G(inputs[i:i + batch_size].to(device)).cpu() for i in range(0, inputs.shape[0], batch_size)])
-    finally:
-        G.train(was_training)
+    return in_batches(G, inputs, batch_size=batch_size, eval_mode=True)
 
 
 __all__ = ["Pix2PixHDConfig", "GlobalGenerator", "LocalEnhancer", "CoarseToFineGenerator", "Pix2PixHDModel",

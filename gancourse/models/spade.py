@@ -35,16 +35,26 @@ The recipes ``python -m gancourse.train spade`` and ``spade-bn`` train both on t
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, pretrained
+from ..data import TensorImageDataset, batches
+from ..data.scenes import N_CLASSES, Scenes, colorize, one_hot
 from ..distributed import unwrap
+from ..fastpaths import FastPaths, prepare
+from ..inference import in_batches
+from ..judges.scenes import scene_segmenter, segmentation_scores
 from ..nn.multiscale import MultiscaleDiscriminator
 from ..nn.spade import ResBlock
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit
 
 GENERATORS = ("spade", "bn-input")
 
@@ -229,9 +239,6 @@ class VGGLoss(nn.Module):
 
     def __init__(self, weights):
         super().__init__()
-        from pathlib import Path
-
-        from torchvision.models import vgg19
 
         path = Path(weights) if isinstance(weights, (str, Path)) else None
         if path is None:
@@ -239,6 +246,8 @@ class VGGLoss(nn.Module):
         if not path.is_file():
             raise FileNotFoundError(f"weights: {path} does not exist; save torchvision's VGG19_Weights.IMAGENET1K_V1 "
                                     "state dict there on a machine with a network")
+        from torchvision.models import vgg19   # heavy, and only for the optional VGG loss
+
         net = vgg19()
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
         self.features = net.features[:self.LAYERS[-1]].eval().requires_grad_(False)
@@ -359,14 +368,9 @@ def synthesize(G: SPADEGenerator, maps: torch.Tensor, batch_size: int = 128) -> 
 
     G is used in the mode it is in (``G.eval()`` for the batch norms' running statistics, as the
     reference test script does)."""
-    from ..data.scenes import one_hot
-
     if not isinstance(G, SPADEGenerator):
         raise TypeError(f"G: expected a SPADEGenerator, got {type(G).__name__}")
-    batch_size = V.positive_int(batch_size, "batch_size")
-    x = one_hot(maps, G.n_labels)
-    device = next(G.parameters()).device
-    return torch.cat([G(x[i:i + batch_size].to(device)).cpu() for i in range(0, x.shape[0], batch_size)])
+    return in_batches(G, one_hot(maps, G.n_labels), batch_size=batch_size)
 
 
 def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cpu", progress: bool = True,
@@ -376,12 +380,6 @@ def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cp
     ``cfg.steps`` steps of ``cfg.batch_size``; return ``(model, history)``. ``fast``: GPU fast
     paths (``gancourse.fastpaths.FastPaths``; default automatic). ``spade_layer``: builds G's SPADE
     layers (:class:`SPADEGenerator`)."""
-    from ..data import TensorImageDataset, batches
-    from ..data.scenes import N_CLASSES, colorize, one_hot
-    from ..fastpaths import prepare
-    from ..runtime import seed_everything
-    from ..train import fit
-
     if not isinstance(cfg, SPADEConfig):
         raise TypeError(f"cfg: expected a SPADEConfig, got {type(cfg).__name__}")
     V.tensor(maps, "maps", ndim=3, floating=False)
@@ -421,9 +419,7 @@ def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cp
 @torch.no_grad()
 def evaluate(G: SPADEGenerator, maps: torch.Tensor, segmenter=None) -> dict:
     """mIoU of the course's scene segmenter on G's images of ``maps`` (N, S, S), against those maps:
-    ``{"miou": ..., "iou": [per class]}`` (:func:`gancourse.evaluators_scenes.segmentation_scores`)."""
-    from ..evaluators_scenes import scene_segmenter, segmentation_scores
-
+    ``{"miou": ..., "iou": [per class]}`` (:func:`gancourse.judges.scenes.segmentation_scores`)."""
     seg = segmenter if segmenter is not None else scene_segmenter()
     was_training = G.training
     G.eval()
@@ -442,8 +438,6 @@ RECIPE_NAMES = {"spade": "spade", "bn-input": "spade-bn"}
 def load_pretrained(generator: str = "spade") -> tuple[SPADEGenerator, SPADEConfig]:
     """A shipped scenes generator, ``generator`` "spade" or "bn-input" (the ablation), in eval mode.
     Returns ``(G, cfg)``; the checkpoint's checksum is verified before loading."""
-    from .. import pretrained
-
     V.choice(generator, "generator", GENERATORS)
     state = pretrained.load(PRETRAINED[generator])
     cfg = SPADEConfig(**state["config"])
@@ -457,11 +451,6 @@ def folder_pairs(root, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     ``root/labels`` (files paired by name; a label file holds one class index per pixel, as ADE20K's
     and Cityscapes' ``*_labelIds.png``). Maps are resized with nearest neighbours (a class index must
     never be interpolated), images bilinearly."""
-    from pathlib import Path
-
-    import numpy as np
-    from PIL import Image
-
     root = Path(root)
     image_dir, label_dir = root / "images", root / "labels"
     if not image_dir.is_dir() or not label_dir.is_dir():
@@ -482,12 +471,6 @@ def folder_pairs(root, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def run(args, generator: str = "spade") -> dict:
     """Recipe ``spade`` (``spade-bn``: the ablation): 32x32 scenes, label map -> image."""
-    from .. import pretrained
-    from ..data.scenes import Scenes
-    from ..fastpaths import FastPaths
-    from ..runtime import pick, pick_device
-    from ..train import Checkpointer
-
     V.choice(generator, "generator", GENERATORS)
     cfg = SPADEConfig(generator=generator, seed=args.seed, size=args.image_size or (32 if args.data is None else 256))
     if args.steps is not None:

@@ -50,8 +50,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, recipes
+from .. import losses, pretrained, recipes
+from ..data import TensorImageDataset, batches
+from ..data.shapes import ATTRIBUTES, VALUES, Shapes
+from ..judges.shapes import attribute_classifier
+from ..metrics import classifier_features, frechet_distance
 from ..nn.init import init_dcgan
+from ..runtime import pick, seed_everything
+from ..train import fit
 
 PRETRAINED_NAME = "stackgan-shapes"
 CAPTION_ATTRIBUTES = ("color", "shape", "background")    # what a caption names, in word order
@@ -59,8 +65,6 @@ CAPTION_ATTRIBUTES = ("color", "shape", "background")    # what a caption names,
 
 def caption_text(labels: torch.Tensor) -> list[str]:
     """The captions, as words, of caption labels (N, 3) (colour, shape, background indices)."""
-    from ..data.shapes import VALUES
-
     labels = _check_captions(labels)
     return [f"{VALUES['color'][c]} {VALUES['shape'][s]} on {VALUES['background'][b]}" for c, s, b in labels.tolist()]
 
@@ -70,8 +74,6 @@ def wrong_captions(labels: torch.Tensor, generator: torch.Generator | None = Non
     at random, replaced by another value of its attribute ("red circle" -> "red square"). A caption
     of another image would mostly differ in colour, and D could check the colour alone; one changed
     word at a time makes D check every word, the shape included."""
-    from ..data.shapes import VALUES
-
     labels = _check_captions(labels)
     n = labels.shape[0]
     which = torch.randint(0, len(CAPTION_ATTRIBUTES), (n,), generator=generator)
@@ -84,8 +86,6 @@ def wrong_captions(labels: torch.Tensor, generator: torch.Generator | None = Non
 
 
 def _check_captions(labels) -> torch.Tensor:
-    from ..data.shapes import VALUES
-
     if not isinstance(labels, torch.Tensor) or labels.ndim != 2 or labels.shape[1] != len(CAPTION_ATTRIBUTES) \
             or labels.is_floating_point():
         raise ValueError(f"labels: expected an integer tensor (N, 3) of (colour, shape, background) indices, "
@@ -106,7 +106,6 @@ class TextEncoder(nn.Module):
 
     def __init__(self, text_dim: int = 32, noise: float = 0.2, seed: int = 0):
         super().__init__()
-        from ..data.shapes import VALUES
 
         self.text_dim = V.positive_int(text_dim, "text_dim")
         self.noise = V.positive_float(noise, "noise", allow_zero=True)
@@ -432,8 +431,6 @@ def sample(text: TextEncoder, G1: StageIGenerator, G2: StageIIGenerator, caption
 
 def training_data(cfg: StackGANConfig, split: str = "train", n: int | None = None):
     """Solid shapes at ``cfg.image_size`` and their caption labels: ``(images (N, 3, S, S), captions (N, 3))``."""
-    from ..data.shapes import ATTRIBUTES, Shapes
-
     ds = Shapes(n or cfg.n_train, cfg.image_size, split, seed=cfg.seed if split == "train" else 0, fixed={"fill": "solid"})
     cols = [ATTRIBUTES.index(a) for a in CAPTION_ATTRIBUTES]
     return ds.images, ds.attributes[:, cols].clone()
@@ -443,10 +440,6 @@ def train(cfg: StackGANConfig, device="cpu", progress: bool = True, checkpoint=N
           log_every: int = 25, desc: str = "StackGAN"):
     """Train both stages in order on ``training_data(cfg)``; return ``(model, history)``. With
     ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
-    from ..data import TensorImageDataset, batches
-    from ..runtime import seed_everything
-    from ..train import fit
-
     seed_everything(cfg.seed)
     images, captions = training_data(cfg)
     model = StackGAN(cfg, device)
@@ -478,10 +471,6 @@ def evaluate(text: TextEncoder, G1: StageIGenerator, G2: StageIIGenerator, n: in
     and the Fréchet distance (the classifier's features) to the held-out images, for the Stage-I
     sketches enlarged to full size (bilinear), for Stage-II's images, and for the held-out images
     shrunk to Stage-I's size and enlarged again (what a perfect Stage-I could show at full size)."""
-    from ..data.shapes import ATTRIBUTES
-    from ..evaluators_shapes import attribute_classifier
-    from ..metrics import classifier_features, frechet_distance
-
     clf = classifier if classifier is not None else attribute_classifier()
     size = G2.size
     real, captions = training_data(StackGANConfig(image_size=size, stage1_size=G1.size), "test", n)
@@ -501,8 +490,6 @@ def evaluate(text: TextEncoder, G1: StageIGenerator, G2: StageIIGenerator, n: in
 
 def load_pretrained() -> tuple[TextEncoder, StageIGenerator, StageIIGenerator, StackGANConfig, dict]:
     """The shipped StackGAN: ``(text, G1, G2, cfg, metrics)``, checksum verified, eval mode."""
-    from .. import pretrained
-
     state = pretrained.load(PRETRAINED_NAME)
     cfg = StackGANConfig(**state["config"])
     text = TextEncoder(cfg.text_dim, cfg.text_noise, seed=cfg.seed)
@@ -516,8 +503,6 @@ def load_pretrained() -> tuple[TextEncoder, StageIGenerator, StageIIGenerator, S
 def _config(args) -> StackGANConfig:
     """--steps is the total, split between the stages as in the defaults (2 : 3); quick mode (tests)
     trains on a small set."""
-    from ..runtime import pick
-
     cfg = StackGANConfig(seed=args.seed) if args.image_size is None else \
         StackGANConfig(seed=args.seed, image_size=args.image_size)
     if args.steps is not None:
@@ -531,8 +516,6 @@ def _config(args) -> StackGANConfig:
 
 def _scores(model, cfg: StackGANConfig, history) -> dict:
     """Caption accuracy and Fréchet distances (:func:`evaluate`), and the last losses."""
-    from ..runtime import pick
-
     metrics = evaluate(model.text.cpu().eval(), model.G1.cpu().eval(), model.G2.cpu().eval(), n=pick(1000, 64))
     return {**metrics, **recipes.last_losses(history)}
 

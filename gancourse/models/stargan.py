@@ -41,18 +41,17 @@ the other with background only, trained with the mask vector. Recipes: ``python 
 stargan`` (shapes, colour x background, or ``--data FOLDER`` with one sub-folder per domain) and
 ``stargan-mask`` (the two-dataset shapes setting of notebook 12).
 
-Colour x *shape* is harder: a change of shape moves the outline, a geometric change that
-CycleGAN-style generators make poorly (Zhu et al. 2017, Section 5.3). The recipe ``stargan-shape``
-trains it with D and G at lr 3e-4, Gaussian "instance noise" of σ = 0.5 on every image D sees
-(``d_noise``; Sønderby et al. 2017, not in StarGAN), batches of 16, 30,000 iterations; its D is
-shipped beside G (:func:`load_pretrained_discriminator`). Appendix notebook 12a measures it and
-records how it was found. ``lambda_id`` (CycleGAN's identity term) and ``d_spectral_norm`` are
-options beyond the paper, off by default. The ``stargan`` recipe (colour x background, the course's
-main model) runs 20,000 iterations, 4,000 G updates, a tenth of the paper's, and ``stargan-mask``
-10,000 (two batches, one per dataset, per iteration); notebook 12 measures what they reach.
+Colour x *shape* (recipe ``stargan-shape``) is harder: a change of shape moves the outline, a
+geometric change that CycleGAN-style generators make poorly (Zhu et al. 2017, Section 5.3). Its
+settings (:data:`SHAPES_SETTINGS`) go beyond the paper: D and G at lr 3e-4, Gaussian "instance noise"
+on every image D sees (``d_noise``; Sønderby et al. 2017), and D shipped beside G
+(:func:`load_pretrained_discriminator`); appendix notebook 12a measures it. ``lambda_id``
+(CycleGAN's identity term) is the other option beyond the paper, off by default. The recipes run a
+tenth of the paper's G updates or less; notebook 12 measures what they reach.
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass
 
 import torch
@@ -60,13 +59,19 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, pretrained
+from ..data import TensorImageDataset, batches, class_folders
+from ..data.shapes import ATTRIBUTES, VALUES, Shapes
 from ..distributed import unwrap
-from ..nn.conditioning import one_hot
+from ..fastpaths import FastPaths, prepare
+from ..inference import in_batches
+from ..judges.shapes import attribute_classifier, attribute_translation_scores
+from ..nn.conditioning import int_labels, label_code, mask_vector
 from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
-from ..train import linear_decay
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit, linear_decay
 
 
 def _groups(datasets) -> tuple[tuple[int, ...], ...]:
@@ -151,91 +156,15 @@ class StarGANConfig:
 
 def shapes_config(**overrides) -> StarGANConfig:
     """The configuration of the course's shapes models (recipes ``stargan``, ``stargan-mask``,
-    notebook 12; colour x background, see the module's docstring): the defaults with batch instead
-    of instance norm in G, for the reason measured in
-    notebook 11 (instance norm erases the tint of a flat image, so G cannot keep the background's
-    colour). It also makes the label channels plain inputs: batch statistics keep a constant
-    channel that differs between the images of a batch, so the label does not depend on the zero
-    padding's border effect to get through.
+    notebook 12): the defaults with batch instead of instance norm in G, because instance norm
+    erases the tint of a flat image, so G cannot keep the background's colour (measured in notebook
+    11). Batch statistics also carry the label channels, constant over an image but not over a batch.
 
-    With **several datasets** the running statistics are wrong: each training batch comes from one
-    dataset, so the mask vector is constant over a batch and the batch statistics differ between
-    the datasets, while the running statistics are a blend of both, which G never saw. Measured on
-    a two-dataset model after 2,000 iterations: translations of dataset A to its 4 colours
-    were read right 100% of the time with batch statistics and 68/22/100/94% with the running
-    statistics. So a two-dataset G is run as Pix2Pix's reference runs its generator at test time,
-    with the statistics of the test batch (:func:`translate_batch_stats`, ``batch_stats=True`` in
-    :func:`evaluate_shapes`). A G without normalisation avoids the question but did not learn in
-    the same 1,500 iterations (colours 91/6/0/43%)."""
+    With **several datasets** each training batch comes from one dataset, so the running statistics
+    blend statistics G never saw together: a two-dataset G runs, as Pix2Pix's reference runs its G at
+    test time, with the statistics of the test batch (:func:`translate_batch_stats`,
+    ``batch_stats=True`` in :func:`evaluate_shapes`; notebook 12, section 6, compares the two)."""
     return StarGANConfig(**({"norm": "batch"} | overrides))
-
-
-# ------------------------------------------------------------------------------------------------
-# Label codes and the mask vector
-# ------------------------------------------------------------------------------------------------
-
-def _int_labels(labels, name: str) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"{name}: expected an integer torch.Tensor, got {type(labels).__name__}")
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise TypeError(f"{name}: expected integer labels, got dtype {labels.dtype}")
-    return labels
-
-
-def label_code(labels: torch.Tensor, groups) -> torch.Tensor:
-    """Concatenated one-hot codes of categorical attributes: labels (N, A) int -> (N, Σ groups).
-
-    ``groups``: the number of values of each of the A attributes, e.g. (4, 3) for colour and
-    shape; column a of ``labels`` holds values in [0, groups[a]). A single attribute may be given
-    as labels of shape (N,).
-    """
-    groups = _groups([groups])[0]
-    labels = _int_labels(labels, "labels")
-    if labels.ndim == 1:
-        labels = labels.unsqueeze(1)
-    if labels.ndim != 2 or labels.shape[1] != len(groups):
-        raise ValueError(f"labels: expected shape (N, {len(groups)}) for groups {groups}, got {tuple(labels.shape)}")
-    return torch.cat([one_hot(labels[:, a], n) for a, n in enumerate(groups)], dim=1)
-
-
-def mask_vector(labels: torch.Tensor, dataset: int, n_classes) -> torch.Tensor:
-    """StarGAN's unified label for several datasets (Section 3.2): ``[c_1, ..., c_K, m]``.
-
-    ``n_classes``: the size of each dataset's label code, e.g. (4, 3). ``dataset``: which dataset
-    the batch comes from (0-based). ``labels``: the batch's labels in that dataset, as class
-    indices (N,) (one-hot encoded here) or as a ready code (N, n_classes[dataset]) (e.g. several
-    attributes, :func:`label_code`). Returns (N, Σ n_classes + K): the code in the dataset's own
-    block, zeros in the blocks of the other datasets (their labels are unknown), and the one-hot
-    mask m of length K that tells G which block to read.
-
-    Example with K = 2, n_classes = (4, 3): labels [2] of dataset 0 -> [0 0 1 0 | 0 0 0 | 1 0];
-    labels [1] of dataset 1 -> [0 0 0 0 | 0 1 0 | 0 1].
-    """
-    if isinstance(n_classes, (str, bytes)) or not isinstance(n_classes, (tuple, list)) or len(n_classes) < 2:
-        raise ValueError(f"n_classes: expected the label sizes of at least two datasets, got {n_classes!r}")
-    n_classes = tuple(V.positive_int(n, "n_classes") for n in n_classes)
-    if isinstance(dataset, bool) or not isinstance(dataset, int) or not 0 <= dataset < len(n_classes):
-        raise ValueError(f"dataset: expected an index in [0, {len(n_classes) - 1}], got {dataset!r}")
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"labels: expected a torch.Tensor, got {type(labels).__name__}")
-    if labels.is_floating_point():
-        if labels.ndim != 2 or labels.shape[1] != n_classes[dataset]:
-            raise ValueError(f"labels: a code of dataset {dataset} must have shape (N, {n_classes[dataset]}), "
-                             f"got {tuple(labels.shape)}")
-        code = labels
-    else:
-        _int_labels(labels, "labels")
-        if labels.ndim != 1:
-            raise ValueError(f"labels: expected class indices (N,) or a float code (N, {n_classes[dataset]}), "
-                             f"got shape {tuple(labels.shape)}")
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes[dataset]):
-            raise ValueError(f"labels: expected classes in [0, {n_classes[dataset] - 1}] for dataset {dataset}")
-        code = one_hot(labels, n_classes[dataset])
-    n = code.shape[0]
-    parts = [code if k == dataset else code.new_zeros(n, size) for k, size in enumerate(n_classes)]
-    mask = code.new_zeros(n, len(n_classes))
-    mask[:, dataset] = 1
-    return torch.cat(parts + [mask], dim=1)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -341,7 +270,7 @@ class StarGAN:
     # ---- one iteration ----------------------------------------------------------------------
     def set_input(self, x: torch.Tensor, labels: torch.Tensor, dataset: int = 0) -> None:
         V.images(x, "x", channels=3)
-        labels = _int_labels(labels, "labels")
+        labels = int_labels(labels, "labels")
         labels = labels.unsqueeze(1) if labels.ndim == 1 else labels
         n_groups = len(self.cfg.datasets[dataset]) if 0 <= dataset < len(self.cfg.datasets) else -1
         if labels.shape != (x.shape[0], n_groups):
@@ -354,13 +283,9 @@ class StarGAN:
 
     def seen_by_D(self, x: torch.Tensor) -> torch.Tensor:
         """What D is shown of images x (N, 3, S, S): x itself, or with ``d_noise`` > 0 x + σ·ε, ε ~ N(0, I)
-        drawn afresh, for real and fake images alike ("instance noise", Sønderby et al. 2017). The
-        noisy distributions are equal only if the clean ones are (a Gaussian blur of densities is
-        invertible), so the game keeps its solution. The aim was that a faint pattern drowns in the
-        noise and no longer decides D's classifier; on the shapes at σ = 0.5 it did not (appendix
-        12a: a 15,000-iteration run's D still read most circles asked to become squares as
-        squares). Together with G at 3e-4 and 30,000 iterations it brought every shape above 90% in
-        the shipped run (seed 0; seed 1 stopped at 77% on squares), for reasons not yet understood."""
+        drawn afresh, for real and fake images alike ("instance noise", Sønderby et al. 2017). The noisy
+        distributions are equal only if the clean ones are (a Gaussian blur of densities is
+        invertible), so the game keeps its solution."""
         return x if self.cfg.d_noise == 0 else x + self.cfg.d_noise * torch.randn_like(x)
 
     def backward_D(self) -> dict:
@@ -448,16 +373,11 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
     Each iteration visits every dataset in turn (as the reference's multi-dataset training does):
     a D update on a batch of it, and every ``n_critic``-th iteration a G update too.
     """
-    from ..data import TensorImageDataset, batches
-    from ..fastpaths import prepare
-    from ..runtime import seed_everything
-    from ..train import fit
-
     if not isinstance(data, (list, tuple)) or len(data) != len(cfg.datasets):
         raise ValueError(f"data: expected {len(cfg.datasets)} (images, labels) pairs, one per dataset")
     for k, (images, labels) in enumerate(data):
         V.images(images, f"data[{k}] images", channels=3)
-        _int_labels(labels, f"data[{k}] labels")
+        int_labels(labels, f"data[{k}] labels")
         if labels.shape[0] != images.shape[0]:
             raise ValueError(f"data[{k}]: {images.shape[0]} images but {labels.shape[0]} labels")
     seed_everything(cfg.seed)
@@ -495,17 +415,13 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
 # Translating and measuring
 # ------------------------------------------------------------------------------------------------
 
-@torch.no_grad()
 def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """G(x, c) in batches; x (N, 3, S, S), c (N, code_dim); output on the CPU."""
+    """G(x, c) in batches, in the mode G is in; x (N, 3, S, S), c (N, code_dim); output on the CPU."""
     if not isinstance(G, StarGenerator):
         raise TypeError(f"G: expected a StarGenerator, got {type(G).__name__}")
     V.images(x, "x", channels=3)
     V.tensor(c, "c", ndim=2, last_dim=G.code_dim)
-    batch_size = V.positive_int(batch_size, "batch_size")
-    device = next(G.parameters()).device
-    return torch.cat([G(x[i:i + batch_size].to(device), c[i:i + batch_size].to(device)).cpu()
-                      for i in range(0, x.shape[0], batch_size)])
+    return in_batches(G, x, c, batch_size=batch_size)
 
 
 @torch.no_grad()
@@ -518,8 +434,6 @@ def translate_batch_stats(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, ba
     codes as the training batches did: a batch whose images all carry the same code would have that
     code subtracted by the normalisation. G itself is left untouched (a copy runs in training mode).
     Returns the translations in the input's order, on the CPU."""
-    import copy
-
     if not isinstance(G, StarGenerator):
         raise TypeError(f"G: expected a StarGenerator, got {type(G).__name__}")
     V.images(x, "x", channels=3)
@@ -562,9 +476,6 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
     "real_hf_energy": the translations' and the test images' high-frequency energy
     (:func:`gancourse.metrics.high_frequency_energy`; blurred blobs have less)}``.
     """
-    from ..data.shapes import ATTRIBUTES, Shapes
-    from ..evaluators_shapes import attribute_classifier, per_value_accuracy
-
     if not isinstance(test, Shapes):
         raise TypeError(f"test: expected a Shapes dataset, got {type(test).__name__}")
     names = cfg.names[dataset]
@@ -573,41 +484,19 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
     if not isinstance(batch_stats, bool):
         raise TypeError(f"batch_stats: expected a bool, got {type(batch_stats).__name__}")
     clf = classifier if classifier is not None else attribute_classifier()
+    translate_fn = translate_batch_stats if batch_stats else translate
+    groups = cfg.datasets[dataset]
+    combos = torch.cartesian_prod(*[torch.arange(g) for g in groups]).view(-1, len(groups))   # (D, A)
+    own = torch.stack([test.attribute(n) for n in names], 1).repeat(len(combos), 1)
+    targets = combos.repeat_interleave(len(test), 0)                   # every image to every target
     was_training = G.training
     G.eval()                             # batch norm: the running statistics, as at test time
     try:
-        return _scores(G, cfg, test, dataset, names, clf, translate_batch_stats if batch_stats else translate)
+        fakes = translate_fn(G, test.images.repeat(len(combos), 1, 1, 1), code_for(cfg, targets, dataset))
+        back = translate_fn(G, fakes, code_for(cfg, own, dataset))
     finally:
         G.train(was_training)
-
-
-def _scores(G, cfg, test, dataset, names, clf, translate_fn) -> dict:
-    from ..evaluators_shapes import attribute_accuracy, outline_iou, per_value_accuracy
-    from ..metrics import high_frequency_energy
-
-    groups = cfg.datasets[dataset]
-    combos = torch.cartesian_prod(*[torch.arange(g) for g in groups]).view(-1, len(groups))   # (D, A)
-    own = torch.stack([test.attribute(n) for n in names], 1)
-    n = len(test)
-    x = test.images.repeat(len(combos), 1, 1, 1)                       # every image to every target
-    targets = combos.repeat_interleave(n, 0)                           # (D * N, A)
-    fakes = translate_fn(G, x, code_for(cfg, targets, dataset))
-    recs = translate_fn(G, fakes, code_for(cfg, own.repeat(len(combos), 1), dataset))
-    out = {}
-    for a, name in enumerate(names):
-        acc = per_value_accuracy(clf, fakes, name, targets[:, a])
-        out[f"acc_{name}"] = [round(float(v), 4) for v in acc]
-        out[f"acc_{name}_min"] = round(float(acc.min()), 4)
-    out["rec_l1"] = round(float((recs - x).abs().mean()), 4)
-    # what must not change: the attributes no target names (read by the classifier), the outline (IoU)
-    for kept in ("shape", "color", "background"):
-        if kept not in names:
-            out[f"kept_{kept}"] = round(attribute_accuracy(clf, fakes, kept, test.attribute(kept).repeat(len(combos))), 4)
-    out["iou"] = round(float(outline_iou(test.masks.repeat(len(combos), 1, 1, 1), fakes).mean()), 4)
-    # sharpness: blobs have less high-frequency energy than the real shapes (notebook 10's measure)
-    out["hf_energy"] = round(high_frequency_energy(fakes), 5)
-    out["real_hf_energy"] = round(high_frequency_energy(test.images), 5)
-    return out
+    return attribute_translation_scores(clf, test, names, targets, fakes, back)
 
 
 PRETRAINED = {"single": "stargan-shapes", "mask": "stargan-shapes-mask", "shape": "stargan-shapes-shape"}
@@ -629,8 +518,6 @@ SHIPS_D = ("shape",)
 def load_pretrained(variant: str = "single") -> tuple[StarGenerator, StarGANConfig]:
     """A shipped StarGAN generator: ``variant`` "single" (colour x background), "mask" (two datasets
     with the mask vector) or "shape" (shape x colour). Returns ``(G, cfg)``; checksum verified."""
-    from .. import pretrained
-
     V.choice(variant, "variant", PRETRAINED)
     state = pretrained.load(PRETRAINED[variant])
     cfg = StarGANConfig(**state["config"])
@@ -642,8 +529,6 @@ def load_pretrained(variant: str = "single") -> tuple[StarGenerator, StarGANConf
 def load_pretrained_discriminator(variant: str = "shape") -> tuple[PatchDiscriminator, StarGANConfig]:
     """The D trained beside a shipped G, for the variants that ship it (the "shape" model: notebook 12
     asks its classifier what it reads in G's translations). Returns ``(D, cfg)`` in eval mode."""
-    from .. import pretrained
-
     V.choice(variant, "variant", PRETRAINED)
     state = pretrained.load(PRETRAINED[variant])
     if "D" not in state["modules"]:
@@ -663,8 +548,6 @@ def shapes_data(variant: str, n: int, size: int = 32, split: str = "train", seed
     colour only, and striped shapes labelled with background only (their other attributes are
     drawn but not given).
     """
-    from ..data.shapes import Shapes
-
     V.choice(variant, "variant", PRETRAINED)
     if variant != "mask":
         names = SHAPES_LABELS[variant][0]
@@ -677,12 +560,6 @@ def shapes_data(variant: str, n: int, size: int = 32, split: str = "train", seed
 
 def run(args, variant: str = "single") -> dict:
     """Recipe ``stargan``: shapes colour x background by default, or ``--data`` one sub-folder per domain."""
-    from .. import pretrained
-    from ..data.shapes import VALUES
-    from ..fastpaths import FastPaths
-    from ..runtime import pick, pick_device
-    from ..train import Checkpointer
-
     V.choice(variant, "variant", PRETRAINED)
     settings = {"seed": args.seed, "size": args.image_size or 32, "names": SHAPES_LABELS[variant],
                 **SHAPES_SETTINGS[variant]}
@@ -692,8 +569,6 @@ def run(args, variant: str = "single") -> dict:
     if args.batch_size is not None:
         settings["batch_size"] = args.batch_size
     if args.data is not None:
-        from ..data import class_folders
-
         if variant != "single":
             raise SystemExit(f"{RECIPE_NAMES[variant]}: trains on the shapes only; use the stargan recipe with --data")
         folder = class_folders(args.data, size=settings["size"])

@@ -38,6 +38,7 @@ Command line (what the shipped checkpoints' manifest entries record)::
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -48,12 +49,13 @@ import torch
 from torch import nn
 
 from .. import _validate as V
+from .. import pretrained
 from ..data import GaussianMixture, batches
 from ..metrics import mode_coverage
 from ..nn import ToyDiscriminator, ToyGenerator
 from ..train import Checkpointer, History, fit
 from .vanilla import ToyGAN, ToyGANConfig, pacgan_mixture
-from .wgan import PRESETS, WGAN, preset
+from .wgan import WGAN, preset
 
 OBJECTIVES = ("gan", "nsgan", "wgan", "wgan-gp", "sngan", "hinge")
 GAN_OBJECTIVES = ("gan", "nsgan")         # trained by notebook 04's ToyGAN
@@ -266,8 +268,6 @@ def load_generators(name: str) -> tuple[list[ToyGenerator], dict]:
     """The generators (one per seed, eval mode; their weight averages under the key
     ``"ema_generators"`` when shipped) of a shipped benchmark checkpoint, and its state
     (``config``, ``metrics``)."""
-    from .. import pretrained
-
     state = pretrained.load(name)
     cfg = state["config"]
     out = {"raw": [], "ema": []}
@@ -310,8 +310,6 @@ def publish_cell(config: ToyRunConfig, results: list[ToyResult], summary: dict, 
                  command: str | None = None):
     """Write every seed's G (and its weight average, when kept) into one shipped checkpoint in
     ``data/``, named by :func:`checkpoint_name`, with the summary as its metrics."""
-    from .. import pretrained
-
     seeds = summary["seeds"]
     modules = {}
     for s, r in zip(seeds, results):
@@ -384,8 +382,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    import json
-
     args = build_parser().parse_args(argv)
     torch.set_num_threads(1)  # small MLPs: one thread is as fast, and runs can go side by side
     config = ToyRunConfig(objective=args.objective, mixture=args.mixture, steps=args.steps, pack=args.pack,

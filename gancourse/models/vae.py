@@ -19,7 +19,10 @@ import torch
 from torch import nn
 
 from .. import _validate as V
+from ..data import batches
 from ..losses import kl_to_standard_normal   # noqa: F401  (notebook 05 calls vae.kl_to_standard_normal)
+from ..runtime import seed_everything
+from ..train import fit
 from . import dcgan
 
 
@@ -91,10 +94,6 @@ class VAE(nn.Module):
 def train(cfg: VAEConfig, dataset, device="cpu", log_every: int = 50, progress: bool = True):
     """Train a VAE with Adam on an image dataset (e.g. ``data.Digits(16, "train")``: images
     (N, 1, S, S) in [-1, 1]); returns (model in eval mode, history)."""
-    from ..data import batches
-    from ..runtime import seed_everything
-    from ..train import fit
-
     if not isinstance(cfg, VAEConfig):
         raise TypeError(f"cfg: expected a VAEConfig, got {type(cfg).__name__}")
     if not hasattr(dataset, "images"):

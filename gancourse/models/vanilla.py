@@ -25,7 +25,10 @@ import torch
 from .. import _validate as V
 from .. import losses
 from ..data import GaussianMixture, grid, ring
+from ..metrics import mode_coverage
 from ..nn import ToyDiscriminator, ToyGenerator
+from ..runtime import pick_device, seed_everything
+from ..train import Checkpointer, fit
 
 DATASETS = ("ring", "grid")
 
@@ -134,8 +137,6 @@ class ToyGAN:
 
     def coverage(self, n: int = 2500, seed: int = 1):
         """PacGAN's mode coverage of n = 2,500 samples (``metrics.mode_coverage``)."""
-        from ..metrics import mode_coverage
-
         return mode_coverage(self.sample(n, seed), self.target.centers, self.target.std)
 
     def modules(self) -> dict:
@@ -153,7 +154,7 @@ def load_pretrained(mixture: str = "ring", seed: int = 0, row: str = "nsgan") ->
     """A :class:`ToyGAN` holding the generator of the shipped benchmark run ``row`` on ``mixture``
     for ``seed`` (``toy_modes.checkpoint_name``; checksum verified, ``weights_only=True``), in eval
     mode. D is not shipped: it is freshly initialised."""
-    from .toy_modes import ROWS, checkpoint_name, load_generators
+    from .toy_modes import ROWS, checkpoint_name, load_generators   # toy_modes builds on this module
 
     generators, state = load_generators(checkpoint_name(row, mixture))
     seeds = state["config"]["seeds"]
@@ -174,9 +175,6 @@ def run(args) -> dict:
     :func:`default_config`; ``--seed`` picks the run, ``--steps`` / ``--batch-size`` override the
     config (``--image-size`` and ``--data`` do not apply). The shipped toy GANs are the benchmark's
     three seeds (``python -m gancourse.models.toy_modes nsgan ring --publish``)."""
-    from ..runtime import pick_device, seed_everything
-    from ..train import Checkpointer, fit
-
     if args.data is not None:
         raise SystemExit("toy-gan: trains on generated toy mixtures; --data is not supported")
     if args.publish:

@@ -49,9 +49,14 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, pretrained
+from ..data import Digits, batches, image_folder
+from ..fastpaths import FastPaths, prepare
 from ..nn.ema import EMA
 from ..nn.spectral import apply_spectral_norm, has_spectral_norm
+from ..runtime import pick, pick_device, seed_everything
+from ..train import Checkpointer, fit
+from . import dcgan
 
 CONSTRAINTS = ("none", "clip", "gp", "one-sided-gp", "sn")
 OPTIMIZERS = ("rmsprop", "adam")
@@ -424,8 +429,6 @@ def digits_model(config: DigitsConfig, device="cpu", critic_loss=None) -> WGAN:
     """The model object of a digits run: ``dcgan.generator`` and ``dcgan.discriminator`` with its
     batch norm replaced by layer norm (:func:`without_batch_norm`), under the objective's preset.
     ``critic_loss``: WGAN-GP's critic loss, as in :class:`WGAN`."""
-    from . import dcgan
-
     if not isinstance(config, DigitsConfig):
         raise TypeError(f"config: expected a DigitsConfig, got {type(config).__name__}")
     V.choice(config.objective, "objective", ("wgan", "wgan-gp"))
@@ -436,9 +439,6 @@ def digits_model(config: DigitsConfig, device="cpu", critic_loss=None) -> WGAN:
 
 def load_digits_generator(name: str = "wgan-gp-digits"):
     """The shipped digits generator ``name`` (its weight average), in eval mode, and the state."""
-    from .. import pretrained
-    from . import dcgan
-
     state = pretrained.load(name)
     cfg = state["config"]
     G = dcgan.Generator(cfg["image_size"], cfg["z_dim"], cfg["g_width"])
@@ -449,16 +449,8 @@ def load_digits_generator(name: str = "wgan-gp-digits"):
 def run_digits(args) -> dict:
     """Recipes ``wgan-gp`` and ``wgan``: train on the digits, measure with the course's digit
     classifier (``gancourse.models.dcgan.evaluate``), optionally publish G's weight average."""
-    from .. import pretrained
-    from ..data import Digits, batches
-    from ..fastpaths import FastPaths, prepare
-    from ..runtime import pick, pick_device, seed_everything
-    from ..train import Checkpointer, fit
-    from . import dcgan
-
     cfg = DigitsConfig(objective=args.recipe, seed=args.seed)
     if args.data is not None:  # any folder of images (sub-folders included), RGB, 64x64 unless --image-size
-        from ..data import image_folder
 
         cfg.channels, cfg.image_size = 3, 64
     for field in ("image_size", "steps", "batch_size"):

@@ -13,6 +13,10 @@ A class label is an integer, and a network needs a vector. Two ways to make one:
 
 A one-hot code times a weight matrix *is* an embedding lookup (row y of the matrix), so the two
 differ only in where the learnable table sits: in the label code or in the next layer.
+
+Several attributes are several one-hots side by side (:func:`label_code`); labels from several
+datasets that label different attributes go in StarGAN's layout with a mask vector
+(:func:`mask_vector`).
 """
 from __future__ import annotations
 
@@ -83,3 +87,71 @@ class LabelCode(nn.Module):
 
     def extra_repr(self) -> str:
         return f"n_classes={self.n_classes}, kind={self.kind!r}, dim={self.dim}"
+
+
+# Several categorical attributes, and several datasets: StarGAN's codes (Choi et al. 2018, Section 3.2)
+
+def int_labels(labels, name: str) -> torch.Tensor:
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name}: expected an integer torch.Tensor, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name}: expected integer labels, got dtype {labels.dtype}")
+    return labels
+
+
+def label_code(labels: torch.Tensor, groups) -> torch.Tensor:
+    """Concatenated one-hot codes of categorical attributes: labels (N, A) int -> (N, Σ groups).
+
+    ``groups``: the number of values of each of the A attributes, e.g. (4, 3) for colour and
+    shape; column a of ``labels`` holds values in [0, groups[a]). A single attribute may be given
+    as labels of shape (N,).
+    """
+    if isinstance(groups, (str, bytes)) or not isinstance(groups, (tuple, list)) or not groups:
+        raise TypeError(f"groups: expected a non-empty sequence of group sizes, e.g. (4, 3), got {groups!r}")
+    groups = tuple(V.positive_int(g, "groups", minimum=2) for g in groups)
+    labels = int_labels(labels, "labels")
+    if labels.ndim == 1:
+        labels = labels.unsqueeze(1)
+    if labels.ndim != 2 or labels.shape[1] != len(groups):
+        raise ValueError(f"labels: expected shape (N, {len(groups)}) for groups {groups}, got {tuple(labels.shape)}")
+    return torch.cat([one_hot(labels[:, a], n) for a, n in enumerate(groups)], dim=1)
+
+
+def mask_vector(labels: torch.Tensor, dataset: int, n_classes) -> torch.Tensor:
+    """StarGAN's unified label for several datasets (Section 3.2): ``[c_1, ..., c_K, m]``.
+
+    ``n_classes``: the size of each dataset's label code, e.g. (4, 3). ``dataset``: which dataset
+    the batch comes from (0-based). ``labels``: the batch's labels in that dataset, as class
+    indices (N,) (one-hot encoded here) or as a ready code (N, n_classes[dataset]) (e.g. several
+    attributes, :func:`label_code`). Returns (N, Σ n_classes + K): the code in the dataset's own
+    block, zeros in the blocks of the other datasets (their labels are unknown), and the one-hot
+    mask m of length K that tells G which block to read.
+
+    Example with K = 2, n_classes = (4, 3): labels [2] of dataset 0 -> [0 0 1 0 | 0 0 0 | 1 0];
+    labels [1] of dataset 1 -> [0 0 0 0 | 0 1 0 | 0 1].
+    """
+    if isinstance(n_classes, (str, bytes)) or not isinstance(n_classes, (tuple, list)) or len(n_classes) < 2:
+        raise ValueError(f"n_classes: expected the label sizes of at least two datasets, got {n_classes!r}")
+    n_classes = tuple(V.positive_int(n, "n_classes") for n in n_classes)
+    if isinstance(dataset, bool) or not isinstance(dataset, int) or not 0 <= dataset < len(n_classes):
+        raise ValueError(f"dataset: expected an index in [0, {len(n_classes) - 1}], got {dataset!r}")
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"labels: expected a torch.Tensor, got {type(labels).__name__}")
+    if labels.is_floating_point():
+        if labels.ndim != 2 or labels.shape[1] != n_classes[dataset]:
+            raise ValueError(f"labels: a code of dataset {dataset} must have shape (N, {n_classes[dataset]}), "
+                             f"got {tuple(labels.shape)}")
+        code = labels
+    else:
+        int_labels(labels, "labels")
+        if labels.ndim != 1:
+            raise ValueError(f"labels: expected class indices (N,) or a float code (N, {n_classes[dataset]}), "
+                             f"got shape {tuple(labels.shape)}")
+        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes[dataset]):
+            raise ValueError(f"labels: expected classes in [0, {n_classes[dataset] - 1}] for dataset {dataset}")
+        code = one_hot(labels, n_classes[dataset])
+    n = code.shape[0]
+    parts = [code if k == dataset else code.new_zeros(n, size) for k, size in enumerate(n_classes)]
+    mask = code.new_zeros(n, len(n_classes))
+    mask[:, dataset] = 1
+    return torch.cat(parts + [mask], dim=1)

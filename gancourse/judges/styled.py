@@ -1,9 +1,9 @@
 """The judge of notebook 15's target domain: a digit classifier for *styled* digits.
 
-The course's digit classifier (``evaluators.digit_classifier``) knows white strokes on black; the
+The course's digit classifier (:func:`gancourse.judges.digits.digit_classifier`) knows white strokes on black; the
 styled digits of :mod:`gancourse.data.styled_digits` (thick, textured strokes on grey) are another
 domain, and translations into it must be read by a network that knows it. This is the same small
-CNN (:class:`gancourse.evaluators.DigitClassifier`), trained on the *pool* split (the 1,438
+CNN (:class:`gancourse.judges.digits.DigitClassifier`), trained on the *pool* split (the 1,438
 training digits, styled, each drawn in three styles) and tested on the 359 held-out digits in the
 target style, which the translators of notebook 15 train and are measured on. Its penultimate
 features (64-d) are the space of the notebook's Fréchet distance.
@@ -20,9 +20,13 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from . import _validate as V
-from . import recipes
-from .evaluators import DigitClassifier, accuracy
+from .. import _validate as V
+from .. import recipes
+from ..data import TensorImageDataset, batches
+from ..data.styled_digits import StyledDigits
+from ..runtime import seed_everything
+from .digits import DigitClassifier, accuracy
+from .fitting import fit_judge, load_judge
 
 PRETRAINED_NAME = "styled-digit-classifier"
 
@@ -54,11 +58,6 @@ def train_styled_digit_classifier(config: StyledClassifierConfig | None = None, 
     """Train the classifier on the styled pool; return ``(classifier, history)`` (Adam, cosine decay,
     cross-entropy, random one-pixel shifts). With ``checkpoint`` (a ``gancourse.train.Checkpointer``),
     saves and resumes as ``fit`` does."""
-    from .data import TensorImageDataset, batches
-    from .data.styled_digits import StyledDigits
-    from .runtime import seed_everything
-    from .train import fit
-
     cfg = config or StyledClassifierConfig()
     if not isinstance(cfg, StyledClassifierConfig):
         raise TypeError(f"config: expected a StyledClassifierConfig, got {type(cfg).__name__}")
@@ -70,47 +69,26 @@ def train_styled_digit_classifier(config: StyledClassifierConfig | None = None, 
     stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     net = DigitClassifier(cfg.size, cfg.width, cfg.features, cfg.dropout).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
 
-    def step(i):
+    def batch_loss(i):
         x, y = next(stream)
-        loss = F.cross_entropy(net(jitter(x, gen).to(device)), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        return {"cross_entropy": loss}
+        return F.cross_entropy(net(jitter(x, gen).to(device)), y)
 
-    if checkpoint is not None:
-        checkpoint.modules.setdefault("classifier", net)
-        checkpoint.optimizers.setdefault("opt", opt)
-        checkpoint.extras.update({"sched": sched, "batches": stream, "gen": gen})
-    net.train()
-    history = fit(step, cfg.steps, log_every=50, desc="styled digit classifier", progress=progress,
-                  checkpoint=checkpoint, resume=resume)
-    net.eval()
+    history = fit_judge(net, batch_loss, cfg.steps, cfg.lr, "styled digit classifier", progress=progress,
+                        checkpoint=checkpoint, resume=resume, streams={"batches": stream, "gen": gen})
     return net, history
 
 
 def held_out_accuracy(classifier: DigitClassifier, size: int = 16) -> float:
     """Accuracy on the 359 held-out digits in the target style (the translators' ``train`` + ``test``)."""
-    from .data.styled_digits import StyledDigits
-
     few, rest = StyledDigits(size, "train"), StyledDigits(size, "test")
     return accuracy(classifier, torch.cat([few.images, rest.images]), torch.cat([few.labels, rest.labels]))
 
 
 def styled_digit_classifier(device="cpu") -> DigitClassifier:
     """The shipped styled-digit classifier: checksum verified, ``weights_only=True``, eval mode, frozen."""
-    from . import pretrained
-
-    state = pretrained.load(PRETRAINED_NAME)
-    cfg = state["config"]
-    net = DigitClassifier(cfg["size"], cfg["width"], cfg["features"], cfg["dropout"])
-    net.load_state_dict(state["modules"]["classifier"])
-    net.eval().requires_grad_(False)
-    return net.to(device)
+    return load_judge(PRETRAINED_NAME, lambda c: DigitClassifier(c["size"], c["width"], c["features"], c["dropout"]),
+                      device=device)
 
 
 RECIPE = recipes.Recipe(

@@ -27,10 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate as V
-from . import recipes
-from .data.shapes import ATTRIBUTES, N_VALUES, VALUES, foreground_mask
-from .metrics import mask_iou
+from .. import _validate as V
+from .. import recipes
+from ..data import TensorImageDataset, batches
+from ..data.shapes import ATTRIBUTES, N_VALUES, VALUES, Shapes, foreground_mask
+from ..metrics import high_frequency_energy, l1_error, mask_iou
+from ..runtime import seed_everything
+from .fitting import fit_judge, load_judge, predict_in_batches
 
 PRETRAINED_NAME = "shapes-classifier"
 _OFFSETS = [sum(N_VALUES[:k]) for k in range(len(N_VALUES) + 1)]
@@ -99,21 +102,11 @@ class AttributeClassifier(nn.Module):
         k = ATTRIBUTES.index(V.choice(attribute, "attribute", ATTRIBUTES))
         return out[:, _OFFSETS[k]:_OFFSETS[k + 1]]
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """Predicted labels (N, 5) int64 in eval mode, columns in the order of ``ATTRIBUTES``."""
         V.images(images, "images", channels=3)
-        batch_size = V.positive_int(batch_size, "batch_size")
-        was_training = self.training
-        self.eval()
-        try:
-            preds = []
-            for i in range(0, images.shape[0], batch_size):
-                out = self(images[i:i + batch_size])
-                preds.append(torch.stack([self.logits(out, a).argmax(1) for a in ATTRIBUTES], 1).cpu())
-        finally:
-            self.train(was_training)
-        return torch.cat(preds) if preds else torch.zeros(0, len(ATTRIBUTES), dtype=torch.long)
+        return predict_in_batches(self, images, lambda out: torch.stack([self.logits(out, a).argmax(1) for a in ATTRIBUTES], 1),
+                          batch_size, torch.zeros(0, len(ATTRIBUTES), dtype=torch.long))
 
 
 def loss(classifier: AttributeClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -143,11 +136,6 @@ def train_attribute_classifier(config: AttributeClassifierConfig | None = None, 
     """Train an :class:`AttributeClassifier` on ``config.n_train`` rendered shapes (train split, all
     attributes mixed), with :func:`augment`, Adam and a cosine learning-rate decay to 0. Returns
     ``(classifier, history)``."""
-    from .data import TensorImageDataset, batches
-    from .data.shapes import Shapes
-    from .runtime import seed_everything
-    from .train import fit
-
     cfg = config or AttributeClassifierConfig()
     if not isinstance(cfg, AttributeClassifierConfig):
         raise TypeError(f"config: expected an AttributeClassifierConfig, got {type(cfg).__name__}")
@@ -158,27 +146,13 @@ def train_attribute_classifier(config: AttributeClassifierConfig | None = None, 
     stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1))
     gen = torch.Generator().manual_seed(cfg.seed)
     net = AttributeClassifier(cfg.size, cfg.width, cfg.features).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
 
-    def step(i):
+    def batch_loss(i):
         _, idx = next(stream)
-        x, y = data.images[idx].to(device), data.attributes[idx].to(device)
-        out = loss(net, augment(x, gen), y)
-        opt.zero_grad(set_to_none=True)
-        out.backward()
-        opt.step()
-        sched.step()
-        return {"cross_entropy": out}
+        return loss(net, augment(data.images[idx].to(device), gen), data.attributes[idx].to(device))
 
-    if checkpoint is not None:
-        checkpoint.modules.setdefault("classifier", net)
-        checkpoint.optimizers.setdefault("opt", opt)
-        checkpoint.extras.update({"sched": sched, "batches": stream, "augment": gen})
-    net.train()
-    history = fit(step, cfg.steps, log_every=50, desc="shapes classifier", progress=progress,
-                  checkpoint=checkpoint, resume=resume)
-    net.eval()
+    history = fit_judge(net, batch_loss, cfg.steps, cfg.lr, "shapes classifier", progress=progress,
+                        checkpoint=checkpoint, resume=resume, streams={"batches": stream, "augment": gen})
     return net, history
 
 
@@ -250,8 +224,6 @@ def color_shift(inputs: torch.Tensor, outputs: torch.Tensor, masks: torch.Tensor
 
 def test_accuracy(classifier: AttributeClassifier, n: int = 2000, size: int = 32) -> dict:
     """Accuracy of each attribute on ``n`` test-split shapes: ``{"test_accuracy_shape": ..., ...}``."""
-    from .data.shapes import Shapes
-
     test = Shapes(n, size, "test")
     pred = classifier.predict(test.images)
     return {f"test_accuracy_{a}": round(float((pred[:, k] == test.attributes[:, k]).float().mean()), 4)
@@ -261,14 +233,8 @@ def test_accuracy(classifier: AttributeClassifier, n: int = 2000, size: int = 32
 def attribute_classifier(device="cpu") -> AttributeClassifier:
     """The course's shipped shapes classifier: checksum verified, weights loaded with
     ``weights_only=True``, in eval mode, gradients switched off."""
-    from . import pretrained
-
-    state = pretrained.load(PRETRAINED_NAME)
-    cfg = state["config"]
-    net = AttributeClassifier(cfg["size"], cfg["width"], cfg["features"])
-    net.load_state_dict(state["modules"]["classifier"])
-    net.eval().requires_grad_(False)
-    return net.to(device)
+    return load_judge(PRETRAINED_NAME, lambda c: AttributeClassifier(c["size"], c["width"], c["features"]),
+                      device=device)
 
 
 RECIPE = recipes.Recipe(
@@ -279,3 +245,54 @@ RECIPE = recipes.Recipe(
     publish=lambda net, cfg: (PRETRAINED_NAME, {"classifier": net},
                               "small CNN reading the five attributes of a shapes image (notebooks 11-12)"),
     image_size_field="size")
+
+
+# ------------------------------------------------------------------------------------------------
+# The course's scores of translated shapes (notebooks 11 and 12)
+# ------------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def fill_translation_scores(classifier: AttributeClassifier, source: Shapes, fake: torch.Tensor,
+                            back: torch.Tensor, tag: str) -> dict:
+    """Notebook 11's numbers for one direction ``tag`` ("XtoY" or "YtoX") of a solid <-> striped
+    translator: ``source`` the test shapes of one domain, ``fake`` (N, 3, H, W) their translations,
+    ``back`` those translated back. Returns ``domain_acc_<tag>`` (share the fill head reads as the
+    other fill), ``iou_<tag>`` (mean :func:`outline_iou`), ``cycle_l1_<X or Y>`` (mean |back -
+    source|, [-1, 1] units), ``color_kept_<tag>`` (share whose colour class is the input's) and
+    ``bg_shift_<tag>`` (mean :func:`color_shift`), each rounded to 4 decimals."""
+    fill, color = ATTRIBUTES.index("fill"), ATTRIBUTES.index("color")
+    pred = classifier.predict(fake)
+    return {f"domain_acc_{tag}": round(float((pred[:, fill] == 1 - source.attributes[:, fill]).float().mean()), 4),
+            f"iou_{tag}": round(float(outline_iou(source.masks, fake).mean()), 4),
+            f"cycle_l1_{tag[0]}": round(l1_error(back, source.images), 4),
+            f"color_kept_{tag}": round(float((pred[:, color] == source.attributes[:, color]).float().mean()), 4),
+            f"bg_shift_{tag}": round(float(color_shift(source.images, fake, source.masks).mean()), 4)}
+
+
+@torch.no_grad()
+def attribute_translation_scores(classifier: AttributeClassifier, test: Shapes, names, targets: torch.Tensor,
+                                 fakes: torch.Tensor, back: torch.Tensor) -> dict:
+    """Notebook 12's numbers for a translator asked to set the attributes ``names`` (A of them):
+    every image of ``test`` (N) translated to each of D target combinations, ``fakes`` (D·N, 3, H, W)
+    with row d·N + i the image i asked for ``targets[d·N + i]`` (D·N, A), and ``back`` (D·N, 3, H, W)
+    the fakes translated back to the images' own labels. Returns ``acc_<name>`` (accuracy per target
+    value), ``acc_<name>_min``, ``rec_l1`` (mean |back - x|), ``kept_<attribute>`` for each of shape,
+    colour, background that no target names (share of fakes that still show the input's), ``iou``
+    (mean outline IoU of input and fake), and ``hf_energy`` / ``real_hf_energy`` (the fakes' and the
+    test images' high-frequency energy, :func:`gancourse.metrics.high_frequency_energy`: blurred
+    blobs have less)."""
+    repeats = fakes.shape[0] // len(test)
+    out = {}
+    for a, name in enumerate(names):
+        acc = per_value_accuracy(classifier, fakes, name, targets[:, a])
+        out[f"acc_{name}"] = [round(float(v), 4) for v in acc]
+        out[f"acc_{name}_min"] = round(float(acc.min()), 4)
+    out["rec_l1"] = round(float((back - test.images.repeat(repeats, 1, 1, 1)).abs().mean()), 4)
+    for kept in ("shape", "color", "background"):           # what must not change
+        if kept not in names:
+            out[f"kept_{kept}"] = round(attribute_accuracy(classifier, fakes, kept,
+                                                           test.attribute(kept).repeat(repeats)), 4)
+    out["iou"] = round(float(outline_iou(test.masks.repeat(repeats, 1, 1, 1), fakes).mean()), 4)
+    out["hf_energy"] = round(high_frequency_energy(fakes), 5)
+    out["real_hf_energy"] = round(high_frequency_energy(test.images), 5)
+    return out

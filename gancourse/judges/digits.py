@@ -7,7 +7,7 @@ for the Inception network behind the Inception Score and FID, Salimans et al. 20
 reproduces the shipped weights (``data/digit_classifier.pt``), and their test accuracy on the 359
 held-out digits is recorded in ``data/MANIFEST.json``.
 
-    clf = evaluators.digit_classifier()     # loaded, checksum verified, eval mode, frozen
+    clf = judges.digit_classifier()         # loaded, checksum verified, eval mode, frozen
     logits = clf(images)                    # images (N, 1, H, W) in [-1, 1], any H = W >= 8
     feats = clf.features(images)            # (N, 64) penultimate activations (for Fréchet distances)
 
@@ -23,8 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate as V
-from . import recipes
+from .. import _validate as V
+from .. import recipes
+from ..data import Digits, batches
+from ..runtime import seed_everything
+from .fitting import fit_judge, load_judge, predict_in_batches
 
 PRETRAINED_NAME = "digit-classifier"
 
@@ -93,19 +96,11 @@ class DigitClassifier(nn.Module):
         """Class logits, shape (N, 10)."""
         return self.head(self.features(images))
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """Class probabilities (N, 10) in eval mode, computed in batches."""
         V.images(images, "images", channels=1)
-        batch_size = V.positive_int(batch_size, "batch_size")
-        was_training = self.training
-        self.eval()
-        try:
-            out = [torch.softmax(self(images[i:i + batch_size]), dim=1).cpu()
-                   for i in range(0, images.shape[0], batch_size)]
-        finally:
-            self.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, self.n_classes)
+        return predict_in_batches(self, images, lambda logits: torch.softmax(logits, dim=1), batch_size,
+                          torch.zeros(0, self.n_classes))
 
 
 def augment(images: torch.Tensor, generator: torch.Generator | None = None, max_rotation: float = 12.0,
@@ -146,46 +141,27 @@ def train_digit_classifier(config: DigitClassifierConfig | None = None, device="
     :func:`augment`, and minimises the cross-entropy with Adam; the learning rate decays with a
     cosine schedule to 0.
     """
-    from .data import Digits, batches
-    from .runtime import seed_everything
-    from .train import fit
-
     cfg = config or DigitClassifierConfig()
     if not isinstance(cfg, DigitClassifierConfig):
         raise TypeError(f"config: expected a DigitClassifierConfig, got {type(cfg).__name__}")
     seed_everything(cfg.seed)
-    sets = {16: Digits(16, "train"), 32: Digits(32, "train")}
     gen = torch.Generator().manual_seed(cfg.seed)
-    streams = {s: batches(d, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + s), device=device)
-               for s, d in sets.items()}
+    streams = {s: batches(Digits(s, "train"), cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + s),
+                          device=device) for s in (16, 32)}
     net = DigitClassifier(cfg.size, cfg.width, cfg.features, cfg.dropout).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
 
-    def step(i):
+    def batch_loss(i):
         x, y = next(streams[16 if torch.rand(1, generator=gen).item() < 0.5 else 32])
-        loss = F.cross_entropy(net(augment(x, gen)), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        return {"cross_entropy": loss}
+        return F.cross_entropy(net(augment(x, gen)), y)
 
-    if checkpoint is not None:
-        checkpoint.modules.setdefault("classifier", net)
-        checkpoint.optimizers.setdefault("opt", opt)
-        checkpoint.extras.update({"sched": sched, "batches16": streams[16], "batches32": streams[32], "gen": gen})
-    net.train()
-    history = fit(step, cfg.steps, log_every=50, desc="digit classifier", progress=progress,
-                  checkpoint=checkpoint, resume=resume)
-    net.eval()
+    history = fit_judge(net, batch_loss, cfg.steps, cfg.lr, "digit classifier", progress=progress,
+                        checkpoint=checkpoint, resume=resume,
+                        streams={"batches16": streams[16], "batches32": streams[32], "gen": gen})
     return net, history
 
 
 def test_accuracy(classifier: DigitClassifier) -> dict:
     """Accuracy on the 359 held-out digits, at 16x16 and at 32x32: ``{"test_accuracy_16": ..., ...}``."""
-    from .data import Digits
-
     out = {}
     for size in (16, 32):
         test = Digits(size, "test")
@@ -196,14 +172,8 @@ def test_accuracy(classifier: DigitClassifier) -> dict:
 def digit_classifier(device="cpu") -> DigitClassifier:
     """The course's shipped digit classifier: checksum verified, weights loaded with
     ``weights_only=True``, in eval mode, with gradients switched off."""
-    from . import pretrained
-
-    state = pretrained.load(PRETRAINED_NAME)
-    cfg = state["config"]
-    net = DigitClassifier(cfg["size"], cfg["width"], cfg["features"], cfg["dropout"])
-    net.load_state_dict(state["modules"]["classifier"])
-    net.eval().requires_grad_(False)
-    return net.to(device)
+    return load_judge(PRETRAINED_NAME, lambda c: DigitClassifier(c["size"], c["width"], c["features"], c["dropout"]),
+                      device=device)
 
 
 RECIPE = recipes.Recipe(

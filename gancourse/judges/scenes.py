@@ -25,10 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate as V
-from . import recipes
-from .data.scenes import CLASSES, N_CLASSES
-from .metrics import mean_iou
+from .. import _validate as V
+from .. import recipes
+from ..data import TensorImageDataset, batches
+from ..data.scenes import CLASSES, N_CLASSES, Scenes
+from ..metrics import mean_iou
+from ..runtime import seed_everything
+from .fitting import fit_judge, load_judge, predict_in_batches
 
 PRETRAINED_NAME = "scene-segmenter"
 PRETRAINED_NAMES = {32: PRETRAINED_NAME, 64: "scene-segmenter-64"}   # one judge per image size
@@ -77,20 +80,11 @@ class SceneSegmenter(nn.Module):
         d1 = self.dec1(torch.cat([F.interpolate(d2, scale_factor=2, mode="nearest"), e1], 1))
         return self.out(d1)
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Predicted label maps (N, H, W) int64, in eval mode, in batches, on the CPU."""
         V.images(images, "images", channels=3)
-        batch_size = V.positive_int(batch_size, "batch_size")
-        device = next(self.parameters()).device
-        was_training = self.training
-        self.eval()
-        try:
-            out = [self(images[i:i + batch_size].to(device, torch.float32)).argmax(1).cpu()
-                   for i in range(0, images.shape[0], batch_size)]
-        finally:
-            self.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, *images.shape[-2:], dtype=torch.long)
+        return predict_in_batches(self, images, lambda logits: logits.argmax(1), batch_size,
+                          torch.zeros(0, *images.shape[-2:], dtype=torch.long))
 
 
 def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -113,11 +107,6 @@ def train_segmenter(config: SegmenterConfig | None = None, device="cpu", progres
     """Train a :class:`SceneSegmenter` on ``config.n_train`` real training scenes (pixel-wise
     cross-entropy, :func:`augment`, random left-right flips of image and map together, Adam with a
     cosine decay). Returns ``(segmenter, history)``."""
-    from .data import TensorImageDataset, batches
-    from .data.scenes import Scenes
-    from .runtime import seed_everything
-    from .train import fit
-
     cfg = config or SegmenterConfig()
     if not isinstance(cfg, SegmenterConfig):
         raise TypeError(f"config: expected a SegmenterConfig, got {type(cfg).__name__}")
@@ -127,30 +116,18 @@ def train_segmenter(config: SegmenterConfig | None = None, device="cpu", progres
     stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1))
     gen = torch.Generator().manual_seed(cfg.seed)
     net = SceneSegmenter(cfg.width).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.steps)
 
-    def step(i):
+    def batch_loss(i):
         _, idx = next(stream)
         x, y = data.images[idx], data.maps[idx]
         flip = torch.rand(len(idx), generator=gen) < 0.5
         x = torch.where(flip.view(-1, 1, 1, 1), x.flip(-1), x)
         y = torch.where(flip.view(-1, 1, 1), y.flip(-1), y)
-        loss = F.cross_entropy(net(augment(x, gen).to(device)), y.to(device))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        return {"cross_entropy": loss}
+        return F.cross_entropy(net(augment(x, gen).to(device)), y.to(device))
 
-    if checkpoint is not None:
-        checkpoint.modules.setdefault("segmenter", net)
-        checkpoint.optimizers.setdefault("opt", opt)
-        checkpoint.extras.update({"sched": sched, "batches": stream, "augment": gen})
-    net.train()
-    history = fit(step, cfg.steps, log_every=50, desc="scene segmenter", progress=progress,
-                  checkpoint=checkpoint, resume=resume)
-    net.eval()
+    history = fit_judge(net, batch_loss, cfg.steps, cfg.lr, "scene segmenter", progress=progress,
+                        checkpoint=checkpoint, resume=resume, streams={"batches": stream, "augment": gen},
+                        module="segmenter")
     return net, history
 
 
@@ -175,20 +152,12 @@ def scene_segmenter(device="cpu", size: int = 32) -> SceneSegmenter:
     """The course's shipped scene segmenter for ``size`` x ``size`` scenes (32: notebook 13; 64:
     notebook 10's patch-size study): checksum verified, weights loaded with ``weights_only=True``,
     in eval mode, gradients switched off."""
-    from . import pretrained
-
     if size not in PRETRAINED_NAMES:
         raise ValueError(f"size: expected one of {sorted(PRETRAINED_NAMES)} (the shipped segmenters), got {size!r}")
-    state = pretrained.load(PRETRAINED_NAMES[size])
-    net = SceneSegmenter(state["config"]["width"])
-    net.load_state_dict(state["modules"]["segmenter"])
-    net.eval().requires_grad_(False)
-    return net.to(device)
+    return load_judge(PRETRAINED_NAMES[size], lambda c: SceneSegmenter(c["width"]), module="segmenter", device=device)
 
 
 def _test_scores(net: SceneSegmenter, cfg: SegmenterConfig, history) -> dict:
-    from .data.scenes import Scenes
-
     test = Scenes(500, cfg.size, "test")
     scores = segmentation_scores(net.cpu(), test.images, test.maps)
     return {"test_miou": round(scores["miou"], 4), "test_pixel_accuracy": round(scores["pixel_accuracy"], 4),

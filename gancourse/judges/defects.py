@@ -25,9 +25,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import _validate as V
-from . import recipes
-from .data.defects import CLASSES, N_CLASSES
+from .. import _validate as V
+from .. import recipes
+from ..data.defects import CLASSES, N_CLASSES, Defects
+from ..runtime import seed_everything
+from .fitting import fit_judge, load_judge, predict_in_batches
 
 PRETRAINED_NAME = "defect-classifier"
 
@@ -69,20 +71,10 @@ class DefectClassifier(nn.Module):
             raise ValueError(f"images: expected at least 8x8 pixels, got shape {tuple(images.shape)}")
         return self.head(self.body(images).mean((2, 3)))
 
-    @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 512) -> torch.Tensor:
         """Predicted classes (N,) int64 in eval mode, in batches, on the CPU."""
         V.images(images, "images", channels=1)
-        batch_size = V.positive_int(batch_size, "batch_size")
-        device = next(self.parameters()).device
-        was_training = self.training
-        self.eval()
-        try:
-            out = [self(images[i:i + batch_size].to(device, torch.float32)).argmax(1).cpu()
-                   for i in range(0, images.shape[0], batch_size)]
-        finally:
-            self.train(was_training)
-        return torch.cat(out) if out else torch.zeros(0, dtype=torch.long)
+        return predict_in_batches(self, images, lambda logits: logits.argmax(1), batch_size, torch.zeros(0, dtype=torch.long))
 
 
 def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -120,9 +112,6 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 15
     images as they are), Adam with a cosine decay to 0, ``steps`` batches of ``batch_size``. ``balanced=True`` draws every batch with equal shares of the classes present
     (so that 10 real cracks among 200 normal crops are not drowned); otherwise uniformly.
     """
-    from .runtime import seed_everything
-    from .train import fit
-
     _check_labelled(images, labels)
     steps = V.positive_int(steps, "steps")
     batch_size = V.positive_int(batch_size, "batch_size")
@@ -132,31 +121,17 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 15
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     net = DefectClassifier(width).to(device)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     # sampling weights: each present class gets the same total weight
     counts = torch.bincount(labels, minlength=N_CLASSES).float()
     weights = (1.0 / counts[labels]) if balanced else torch.ones(labels.shape[0])
 
-    def step(i):
+    def batch_loss(i):
         idx = torch.multinomial(weights, batch_size, replacement=True, generator=gen)
         x = augment(images[idx], gen) if augmentation else images[idx]
-        x, y = x.to(device), labels[idx].to(device)
-        loss = F.cross_entropy(net(x), y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        return {"cross_entropy": loss}
+        return F.cross_entropy(net(x.to(device)), labels[idx].to(device))
 
-    if checkpoint is not None:
-        checkpoint.modules.setdefault("classifier", net)
-        checkpoint.optimizers.setdefault("opt", opt)
-        checkpoint.extras.update({"sched": sched, "gen": gen})  # gen draws the batches and their distortions
-    net.train()
-    history = fit(step, steps, log_every=max(steps // 30, 1), desc=desc, progress=progress,
-                  checkpoint=checkpoint, resume=resume)
-    net.eval()
+    history = fit_judge(net, batch_loss, steps, lr, desc, progress=progress, checkpoint=checkpoint, resume=resume,
+                        streams={"gen": gen}, log_every=max(steps // 30, 1))   # gen draws batches and distortions
     return net, history
 
 
@@ -185,26 +160,16 @@ def per_class_accuracy(classifier: DefectClassifier, images: torch.Tensor, label
 def defect_classifier(device="cpu") -> DefectClassifier:
     """The course's shipped defect classifier (the judge): checksum verified, weights loaded with
     ``weights_only=True``, in eval mode, gradients switched off."""
-    from . import pretrained
-
-    state = pretrained.load(PRETRAINED_NAME)
-    net = DefectClassifier(state["config"]["width"])
-    net.load_state_dict(state["modules"]["classifier"])
-    net.eval().requires_grad_(False)
-    return net.to(device)
+    return load_judge(PRETRAINED_NAME, lambda c: DefectClassifier(c["width"]), device=device)
 
 
 def _train(cfg: DefectClassifierConfig, **kw):
-    from .data.defects import Defects
-
     data = Defects(cfg.n_per_class, cfg.size, "train", seed=cfg.seed)
     return train_classifier(data.images, data.labels, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr,
                             width=cfg.width, seed=cfg.seed, **kw)
 
 
 def _test_scores(net, cfg: DefectClassifierConfig, history) -> dict:
-    from .data.defects import Defects
-
     net, test = net.cpu(), Defects(250, cfg.size, "test")
     per_class = per_class_accuracy(net, test.images, test.labels)
     return {"test_accuracy": round(accuracy(net, test.images, test.labels), 4),

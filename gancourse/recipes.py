@@ -40,6 +40,7 @@ import torch
 
 from . import distributed, pretrained
 from .checkpoint import CheckpointError, CheckpointManager
+from .fastpaths import FastPaths
 from .runtime import pick_device
 from .train import Checkpointer
 
@@ -76,11 +77,11 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "CycleGAN: shapes solid <-> striped, or --data trainA/trainB unpaired folders (notebook 11)"),
     "cyclegan-noid": ("gancourse.models.cyclegan", "run_noid",
         "CycleGAN without the identity loss (notebook 11)"),
-    "stargan": ("gancourse.models.stargan", "run",
+    "stargan": ("gancourse.models.stargan", "RECIPE",
         "StarGAN: shapes colour x background domains, or --data one sub-folder per domain (notebook 12)"),
-    "stargan-shape": ("gancourse.models.stargan", "run_shape",
+    "stargan-shape": ("gancourse.models.stargan", "RECIPE_SHAPE",
         "StarGAN: shapes shape x colour domains, D and G at 3e-4, instance noise in D (notebook 12)"),
-    "stargan-mask": ("gancourse.models.stargan", "run_mask",
+    "stargan-mask": ("gancourse.models.stargan", "RECIPE_MASK",
         "StarGAN on two shapes datasets with different label sets, mask vector (notebook 12)"),
     "defectgan": ("gancourse.models.defectgan", "run",
         "Defect-GAN: defacement / restoration of texture crops, scratch / spot / crack (notebook 14)"),
@@ -206,14 +207,17 @@ class Recipe:
     """The parts of a recipe that differ from one model to the next; :func:`run_recipe` does the rest.
 
     ``config``: the config dataclass, built as ``config(seed=args.seed)`` then overridden by
-    ``--steps``, ``--batch-size`` and, when ``image_size_field`` names the field, ``--image-size``.
-    ``train(cfg, device, progress, checkpoint, resume)`` -> ``(trained, history)``.
-    ``evaluate(trained, cfg, history)`` -> the metrics dict the run prints (and publishes).
+    ``--steps``, ``--batch-size`` and, when ``image_size_field`` names the field, ``--image-size``;
+    ``configure(args)`` -> cfg replaces that step for a recipe whose options map differently.
+    ``data(args, cfg)`` -> ``(cfg, train_data, test_data)``: the data, the course's embedded set or
+    the ``--data`` folder (a recipe without it refuses ``--data``), with cfg adjusted to it.
+    ``train(cfg, [train_data,] device, progress, checkpoint, resume[, fast])`` -> ``(trained, history)``;
+    ``fast`` (the GPU fast paths of the command line) when the recipe sets ``fast=True``.
+    ``evaluate(trained, cfg, history[, test_data])`` -> the metrics dict the run prints (and publishes).
     ``publish(trained, cfg)`` -> ``(pretrained name, {name: module}, description)``, what
-    ``--publish`` writes into ``data/``. ``trains_on``: the embedded data, named in the message
-    that refuses ``--data``. ``checkpoint_every``: the default of ``--checkpoint-every``.
-    ``configure(args)`` -> cfg replaces the standard config-and-overrides step for a recipe whose
-    options map differently (e.g. ``--steps`` shared between two stages).
+    ``--publish`` writes into ``data/`` (never from a ``--data`` folder). ``trains_on``: the embedded
+    data, named in the message that refuses ``--data``. ``checkpoint_every``: the default of
+    ``--checkpoint-every``.
     """
     name: str
     config: Callable
@@ -224,6 +228,8 @@ class Recipe:
     checkpoint_every: int = 1000
     image_size_field: str | None = None
     configure: Callable | None = None
+    data: Callable | None = None
+    fast: bool = False
 
     def __call__(self, args) -> dict:
         return run_recipe(self, args)
@@ -231,12 +237,13 @@ class Recipe:
 
 def run_recipe(recipe: Recipe, args) -> dict:
     """Run ``recipe`` under the command line's options (see this module's docstring): the config with
-    its overrides, the device, a checkpoint in ``--out`` every ``--checkpoint-every`` steps, resuming,
-    the metrics, and with ``--publish`` the weights in ``data/`` with the command that rebuilds them."""
-
-
-    if args.data is not None:
+    its overrides, the data, the device, a checkpoint in ``--out`` every ``--checkpoint-every`` steps,
+    resuming, the GPU fast paths, the metrics, and with ``--publish`` the weights in ``data/`` with
+    the command that rebuilds them."""
+    if args.data is not None and recipe.data is None:
         raise SystemExit(f"{recipe.name}: trains on {recipe.trains_on} only; --data is not supported")
+    if args.data is not None and args.publish:
+        raise SystemExit(f"{recipe.name} --publish: only the course's models are shipped; drop --data")
     if recipe.configure is not None:
         cfg = recipe.configure(args)
     else:
@@ -248,15 +255,21 @@ def run_recipe(recipe: Recipe, args) -> dict:
             overrides[recipe.image_size_field] = args.image_size
         # replace, not setattr: the config's own checks run on the overridden values too
         cfg = replace(cfg, **{field: value for field, value in overrides.items() if value is not None})
+    data = () if recipe.data is None else recipe.data(args, cfg)
+    if data:
+        cfg, train_data, test_data = data
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or recipe.checkpoint_every, config=asdict(cfg))
-    trained, history = recipe.train(cfg, device=device, progress=not args.no_progress, checkpoint=ckpt,
-                                    resume=args.resume)
-    metrics = recipe.evaluate(trained, cfg, history)
+    options = {"device": device, "progress": not args.no_progress, "checkpoint": ckpt, "resume": args.resume}
+    if recipe.fast:
+        options["fast"] = FastPaths.from_args(args)
+    trained, history = recipe.train(cfg, *([train_data] if data else []), **options)
+    metrics = recipe.evaluate(trained, cfg, history, *([test_data] if data else []))
     if args.publish:
         name, modules, description = recipe.publish(trained, cfg)
         flags = "".join(f" --{flag} {value}" for flag, value in (("steps", args.steps), ("image-size", args.image_size),
-                                                                  ("seed", args.seed or None)) if value is not None)
+                                                                  ("seed", args.seed or None), ("device", args.device))
+                        if value is not None)
         path = pretrained.save(name, {k: m.cpu().eval() for k, m in modules.items()}, config=asdict(cfg),
                                metrics=metrics, command=f"python -m gancourse.train {recipe.name}{flags} --publish",
                                description=description)

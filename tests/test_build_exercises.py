@@ -500,11 +500,12 @@ def test_the_cycle_variant_check_reads_the_measured_iou(capsys):
 
 
 def test_the_reconstruction_variant_check_reads_the_measured_iou(capsys):
+    from gancourse.data import shapes
     from gancourse.models import stargan
 
     G, cfg = stargan.load_pretrained("single")
     untrained = stargan.build_generator(cfg).eval()
-    _, (test,) = stargan.shapes_data("single", 12, 32, "test", seed=0)
+    _, (test,) = shapes.stargan_datasets("single", 12, 32, "test", seed=0)
     iou = {name: stargan.evaluate_shapes(g, cfg, test)["iou"] for name, g in (("with", G), ("without", untrained))}
     right = {"iou_with": iou["with"], "iou_without": iou["without"], "lower": min(iou, key=iou.get)}
     assert checks.ex12_reconstruction_off(right, G, untrained, cfg, test).passed

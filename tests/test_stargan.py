@@ -1,5 +1,6 @@
 """StarGAN: label codes and the mask vector, label concatenation and padding, D's class head and the
 active-slice loss, the paper's settings, the update schedule, two datasets, shipped models, bad input."""
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -253,14 +254,14 @@ def test_two_datasets_train_in_one_model():
         SG.train(cfg, data[:1], progress=False)
 
 
-def test_shapes_data_labels_are_the_named_attributes():
-    (data,), (ds,) = SG.shapes_data("single", 20, split="test")
+def test_stargan_datasets_are_labelled_with_the_named_attributes():
+    (data,), (ds,) = S.stargan_datasets("single", 20, split="test")
     assert torch.equal(data[1], torch.stack([ds.attribute("color"), ds.attribute("background")], 1))
     assert (ds.attribute("fill") == 0).all()
-    pairs, (a, b) = SG.shapes_data("mask", 20, split="test")
+    pairs, (a, b) = S.stargan_datasets("mask", 20, split="test")
     assert torch.equal(pairs[0][1][:, 0], a.attribute("color")) and torch.equal(pairs[1][1][:, 0], b.attribute("background"))
     assert (a.attribute("fill") == 0).all() and (b.attribute("fill") == 1).all()
-    (data,), (ds,) = SG.shapes_data("shape", 20, split="test")
+    (data,), (ds,) = S.stargan_datasets("shape", 20, split="test")
     assert torch.equal(data[1], torch.stack([ds.attribute("shape"), ds.attribute("color")], 1))
 
 
@@ -333,8 +334,8 @@ def test_kept_color_is_measured_where_colour_is_not_a_target():
         def forward(self, x, c):
             return x
 
-    cfg = SG.shapes_config(datasets=((4,), (3,)), names=SG.SHAPES_LABELS["mask"], ngf=4, n_blocks=1)
-    _, (_, test) = SG.shapes_data("mask", 30, split="test")
+    cfg = SG.shapes_config(datasets=((4,), (3,)), names=S.STARGAN_LABELS["mask"], ngf=4, n_blocks=1)
+    _, (_, test) = S.stargan_datasets("mask", 30, split="test")
     clf = attribute_classifier()
     out = SG.evaluate_shapes(Copy(cfg.code_dim, base=4, n_blocks=1), cfg, test, dataset=1, classifier=clf)
     real = clf.predict(test.images)[:, S.ATTRIBUTES.index("color")] == test.attribute("color")
@@ -360,7 +361,7 @@ def test_kept_background_is_the_share_read_as_the_inputs_background():
             return x + (tints[swap] - tints[tint]).view(-1, 3, 1, 1)
 
     cfg = SG.shapes_config(datasets=((3, 4),), names=(("shape", "color"),), ngf=4, n_blocks=1)
-    _, (test,) = SG.shapes_data("shape", 30, split="test")
+    _, (test,) = S.stargan_datasets("shape", 30, split="test")
     clf = attribute_classifier()
     real = clf.predict(test.images)[:, S.ATTRIBUTES.index("background")] == test.attribute("background")
     kept = SG.evaluate_shapes(Copy(cfg.code_dim, base=4, n_blocks=1), cfg, test, classifier=clf)["kept_background"]
@@ -383,6 +384,8 @@ def test_config_and_model_bad_input():
         SG.StarGANConfig(lambda_gp=-1)
     with pytest.raises(ValueError, match="d_layers"):
         SG.StarGANConfig(size=16, d_layers=4)
+    with pytest.raises(ValueError, match="d_layers"):   # 2x2 features: too small for D's 4x4 stride-1 layers
+        SG.StarGANConfig(size=16, d_layers=3)
     model = SG.StarGAN(tiny_cfg())
     x, labels = batch()
     with pytest.raises(ValueError, match="labels: expected shape"):
@@ -406,7 +409,7 @@ def test_shipped_model_changes_what_it_is_asked_and_keeps_the_shape():
     from gancourse import pretrained
     G, cfg = SG.load_pretrained("single")
     assert cfg.names == (("color", "background"),) and cfg.steps == 20000
-    _, (test,) = SG.shapes_data("single", 300, split="test")
+    _, (test,) = S.stargan_datasets("single", 300, split="test")
     out = SG.evaluate_shapes(G, cfg, test)
     meta = pretrained.manifest()["stargan-shapes"]["metrics"]
     assert {k: out[k] for k in ("acc_color_min", "kept_shape", "iou")} == \
@@ -425,7 +428,7 @@ def test_shipped_mask_vector_model_translates_both_datasets_and_keeps_the_rest()
     from gancourse import pretrained
     G, cfg = SG.load_pretrained("mask")
     assert cfg.datasets == ((4,), (3,)) and cfg.code_dim == 9 and cfg.lambda_id == 5.0
-    _, tests = SG.shapes_data("mask", 300, split="test")
+    _, tests = S.stargan_datasets("mask", 300, split="test")
     for k, d in ((0, 0), (1, 1), (0, 1), (1, 0)):
         out = SG.evaluate_shapes(G, cfg, tests[k], dataset=d, batch_stats=True)
         assert out[f"acc_{cfg.names[d][0]}_min"] >= 0.9, (k, d, out)
@@ -446,7 +449,7 @@ def test_shipped_shape_model_meets_the_issue_targets_on_the_manifests_test_set()
     which no label names, kept."""
     G, cfg = SG.load_pretrained("shape")
     assert cfg.names == (("shape", "color"),)
-    _, (test,) = SG.shapes_data("shape", 300, split="test")
+    _, (test,) = S.stargan_datasets("shape", 300, split="test")
     out = SG.evaluate_shapes(G, cfg, test)
     assert out["acc_color_min"] >= 0.9 and out["acc_shape_min"] >= 0.9 and out["kept_background"] >= 0.9, out
 
@@ -455,9 +458,27 @@ def test_shipped_shape_models_D_reads_real_shapes():
     """The D shipped beside G (notebook 12 asks its classifier about G's translations) is the trained
     one: its class head reads the shape and colour of real test images."""
     D, cfg = SG.load_pretrained_discriminator("shape")
-    _, (test,) = SG.shapes_data("shape", 120, split="test")
+    _, (test,) = S.stargan_datasets("shape", 120, split="test")
     with torch.no_grad():
         _, logits = D(test.images)
     assert logits.shape == (120, cfg.c_dim) == (120, 7)
     assert (logits[:, :3].argmax(1) == test.attribute("shape")).float().mean() >= 0.9
     assert (logits[:, 3:].argmax(1) == test.attribute("color")).float().mean() >= 0.9
+
+
+def test_the_recipe_trains_on_a_folder_per_domain_and_never_publishes_it(tmp_path):
+    from PIL import Image
+
+    for k, name in enumerate(("day", "dusk", "night")):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((12, 12, 3), 60 * k + 10 * i, dtype=np.uint8)).save(tmp_path / "data" / name / f"{i}.png")
+    common = ["--data", str(tmp_path / "data"), "--image-size", "24", "--steps", "2", "--batch-size", "2",
+              "--no-progress", "--device", "cpu"]
+    assert recipes.main(["stargan", *common, "--out", str(tmp_path / "out"), "--checkpoint-every", "2"]) == 0
+    state = torch.load(sorted((tmp_path / "out").glob("ckpt_*.pt"))[-1], weights_only=True)
+    assert [list(g) for g in state["config"]["datasets"]] == [[3]]   # one group: the three folders
+    with pytest.raises(SystemExit, match="drop --data"):
+        recipes.main(["stargan", *common, "--out", str(tmp_path / "b"), "--publish"])
+    with pytest.raises(SystemExit, match="shapes only"):
+        recipes.main(["stargan-mask", *common, "--out", str(tmp_path / "c")])

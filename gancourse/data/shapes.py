@@ -262,6 +262,31 @@ def cyclegan_domains(n: int = 2000, size: int = 32, split: str = "train", seed: 
     return X, Y
 
 
+# the attributes behind StarGAN's label groups in each setting of notebook 12 (one tuple per dataset)
+STARGAN_LABELS = {"single": (("color", "background"),), "mask": (("color",), ("background",)),
+                  "shape": (("shape", "color"),)}
+
+
+def stargan_datasets(setting: str, n: int, size: int = 32, split: str = "train", seed: int = 0):
+    """The labelled datasets of notebook 12's StarGAN: ``([(images, labels (N, A)), ...], [Shapes, ...])``,
+    one pair per dataset, labelled with the attributes of :data:`STARGAN_LABELS`.
+
+    ``"single"``: one dataset of solid shapes labelled with (colour, background); ``"shape"``: the same
+    labelled with (shape, colour); ``"mask"``: two datasets with different label sets and renderings,
+    solid shapes labelled with colour only and striped shapes labelled with background only (their
+    other attributes are drawn but not given).
+    """
+    V.choice(setting, "setting", STARGAN_LABELS)
+    if setting != "mask":
+        names = STARGAN_LABELS[setting][0]
+        ds = Shapes(n, size, split, seed, target=names[0], fixed={"fill": "solid"})
+        return [(ds.images, torch.stack([ds.attribute(a) for a in names], 1))], [ds]
+    (a_name,), (b_name,) = STARGAN_LABELS["mask"]
+    a = Shapes(n, size, split, seed, target=a_name, fixed={"fill": "solid"})
+    b = Shapes(n, size, split, seed, target=b_name, fixed={"fill": "striped"})
+    return [(a.images, a.labels.unsqueeze(1)), (b.images, b.labels.unsqueeze(1))], [a, b]
+
+
 def foreground_mask(images: torch.Tensor, threshold: float = 0.7) -> torch.Tensor:
     """Estimated foreground (N, 1, H, W) bool of shape images (N, 3, H, W) in [-1, 1].
 

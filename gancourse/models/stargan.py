@@ -52,26 +52,26 @@ tenth of the paper's G updates or less; notebook 12 measures what they reach.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, pretrained
+from .. import losses, pretrained, recipes
 from ..data import TensorImageDataset, batches, class_folders
-from ..data.shapes import ATTRIBUTES, VALUES, Shapes
+from ..data.shapes import ATTRIBUTES, STARGAN_LABELS, VALUES, Shapes, stargan_datasets
 from ..distributed import unwrap
-from ..fastpaths import FastPaths, prepare
+from ..fastpaths import prepare
 from ..inference import in_batches
 from ..judges.shapes import attribute_classifier, attribute_translation_scores
 from ..nn.conditioning import int_labels, label_code, mask_vector
 from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
-from ..runtime import pick, pick_device, seed_everything
-from ..train import Checkpointer, fit, linear_decay
+from ..runtime import pick, seed_everything
+from ..train import fit, linear_decay
 
 
 def _groups(datasets) -> tuple[tuple[int, ...], ...]:
@@ -125,7 +125,7 @@ class StarGANConfig:
         self.size = V.positive_int(self.size, "size", minimum=8)
         if self.size % 4:
             raise ValueError(f"size: expected a multiple of 4 (G downsamples twice), got {self.size}")
-        if self.size < 2 ** (self.d_layers + 1):
+        if self.size // 2 ** self.d_layers < 3:     # D's two 4x4 stride-1 convolutions need 3x3 features
             raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
         self.n_blocks = V.positive_int(self.n_blocks, "n_blocks", minimum=0)
         if not isinstance(self.d_spectral_norm, bool):
@@ -499,126 +499,90 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
     return attribute_translation_scores(clf, test, names, targets, fakes, back)
 
 
+# ------------------------------------------------------------------------------------------------
+# The shipped models and their recipes: python -m gancourse.train stargan | stargan-mask | stargan-shape
+# ------------------------------------------------------------------------------------------------
+
 PRETRAINED = {"single": "stargan-shapes", "mask": "stargan-shapes-mask", "shape": "stargan-shapes-shape"}
-# the shapes attributes behind the label groups of each variant (the datasets' names in the configs)
-SHAPES_LABELS = {"single": (("color", "background"),), "mask": (("color",), ("background",)),
-                 "shape": (("shape", "color"),)}
-# what a variant changes in shapes_config: the run length of each (G needs its updates to keep the
-# shape, module docstring); the two-dataset model has CycleGAN's identity term, without which it
-# exchanged cream and sky backgrounds that A's labels never name (notebook 12, section 6); the shape
-# model's D learns faster and sees noisy images (appendix 12a has the runs)
-SHAPES_SETTINGS = {"single": {"steps": 20000}, "mask": {"datasets": ((4,), (3,)), "lambda_id": 5.0, "steps": 10000},
+# what each setting changes in shapes_config: the two-dataset model has CycleGAN's identity term (without
+# it, it exchanged backgrounds that A's labels never name: notebook 12, section 6); the shape model's
+# D learns faster and sees noisy images (appendix 12a)
+SHAPES_SETTINGS = {"single": {"steps": 20000}, "mask": {"lambda_id": 5.0, "steps": 10000},
                    "shape": {"d_lr": 3e-4, "g_lr": 3e-4, "d_noise": 0.5, "batch_size": 16, "steps": 30000}}
+SHIPS_D = ("shape",)    # the settings whose checkpoint keeps D too (notebook 12 reads its classifier)
+DESCRIPTIONS = {"single": "StarGAN G on 32x32 shapes: colour x background domains",
+                "shape": "StarGAN G and D on 32x32 shapes: shape x colour domains (D at 3e-4 with instance noise)",
+                "mask": "StarGAN G on two shapes datasets (colour labels / background labels) with the mask vector"}
 
 
-# the variants whose checkpoint keeps D too (notebook 12 reads the shape model's D classifier)
-SHIPS_D = ("shape",)
+def _load(variant: str) -> tuple[dict, StarGANConfig]:
+    V.choice(variant, "variant", PRETRAINED)
+    state = pretrained.load(PRETRAINED[variant])
+    return state["modules"], StarGANConfig(**state["config"])
 
 
 def load_pretrained(variant: str = "single") -> tuple[StarGenerator, StarGANConfig]:
     """A shipped StarGAN generator: ``variant`` "single" (colour x background), "mask" (two datasets
     with the mask vector) or "shape" (shape x colour). Returns ``(G, cfg)``; checksum verified."""
-    V.choice(variant, "variant", PRETRAINED)
-    state = pretrained.load(PRETRAINED[variant])
-    cfg = StarGANConfig(**state["config"])
+    modules, cfg = _load(variant)
     G = build_generator(cfg)
-    G.load_state_dict(state["modules"]["G"])
+    G.load_state_dict(modules["G"])
     return G.eval(), cfg
 
 
 def load_pretrained_discriminator(variant: str = "shape") -> tuple[PatchDiscriminator, StarGANConfig]:
-    """The D trained beside a shipped G, for the variants that ship it (the "shape" model: notebook 12
-    asks its classifier what it reads in G's translations). Returns ``(D, cfg)`` in eval mode."""
-    V.choice(variant, "variant", PRETRAINED)
-    state = pretrained.load(PRETRAINED[variant])
-    if "D" not in state["modules"]:
+    """The D trained beside a shipped G, for the variants that ship it (:data:`SHIPS_D`). Returns
+    ``(D, cfg)`` in eval mode."""
+    modules, cfg = _load(variant)
+    if "D" not in modules:
         raise ValueError(f"variant: {variant!r} ships its G only; D is kept for {list(SHIPS_D)}")
-    cfg = StarGANConfig(**state["config"])
     D = build_discriminator(cfg)
-    D.load_state_dict(state["modules"]["D"])
+    D.load_state_dict(modules["D"])
     return D.eval(), cfg
 
 
-def shapes_data(variant: str, n: int, size: int = 32, split: str = "train", seed: int = 0):
-    """The datasets of notebook 12 as ``(images, labels)`` pairs, with the Shapes behind them.
+def _recipe(variant: str) -> recipes.Recipe:
+    """The recipe of one shipped model: the shapes of :func:`gancourse.data.shapes.stargan_datasets`,
+    or (``stargan`` only) ``--data`` with one sub-folder per domain."""
+    name, two_datasets = RECIPE_NAMES[variant], variant == "mask"
 
-    ``"single"``: one dataset of solid shapes labelled with (colour, background) (:data:`SHAPES_LABELS`);
-    ``"shape"``: the same shapes labelled with (shape, colour).
-    ``"mask"``: two datasets with different label sets and renderings: solid shapes labelled with
-    colour only, and striped shapes labelled with background only (their other attributes are
-    drawn but not given).
-    """
-    V.choice(variant, "variant", PRETRAINED)
-    if variant != "mask":
-        names = SHAPES_LABELS[variant][0]
-        ds = Shapes(n, size, split, seed, target=names[0], fixed={"fill": "solid"})
-        return [(ds.images, torch.stack([ds.attribute(a) for a in names], 1))], [ds]
-    a = Shapes(n, size, split, seed, target=SHAPES_LABELS["mask"][0][0], fixed={"fill": "solid"})
-    b = Shapes(n, size, split, seed, target=SHAPES_LABELS["mask"][1][0], fixed={"fill": "striped"})
-    return [(a.images, a.labels.unsqueeze(1)), (b.images, b.labels.unsqueeze(1))], [a, b]
+    def configure(args) -> StarGANConfig:
+        if args.data is not None and variant != "single":
+            raise SystemExit(f"{name}: trains on the shapes only; use the stargan recipe with --data")
+        labels = STARGAN_LABELS[variant]
+        settings = {"seed": args.seed, "size": args.image_size or 32, **SHAPES_SETTINGS[variant], "names": labels,
+                    "datasets": tuple(tuple(len(VALUES[n]) for n in group) for group in labels)}
+        settings.update({k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None})
+        return shapes_config(**settings) if args.data is None else StarGANConfig(**settings)
 
-
-def run(args, variant: str = "single") -> dict:
-    """Recipe ``stargan``: shapes colour x background by default, or ``--data`` one sub-folder per domain."""
-    V.choice(variant, "variant", PRETRAINED)
-    settings = {"seed": args.seed, "size": args.image_size or 32, "names": SHAPES_LABELS[variant],
-                **SHAPES_SETTINGS[variant]}
-    settings.setdefault("datasets", tuple(tuple(len(VALUES[n]) for n in group) for group in SHAPES_LABELS[variant]))
-    if args.steps is not None:
-        settings["steps"] = args.steps
-    if args.batch_size is not None:
-        settings["batch_size"] = args.batch_size
-    if args.data is not None:
-        if variant != "single":
-            raise SystemExit(f"{RECIPE_NAMES[variant]}: trains on the shapes only; use the stargan recipe with --data")
-        folder = class_folders(args.data, size=settings["size"])
+    def data(args, cfg):
+        if args.data is None:
+            train_data, _ = stargan_datasets(variant, pick(4000, 256), cfg.size, "train", args.seed)  # quick: tests
+            return cfg, train_data, stargan_datasets(variant, pick(300, 48), cfg.size, "test", 0)[1]
+        folder = class_folders(args.data, size=cfg.size)
         images = torch.stack([folder[i][0] for i in range(len(folder))])
         labels = torch.tensor(folder.labels, dtype=torch.long).unsqueeze(1)
-        settings.update(datasets=((len(folder.classes),),), names=(("domain",),))
-        data = [(images, labels)]
-    else:
-        data, _ = shapes_data(variant, pick(4000, 256), settings["size"], "train", args.seed)  # quick: tests
-    cfg = shapes_config(**settings) if args.data is None else StarGANConfig(**settings)
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 2000, config=asdict(cfg))
-    model, history = train(cfg, data, device=device, progress=not args.no_progress, checkpoint=ckpt,
-                           resume=args.resume, log_every=100, fast=FastPaths.from_args(args))
-    G = unwrap(model.G).cpu().eval()
-    metrics = {"variant": variant, "batch_stats": variant == "mask"}
-    if args.data is None:
-        _, tests = shapes_data(variant, pick(300, 48), cfg.size, "test", 0)
-        stats = variant == "mask"     # two datasets: batch statistics (see shapes_config)
-        for k, test in enumerate(tests):
-            for key, value in evaluate_shapes(G, cfg, test, dataset=k, batch_stats=stats).items():
-                metrics[f"{key}_{k}" if len(tests) > 1 else key] = value
-        if variant == "mask":     # across datasets: solid shapes to backgrounds, striped to colours
-            for k, test in enumerate(tests):
-                other = 1 - k
-                for key, value in evaluate_shapes(G, cfg, test, dataset=other, batch_stats=stats).items():
-                    metrics[f"cross_{key}_{k}to{other}"] = value
-    if args.publish:
-        if args.data is not None:
-            raise SystemExit("stargan --publish: only the shapes models are shipped; drop --data")
-        extra = f" --device {args.device}" if args.device else ""
-        path = pretrained.save(
-            PRETRAINED[variant], {"G": G} | ({"D": unwrap(model.D).cpu().eval()} if variant in SHIPS_D else {}),
-            config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train {RECIPE_NAMES[variant]} --steps {cfg.steps} --publish{extra}",
-            description={"single": "StarGAN G on 32x32 shapes: colour x background domains",
-                     "shape": "StarGAN G and D on 32x32 shapes: shape x colour domains (D at 3e-4 with instance noise, notebook 12)",
-                     "mask": "StarGAN G on two shapes datasets (colour labels / background labels) with the mask vector"}[variant])
-        metrics["published"] = path.name
-    return metrics
+        return replace(cfg, datasets=((len(folder.classes),),), names=(("domain",),)), [(images, labels)], None
 
+    def evaluate(model, cfg, history, tests) -> dict:
+        G, metrics = unwrap(model.G).cpu().eval(), {"variant": variant, "batch_stats": two_datasets}
+        for k, test in enumerate(tests or []):       # a two-dataset G runs on batch statistics (shapes_config)
+            for key, value in evaluate_shapes(G, cfg, test, dataset=k, batch_stats=two_datasets).items():
+                metrics[f"{key}_{k}" if two_datasets else key] = value
+            if two_datasets:                         # across datasets: solid shapes to backgrounds, striped to colours
+                for key, value in evaluate_shapes(G, cfg, test, dataset=1 - k, batch_stats=True).items():
+                    metrics[f"cross_{key}_{k}to{1 - k}"] = value
+        return metrics
 
-def run_mask(args) -> dict:
-    """Recipe ``stargan-mask``: two datasets with different label sets, trained with the mask vector."""
-    return run(args, "mask")
+    def publish(model, cfg):
+        modules = {"G": unwrap(model.G)} | ({"D": unwrap(model.D)} if variant in SHIPS_D else {})
+        return PRETRAINED[variant], modules, DESCRIPTIONS[variant]
 
-
-def run_shape(args) -> dict:
-    """Recipe ``stargan-shape``: shape x colour, the geometric translation (module docstring)."""
-    return run(args, "shape")
+    return recipes.Recipe(name=name, config=StarGANConfig, configure=configure, data=data, fast=True,
+                          train=lambda cfg, data, **kw: train(cfg, data, log_every=100, **kw),
+                          evaluate=evaluate, publish=publish, trains_on="the procedural shapes",
+                          checkpoint_every=2000)
 
 
 RECIPE_NAMES = {"single": "stargan", "mask": "stargan-mask", "shape": "stargan-shape"}
+RECIPE, RECIPE_MASK, RECIPE_SHAPE = (_recipe(v) for v in ("single", "mask", "shape"))

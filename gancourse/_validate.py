@@ -127,3 +127,20 @@ def choice(value, name: str, options) -> str:
     if value not in options:
         raise ValueError(f"{name}: unknown value {value!r}; expected one of {', '.join(map(repr, options))}")
     return value
+
+
+def fields(config, *, counts=(), sizes=(), weights=(), rates=(), betas=()) -> None:
+    """Check and normalise a config dataclass's fields in place, by kind: ``counts`` ints >= 1 (widths,
+    steps, batch sizes), ``sizes`` ints >= 0 (e.g. a number of blocks), ``weights`` numbers >= 0 (loss
+    weights, noise levels), ``rates`` numbers > 0 (learning rates), ``betas`` numbers in [0, 1).
+    The errors name the field."""
+    for name in counts:
+        setattr(config, name, positive_int(getattr(config, name), name))
+    for name in sizes:
+        setattr(config, name, positive_int(getattr(config, name), name, minimum=0))
+    for name in weights:
+        setattr(config, name, positive_float(getattr(config, name), name, allow_zero=True))
+    for name in rates:
+        setattr(config, name, positive_float(getattr(config, name), name))
+    for name in betas:
+        unit_interval(getattr(config, name), name)

@@ -106,6 +106,19 @@ class Checkpointer:
         if distributed.is_main():
             self.manager.remove_temporaries()  # left by a run killed while it wrote a checkpoint
 
+    def track(self, model, samples: Callable[[], torch.Tensor] | None = None, **streams) -> None:
+        """Save a model object in every checkpoint: its ``modules()`` and ``optimizers()``, its
+        ``extras()`` (schedules, pools) when it has them, and the random ``streams`` its batches come
+        from (batch iterators, generators), so that a resumed run continues exactly. ``samples``: the
+        grid beside each checkpoint, unless the caller already chose one."""
+        self.modules.update(model.modules())
+        self.optimizers.update(model.optimizers())
+        if hasattr(model, "extras"):
+            self.extras.update(model.extras())
+        self.extras.update(streams)
+        if self.samples is None and samples is not None:
+            self.samples = samples
+
     def non_finite(self) -> list[str]:
         """``module.tensor`` names of the weights and buffers that hold NaN or infinity."""
         found = []

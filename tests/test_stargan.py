@@ -204,17 +204,6 @@ def test_instance_noise_reaches_every_image_D_sees_and_nothing_else():
         SG.StarGANConfig(d_noise=-0.1)
 
 
-def test_spectral_norm_option_wraps_every_convolution_of_D():
-    from torch.nn.utils import parametrize
-    D = SG.build_discriminator(tiny_cfg(d_spectral_norm=True))
-    convs = [m for m in D.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
-    assert not any(parametrize.is_parametrized(m) for m in SG.build_discriminator(tiny_cfg()).modules()
-                   if isinstance(m, torch.nn.Conv2d))
-    with pytest.raises(TypeError, match="d_spectral_norm"):
-        SG.StarGANConfig(d_spectral_norm="yes")
-
-
 def test_D_every_step_G_every_n_critic_steps():
     torch.manual_seed(0)
     model = SG.StarGAN(tiny_cfg())
@@ -237,12 +226,23 @@ def test_schedules_decay_in_the_second_half():
         lr_d.append(model.opt_D.param_groups[0]["lr"])
         lr_g.append(model.opt_G.param_groups[0]["lr"])
         model.set_input(x, labels)
-        model.optimize_parameters(step)
-        model.step_schedules(step)
+        model.optimize_parameters(step)          # the schedules step with their optimizers
     assert lr_d[:5] == [1e-4] * 5 and lr_d[5:] == pytest.approx([1e-4 * k / 6 for k in (5, 4, 3, 2, 1)])
     # G is updated at steps 1, 3, 5, 7, 9 and uses D's factor at those steps
     updates = [1, 3, 5, 7, 9]
     assert [lr_g[s] for s in updates] == pytest.approx([lr_d[s] for s in updates])
+    # two datasets: two updates per iteration, both at the iteration's rate
+    two = SG.StarGAN(tiny_cfg(steps=10, n_critic=2, datasets=((4,), (3,)), names=(("color",), ("shape",))))
+    seen_d, seen_g = [], []
+    for step in range(10):
+        for k, (xb, lb) in enumerate((batch(groups=(4,), seed=1), batch(groups=(3,), seed=2))):
+            seen_d.append(two.opt_D.param_groups[0]["lr"])
+            if (step + 1) % 2 == 0:
+                seen_g.append(two.opt_G.param_groups[0]["lr"])
+            two.set_input(xb, lb, dataset=k)
+            two.optimize_parameters(step)
+    assert seen_d == pytest.approx([lr for lr in lr_d for _ in range(2)])
+    assert seen_g == pytest.approx([lr_g[s] for s in updates for _ in range(2)])
 
 
 def test_two_datasets_train_in_one_model():

@@ -197,13 +197,8 @@ def train(cfg: BiGANConfig, images: torch.Tensor, device="cpu", progress: bool =
     model = BiGAN(cfg, device, discriminator)
     data = TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["digit"])
     stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras["batches"] = stream
-        if checkpoint.samples is None:  # 8 digits, then their reconstructions G(E(x))
-            x_grid = images[:8]
-            checkpoint.samples = lambda: torch.cat([x_grid, model.reconstruct(x_grid)])
+    if checkpoint is not None:          # grid: 8 digits, then their reconstructions G(E(x))
+        checkpoint.track(model, batches=stream, samples=lambda: torch.cat([images[:8], model.reconstruct(images[:8])]))
     history = fit(lambda i: model.optimize_parameters(next(stream)[0]), cfg.steps, log_every=log_every,
                   desc=desc, progress=progress, checkpoint=checkpoint, resume=resume)
     return model, history

@@ -354,14 +354,10 @@ def train(cfg: CGANConfig, images: torch.Tensor, labels: torch.Tensor, device="c
         x, y = next(stream)
         return model.optimize_parameters(x, y)
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras["batches"] = stream
-        if checkpoint.samples is None:  # one row per class, as in notebook 09
-            rows = class_rows(cfg.n_classes, 8).to(device)
-            z_grid = torch.randn(len(rows), cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
-            checkpoint.samples = lambda: _eval_samples(model.G, z_grid, rows)
+    if checkpoint is not None:          # grid: one row per class, as in notebook 09
+        rows = class_rows(cfg.n_classes, 8).to(device)
+        z_grid = torch.randn(len(rows), cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+        checkpoint.track(model, batches=stream, samples=lambda: _eval_samples(model.G, z_grid, rows))
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or cfg.kind, progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history

@@ -263,15 +263,11 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
         model.set_input(next(streams[0])[0], next(streams[1])[0])
         return model.optimize_parameters()
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras.update(model.extras())
-        checkpoint.extras.update({"batches_X": streams[0], "batches_Y": streams[1]})
-        if checkpoint.samples is None:  # rows of 8: x, G(x), y, F(y)
-            x_grid, y_grid = X[:8], Y[:8]
-            checkpoint.samples = lambda: torch.cat([x_grid, translate(unwrap(model.G), x_grid),
-                                                    y_grid, translate(unwrap(model.F), y_grid)])
+    if checkpoint is not None:          # grid: rows of 8, x, G(x), y, F(y)
+        x_grid, y_grid = X[:8], Y[:8]
+        checkpoint.track(model, batches_X=streams[0], batches_Y=streams[1],
+                         samples=lambda: torch.cat([x_grid, translate(unwrap(model.G), x_grid),
+                                                    y_grid, translate(unwrap(model.F), y_grid)]))
     variant = "" if cfg.lambda_id > 0 else ", no identity"
     variant += "" if cfg.pool_size > 0 else ", no pool"
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"CycleGAN{variant}", progress=progress,

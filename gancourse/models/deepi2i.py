@@ -418,14 +418,11 @@ def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.
         if i + 1 in at and (not model.measurements or model.measurements[-1][0] != i + 1):
             model.measurements.append((i + 1, measure(model)))
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras.update({"inputs": inputs, "reals": reals, "progress": _StepCounter(model)})
-        if checkpoint.samples is None:  # 8 target images, then each translated to the next class
-            x_grid, y_grid = images[:8], (labels[:8] + 1) % model.n_classes
-            checkpoint.samples = lambda: torch.cat([x_grid, model.translate(x_grid, y_grid,
-                                                                            torch.Generator().manual_seed(0))])
+    if checkpoint is not None:          # grid: 8 target images, then each translated to the next class
+        x_grid, y_grid = images[:8], (labels[:8] + 1) % model.n_classes
+        checkpoint.track(model, inputs=inputs, reals=reals, progress=_StepCounter(model),
+                         samples=lambda: torch.cat([x_grid, model.translate(x_grid, y_grid,
+                                                                            torch.Generator().manual_seed(0))]))
     name = desc or ("transfer" if cfg.transfer else "scratch")
     history = fit(step, cfg.steps, log_every=log_every, desc=name, progress=progress,
                   callback=callback if at else None, callback_every=1 if at else None,

@@ -544,17 +544,11 @@ def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, devi
         model.set_input(images[idx], labels[idx])
         return model.optimize_parameters(i)
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras.update(model.extras())
-        checkpoint.extras["batches"] = gen
-        if checkpoint.samples is None:  # 8 normal images, then each with defects of every class
-            normal = images[labels == 0][:8]
-            if normal.shape[0]:
-                checkpoint.samples = lambda: torch.cat(
-                    [normal] + [apply(unwrap(model.G), normal, torch.full((normal.shape[0],), k), seed=0)[0]
-                                for k in range(1, cfg.n_domains)])
+    if checkpoint is not None:          # grid: 8 normal images, then each with defects of every class
+        normal = images[labels == 0][:8]
+        checkpoint.track(model, batches=gen, samples=None if not normal.shape[0] else lambda: torch.cat(
+            [normal] + [apply(unwrap(model.G), normal, torch.full((normal.shape[0],), k), seed=0)[0]
+                        for k in range(1, cfg.n_domains)]))
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or "Defect-GAN", progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history

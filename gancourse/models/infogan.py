@@ -263,12 +263,9 @@ def train(cfg: InfoGANConfig, images: torch.Tensor, device="cpu", progress: bool
     model = InfoGAN(cfg, device)
     data = TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["digit"])
     stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras["batches"] = stream
-        if checkpoint.samples is None:  # two rows: z fixed per row, c_cat = 0, ..., K-1 along it
-            checkpoint.samples = lambda: code_sweep(model.G, cfg, 2, torch.Generator().manual_seed(0))[0]
+    if checkpoint is not None:          # grid: two rows, z fixed per row, c_cat = 0, ..., K-1 along it
+        checkpoint.track(model, batches=stream,
+                         samples=lambda: code_sweep(model.G, cfg, 2, torch.Generator().manual_seed(0))[0])
     history = fit(lambda i: model.optimize_parameters(next(stream)[0]), cfg.steps, log_every=log_every,
                   desc=desc, progress=progress, checkpoint=checkpoint, resume=resume)
     return model, history

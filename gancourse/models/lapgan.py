@@ -215,12 +215,8 @@ def train(cfg: LAPGANConfig, images: torch.Tensor, device="cpu", progress: bool 
     model = LAPGAN(cfg, device)
     data = TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["digit"])
     stream = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras["batches"] = stream
-        if checkpoint.samples is None:  # 16 full samples, coarse to fine, from fixed noise
-            checkpoint.samples = lambda: model.sample(16, torch.Generator().manual_seed(0))[1]
+    if checkpoint is not None:          # grid: 16 full samples from fixed noise
+        checkpoint.track(model, batches=stream, samples=lambda: model.sample(16, torch.Generator().manual_seed(0))[1])
     history = fit(lambda i: model.optimize_parameters(next(stream)[0]), cfg.steps, log_every=log_every,
                   desc=desc, progress=progress, checkpoint=checkpoint, resume=resume)
     return model, history

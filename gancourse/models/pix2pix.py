@@ -337,17 +337,10 @@ def train(cfg: Pix2PixConfig, a: torch.Tensor, b: torch.Tensor, device="cpu", pr
         model.set_input(a[idx], b[idx])
         return model.optimize_parameters()
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras["batches"] = stream
-        if checkpoint.samples is None:  # rows of 8: inputs, translations, targets
-            a_grid, b_grid = a[:8], b[:8]
-            if a_grid.shape[1] == 3:
-                shown = a_grid
-            else:  # one-hot label maps: drawn in the scenes' colours
-                shown = colorize(a_grid.argmax(1))
-            checkpoint.samples = lambda: torch.cat([shown, model.translate(a_grid).cpu(), b_grid])
+    if checkpoint is not None:          # grid: rows of 8, inputs (label maps in the scenes' colours), G(a), b
+        a_grid, b_grid = a[:8], b[:8]
+        shown = a_grid if a_grid.shape[1] == 3 else colorize(a_grid.argmax(1))
+        checkpoint.track(model, batches=stream, samples=lambda: torch.cat([shown, model.translate(a_grid).cpu(), b_grid]))
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"pix2pix ({cfg.variant})", progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history

@@ -398,15 +398,12 @@ def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cp
         model.set_input(onehot[idx], images[idx])
         return model.optimize_parameters()
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras["batches"] = stream
-        if checkpoint.samples is None:  # rows of 8: maps (scenes' colours when they fit), G(map), real
-            maps_grid, real_grid = maps[:8], images[:8]
-            shown = colorize(maps_grid) if int(maps_grid.max()) < N_CLASSES else \
-                (maps_grid.float() / max(1, cfg.n_labels - 1) * 2 - 1).unsqueeze(1).repeat(1, 3, 1, 1)
-            checkpoint.samples = lambda: torch.cat([shown, synthesize(unwrap(model.G), maps_grid), real_grid])
+    if checkpoint is not None:          # grid: rows of 8, maps (scenes' colours when they fit), G(map), real
+        maps_grid, real_grid = maps[:8], images[:8]
+        shown = colorize(maps_grid) if int(maps_grid.max()) < N_CLASSES else \
+            (maps_grid.float() / max(1, cfg.n_labels - 1) * 2 - 1).unsqueeze(1).repeat(1, 3, 1, 1)
+        checkpoint.track(model, batches=stream,
+                         samples=lambda: torch.cat([shown, synthesize(unwrap(model.G), maps_grid), real_grid]))
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or f"SPADE ({cfg.generator})", progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history

@@ -452,13 +452,9 @@ def train(cfg: StackGANConfig, device="cpu", progress: bool = True, checkpoint=N
         _, idx = next(stream)
         return model.optimize_parameters(images[idx], captions[idx])
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras["batches"] = stream
-        if checkpoint.samples is None:
-            probe = captions[:16]
-            checkpoint.samples = lambda: enlarge(model.sample(probe, torch.Generator().manual_seed(0))[1], cfg.image_size)
+    if checkpoint is not None:          # grid: the Stage-II images of 16 captions
+        checkpoint.track(model, batches=stream, samples=lambda: enlarge(
+            model.sample(captions[:16], torch.Generator().manual_seed(0))[1], cfg.image_size))
     history = fit(step, cfg.steps, log_every=log_every, desc=desc, progress=progress, checkpoint=checkpoint, resume=resume)
     return model, history
 

@@ -101,7 +101,6 @@ class StarGANConfig:
     lambda_gp: float = 10.0
     lambda_id: float = 0.0        # identity term |G(x, c_org) - x| (not in StarGAN; CycleGAN's, notebook 11)
     d_noise: float = 0.0          # std of the Gaussian "instance noise" added to every image D sees (not in StarGAN)
-    d_spectral_norm: bool = False # spectral norm on D's convolutions (not in StarGAN; SN-GAN's, notebook 08)
     n_critic: int = 5
     g_lr: float = 1e-4
     d_lr: float = 1e-4
@@ -120,23 +119,15 @@ class StarGANConfig:
             raise ValueError(f"names: expected one name per label group, laid out like datasets={self.datasets}, "
                              f"got {self.names!r}")
         self.names = tuple(tuple(str(x) for x in n) for n in self.names)
-        for name in ("ngf", "ndf", "d_layers", "n_critic", "steps", "batch_size"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("ngf", "ndf", "d_layers", "n_critic", "steps", "batch_size"), sizes=("n_blocks",),
+                 weights=("lambda_cls", "lambda_rec", "lambda_gp", "lambda_id", "d_noise"), rates=("g_lr", "d_lr"),
+                 betas=("beta1", "beta2"))
         self.size = V.positive_int(self.size, "size", minimum=8)
         if self.size % 4:
             raise ValueError(f"size: expected a multiple of 4 (G downsamples twice), got {self.size}")
         if self.size // 2 ** self.d_layers < 3:     # D's two 4x4 stride-1 convolutions need 3x3 features
             raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
-        self.n_blocks = V.positive_int(self.n_blocks, "n_blocks", minimum=0)
-        if not isinstance(self.d_spectral_norm, bool):
-            raise TypeError(f"d_spectral_norm: expected a bool, got {type(self.d_spectral_norm).__name__}")
         V.choice(self.norm, "norm", ("instance", "batch"))
-        for name in ("lambda_cls", "lambda_rec", "lambda_gp", "lambda_id", "d_noise"):
-            setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
-        self.g_lr = V.positive_float(self.g_lr, "g_lr")
-        self.d_lr = V.positive_float(self.d_lr, "d_lr")
-        for name in ("beta1", "beta2"):
-            V.unit_interval(getattr(self, name), name)
         if self.decay_steps is None:
             self.decay_steps = self.steps // 2
         self.decay_steps = V.positive_int(self.decay_steps, "decay_steps", minimum=0)
@@ -202,8 +193,7 @@ def build_generator(cfg: StarGANConfig) -> StarGenerator:
 def build_discriminator(cfg: StarGANConfig) -> PatchDiscriminator:
     """D: a PatchGAN without normalisation, with an auxiliary classifier of ``cfg.c_dim`` outputs:
     images (N, 3, S, S) -> (scores (N, 1, h, w), class logits (N, c_dim))."""
-    return PatchDiscriminator(3, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.c_dim,
-                              spectral_norm=cfg.d_spectral_norm)
+    return PatchDiscriminator(3, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.c_dim)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -238,9 +228,11 @@ class StarGAN:
         self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
-        rule_D = lambda step: linear_decay(min(step, cfg.steps - 1), cfg.steps, cfg.decay_steps)   # noqa: E731
-        # G is stepped once per n_critic iterations: its schedule counts in those units
-        rule_G = lambda k: linear_decay(min(k * cfg.n_critic + cfg.n_critic - 1, cfg.steps - 1),  # noqa: E731
+        # each schedule steps with its optimizer: D once per dataset per iteration, G once per dataset
+        # every n_critic iterations; k such steps so far -> the rate of the iteration they belong to
+        K = len(cfg.datasets)
+        rule_D = lambda k: linear_decay(min(k // K, cfg.steps - 1), cfg.steps, cfg.decay_steps)   # noqa: E731
+        rule_G = lambda k: linear_decay(min((k // K) * cfg.n_critic + cfg.n_critic - 1, cfg.steps - 1),  # noqa: E731
                                         cfg.steps, cfg.decay_steps)
         self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_G, rule_G),
                            "D": torch.optim.lr_scheduler.LambdaLR(self.opt_D, rule_D)}
@@ -319,24 +311,21 @@ class StarGAN:
         return terms
 
     def optimize_parameters(self, step: int) -> dict:
-        """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""
+        """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0. Each
+        learning-rate schedule steps with its optimizer."""
         step = V.positive_int(step, "step", minimum=0)
         self.opt_D.zero_grad(set_to_none=True)
         out = self.backward_D()
         self.opt_D.step()
+        self.schedulers["D"].step()
         if (step + 1) % self.cfg.n_critic == 0:
             self.D.requires_grad_(False)
             self.opt_G.zero_grad(set_to_none=True)
             out.update(self.backward_G())
             self.opt_G.step()
+            self.schedulers["G"].step()
             self.D.requires_grad_(True)
         return {k: v.detach() for k, v in out.items()}
-
-    def step_schedules(self, step: int) -> None:
-        """After iteration ``step`` (all datasets done): advance D's schedule, and G's with G."""
-        self.schedulers["D"].step()
-        if (step + 1) % self.cfg.n_critic == 0:
-            self.schedulers["G"].step()
 
     # ---- bookkeeping -------------------------------------------------------------------------
     def modules(self) -> dict:
@@ -394,18 +383,12 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
             losses_k = model.optimize_parameters(i)
             suffix = f"_{k}" if len(data) > 1 else ""
             out.update({f"{name}{suffix}": v for name, v in losses_k.items()})
-        model.step_schedules(i)
         return out
 
-    if checkpoint is not None:
-        checkpoint.modules.update(model.modules())
-        checkpoint.optimizers.update(model.optimizers())
-        checkpoint.extras.update(model.extras())
-        checkpoint.extras.update({f"batches_{k}": s for k, s in enumerate(streams)})
-        if checkpoint.samples is None:  # 8 inputs of dataset 0, then each translated to the labels of another
-            x_grid, labels_grid = data[0][0][:8], data[0][1][:8]
-            c_grid = code_for(cfg, labels_grid.roll(1, 0), 0)
-            checkpoint.samples = lambda: torch.cat([x_grid, translate(unwrap(model.G), x_grid, c_grid)])
+    if checkpoint is not None:          # grid: 8 inputs of dataset 0, then each translated to another's labels
+        x_grid, c_grid = data[0][0][:8], code_for(cfg, data[0][1][:8].roll(1, 0), 0)
+        checkpoint.track(model, **{f"batches_{k}": s for k, s in enumerate(streams)},
+                         samples=lambda: torch.cat([x_grid, translate(unwrap(model.G), x_grid, c_grid)]))
     history = fit(step, cfg.steps, log_every=log_every, desc=desc or "StarGAN", progress=progress,
                   checkpoint=checkpoint, resume=resume)
     return model, history
@@ -518,7 +501,8 @@ DESCRIPTIONS = {"single": "StarGAN G on 32x32 shapes: colour x background domain
 def _load(variant: str) -> tuple[dict, StarGANConfig]:
     V.choice(variant, "variant", PRETRAINED)
     state = pretrained.load(PRETRAINED[variant])
-    return state["modules"], StarGANConfig(**state["config"])
+    config = {k: v for k, v in state["config"].items() if k != "d_spectral_norm"}   # an option since removed
+    return state["modules"], StarGANConfig(**config)
 
 
 def load_pretrained(variant: str = "single") -> tuple[StarGenerator, StarGANConfig]:

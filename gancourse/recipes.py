@@ -83,7 +83,7 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "StarGAN: shapes shape x colour domains, D and G at 3e-4, instance noise in D (notebook 12)"),
     "stargan-mask": ("gancourse.models.stargan", "RECIPE_MASK",
         "StarGAN on two shapes datasets with different label sets, mask vector (notebook 12)"),
-    "defectgan": ("gancourse.models.defectgan", "run",
+    "defectgan": ("gancourse.models.defectgan", "RECIPE",
         "Defect-GAN: defacement / restoration of texture crops, scratch / spot / crack (notebook 14)"),
     "spade": ("gancourse.models.spade", "run",
         "SPADE: scenes label map -> image, multi-scale D, hinge + feature matching (notebook 13)"),

@@ -3,6 +3,7 @@ losses and their paper weights, the measures, bad input."""
 import pytest
 import torch
 
+from gancourse import judges
 from gancourse.models import defectgan as DG
 
 
@@ -210,13 +211,13 @@ def test_change_outside_measures_only_outside_the_region():
     region = torch.zeros(2, 1, 4, 4, dtype=torch.bool)
     region[:, :, :2] = True
     after[region] = 1.0
-    assert DG.change_outside(before, after, region) == 0.0
+    assert judges.defects.change_outside(before, after, region) == 0.0
     after[0, 0, 3, 3] = 0.5
-    assert DG.change_outside(before, after, region) == pytest.approx(0.5 / 16)
+    assert judges.defects.change_outside(before, after, region) == pytest.approx(0.5 / 16)
     with pytest.raises(TypeError, match="region"):
-        DG.change_outside(before, after, region.float())
+        judges.defects.change_outside(before, after, region.float())
     with pytest.raises(ValueError, match="every pixel"):
-        DG.change_outside(before, after, torch.ones_like(region))
+        judges.defects.change_outside(before, after, torch.ones_like(region))
 
 
 def test_config_validation():

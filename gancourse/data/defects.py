@@ -315,6 +315,19 @@ class Defects(TensorImageDataset):
                 f"classes={'/'.join(CLASSES)})")
 
 
+def few_shot(n_normal: int, n_real_defects: int, size: int = 32, seed: int = 0):
+    """Notebook 14's training set: ``n_normal`` real normal crops and the first ``n_real_defects`` real
+    crops of each defect class of ``Defects(max(...), size, "train", seed)``. Returns ``(images (M, 1,
+    S, S), labels (M,), dataset)``; the same call always returns the same crops, so a classifier can
+    be trained on exactly the real defects a GAN saw."""
+    n_normal = V.positive_int(n_normal, "n_normal")
+    n_real_defects = V.positive_int(n_real_defects, "n_real_defects")
+    ds = Defects(max(n_normal, n_real_defects), size, "train", seed=seed)
+    idx = torch.cat([ds.index_of_class("normal")[:n_normal]] +
+                    [ds.index_of_class(name)[:n_real_defects] for name in CLASSES[1:]])
+    return ds.images[idx], ds.labels[idx], ds
+
+
 def _register() -> None:
     from . import register_dataset
 
@@ -323,4 +336,4 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "make_defects", "paint"]
+__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "few_shot", "make_defects", "paint"]

@@ -581,6 +581,12 @@ class ImageFolder(_Robust):
     def image_shape(self) -> tuple[int, int, int]:
         return (self.options.channels, *self.options.size)
 
+    def tensors(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every image loaded at once: ``(images (N, C, H, W) in [-1, 1], labels (N,) int64)``, for sets
+        that fit in memory (the recipes' ``--data`` folders)."""
+        items = [self[i] for i in range(len(self))]
+        return torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items], dtype=torch.long)
+
     def __repr__(self):
         c, h, w = self.image_shape
         return f"ImageFolder({self.root.name!r}, n={len(self)}, shape=({c}, {h}, {w}), classes={len(self.classes)})"

@@ -27,7 +27,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import recipes
-from ..data.defects import CLASSES, N_CLASSES, Defects
+from ..data.defects import CLASSES, N_CLASSES, Defects, paint
 from ..runtime import seed_everything
 from .fitting import fit_judge, load_judge, predict_in_batches
 
@@ -182,3 +182,84 @@ RECIPE = recipes.Recipe(
     evaluate=_test_scores, checkpoint_every=500, image_size_field="size",
     publish=lambda net, cfg: (PRETRAINED_NAME, {"classifier": net},
                               "small CNN reading normal/scratch/spot/crack on 32x32 texture crops (notebook 14)"))
+
+
+# ------------------------------------------------------------------------------------------------
+# The course's scores of synthesized defects (notebook 14)
+# ------------------------------------------------------------------------------------------------
+
+def change_outside(before: torch.Tensor, after: torch.Tensor, region: torch.Tensor) -> float:
+    """Mean |after − before| over the pixels **outside** ``region`` (N, 1, H, W) bool, pooled over
+    the batch and the channels; images (N, C, H, W) in [-1, 1]. The number a composition model
+    should keep near 0: the background must not move."""
+    V.images(before, "before")
+    V.images(after, "after", channels=before.shape[1])
+    if not isinstance(region, torch.Tensor) or region.dtype != torch.bool:
+        raise TypeError(f"region: expected a bool tensor (N, 1, H, W), got "
+                        f"{region.dtype if isinstance(region, torch.Tensor) else type(region).__name__}")
+    if after.shape != before.shape or region.shape != (before.shape[0], 1, *before.shape[-2:]):
+        raise ValueError(f"before, after, region: expected (N, C, H, W), (N, C, H, W), (N, 1, H, W), got "
+                         f"{tuple(before.shape)}, {tuple(after.shape)}, {tuple(region.shape)}")
+    outside = (~region).expand_as(before)
+    if not outside.any():
+        raise ValueError("region: covers every pixel; nothing is outside it")
+    return float((after - before).abs()[outside].mean())
+
+
+@torch.no_grad()
+def synthesis_scores(classifier: DefectClassifier, test: Defects, x: torch.Tensor, targets: torch.Tensor,
+                     defaced: tuple, defaced_again: tuple, restored: torch.Tensor, threshold: float = 0.1,
+                     seed: int = 0) -> dict:
+    """Notebook 14's numbers for a defect synthesizer (see ``gancourse.models.defectgan.evaluate``):
+    ``x`` (M, C, S, S) the normal test crops asked for the defect classes ``targets`` (M,),
+    ``defaced = (d, m)`` the results and their masks (M, 1, S, S), ``defaced_again`` the same with other
+    noise, ``restored`` the test set's real defects asked for "normal". A mask's pixel counts as the
+    defect's where m > ``threshold``. Returns class_accuracy (and per class), change_outside_mask (mean
+    |d − x| outside the masks; NaN when a mask covers everything), change_outside_mask_50 (outside
+    m > 0.5), change_all, mask_area, restored_normal, restore_l1_outside / restore_l1_inside (against
+    the clean crops, outside / inside the true masks), diversity (mean |d − d'| inside either mask) and
+    real_variation (the same for two real defects of a class painted on the same crops, seeds from
+    ``seed``)."""
+    (d, m), (d2, m2) = defaced, defaced_again
+    defects = test.labels != 0
+    real_variation = []
+    for kind in range(1, int(targets.max()) + 1):
+        clean = test.clean[test.labels == 0]
+        (a, ma), (b, mb) = paint(clean, kind, seed=2 * seed + 1), paint(clean, kind, seed=2 * seed + 2)
+        real_variation.append(float((a - b).abs()[(ma > threshold) | (mb > threshold)].mean()))
+    pred = classifier.predict(d)
+    region, inside = m > threshold, (m > threshold) | (m2 > threshold)
+    true_mask = test.masks[defects] > 0.5
+
+    def outside(mask):
+        return change_outside(x, d, mask) if not bool(mask.all()) else float("nan")
+
+    return {"class_accuracy": float((pred == targets).float().mean()),
+            "class_accuracy_per_class": [float((pred[targets == c] == c).float().mean())
+                                         for c in range(1, int(targets.max()) + 1)],
+            "change_outside_mask": outside(region),
+            "change_outside_mask_50": outside(m > 0.5),
+            "change_all": float((d - x).abs().mean()),
+            "mask_area": float(region.float().mean()),
+            "restored_normal": float((classifier.predict(restored) == 0).float().mean()),
+            "restore_l1_outside": change_outside(test.clean[defects], restored, true_mask),
+            "restore_l1_inside": float((restored - test.clean[defects]).abs()[true_mask].mean()),
+            "diversity": float((d - d2).abs()[inside].mean()) if inside.any() else 0.0,
+            "real_variation": sum(real_variation) / len(real_variation)}
+
+
+@torch.no_grad()
+def placement_scores(classifier: DefectClassifier, region: torch.Tensor, classes: torch.Tensor, placed: torch.Tensor,
+                     mask: torch.Tensor, mask_uniform: torch.Tensor) -> dict:
+    """Does a synthesizer put the defect where its control map asks? ``region`` (n, S, S) bool the
+    requested regions, ``classes`` (n,) the requested defect classes, ``placed`` the results and
+    ``mask`` (n, 1, S, S) their masks, ``mask_uniform`` the masks when the map asks for the class
+    everywhere. Returns the share of the mask's mass inside the region (``placement_inside``), the
+    same for the uniform map (``placement_inside_uniform``: where it puts a defect when nobody says
+    where; uniformly random placement scores the region's area), the share of placed defects the
+    classifier reads as requested (``placement_class_accuracy``) and the regions' mean area."""
+    r = region.unsqueeze(1).float()
+    return {"placement_inside": float((mask * r).sum() / mask.sum().clamp(min=1e-8)),
+            "placement_inside_uniform": float((mask_uniform * r).sum() / mask_uniform.sum().clamp(min=1e-8)),
+            "placement_class_accuracy": float((classifier.predict(placed) == classes).float().mean()),
+            "placement_region_area": float(r.mean())}

@@ -397,8 +397,7 @@ def _run(args, kind: str) -> dict:
         folder = class_folders(args.data, cfg.image_size, channels=1)
         if len(folder.classes) < 2 or len(folder) == 0:
             raise SystemExit(f"{kind} --data: expected images in at least two class sub-folders of {args.data}")
-        items = [folder[i] for i in range(len(folder))]
-        images, labels = torch.stack([x for x, _ in items]), torch.tensor([int(y) for _, y in items])
+        images, labels = folder.tensors()
         cfg.n_classes = len(folder.classes)
     else:
         train_set = Digits(cfg.image_size, "train")

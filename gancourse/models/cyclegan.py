@@ -325,14 +325,11 @@ def load_pretrained(variant: str = "identity") -> tuple[ResnetGenerator, ResnetG
 
 def _load_folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """trainA/trainB (and testA/testB if present) of a CycleGAN folder, as tensors in [-1, 1]."""
-    def stack(ds):
-        return torch.stack([ds[i][0] for i in range(len(ds))])
-
     A, B = cyclegan_folders(root, size=size, split="train")
-    X, Y = stack(A), stack(B)
+    X, Y = A.tensors()[0], B.tensors()[0]
     try:
         A_t, B_t = cyclegan_folders(root, size=size, split="test")
-        return X, Y, stack(A_t), stack(B_t)
+        return X, Y, A_t.tensors()[0], B_t.tensors()[0]
     except FileNotFoundError:
         return X, Y, X[:200], Y[:200]
 

@@ -57,26 +57,26 @@ speckles and stripes instead of moving the defect.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import distributed, losses, pretrained
+from .. import distributed, losses, pretrained, recipes
 from ..data import class_folders
-from ..data.defects import CLASSES, Defects, paint
+from ..data.defects import Defects, few_shot
 from ..distributed import unwrap
-from ..fastpaths import FastPaths, prepare
-from ..judges.defects import defect_classifier
+from ..fastpaths import prepare
+from ..judges.defects import defect_classifier, placement_scores, synthesis_scores
 from ..nn.conditioning import one_hot
 from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResidualBlock
 from ..nn.spade import ResBlock
-from ..runtime import pick, pick_device, seed_everything
-from ..train import Checkpointer, fit
+from ..runtime import pick, seed_everything
+from ..train import fit
 
 
 @dataclass
@@ -500,20 +500,6 @@ def control_losses(G, x, A_trg, label_trg, diversity_target: float = 0.03):
 # Data, training
 # ------------------------------------------------------------------------------------------------
 
-def training_data(n_normal: int, n_real_defects: int, size: int = 32, seed: int = 0):
-    """The training set of the recipe: ``n_normal`` real normal crops and the first ``n_real_defects``
-    real crops of each defect class of ``Defects(n_per_class=max(...), split="train")``. Returns
-    ``(images (M, 1, S, S), labels (M,), dataset)``; the same call always returns the same crops,
-    so a classifier can be trained on exactly the real defects the GAN saw."""
-    n_normal = V.positive_int(n_normal, "n_normal")
-    n_real_defects = V.positive_int(n_real_defects, "n_real_defects")
-    ds = Defects(max(n_normal, n_real_defects), size, "train", seed=seed)
-    keep = [ds.index_of_class("normal")[:n_normal]]
-    keep += [ds.index_of_class(name)[:n_real_defects] for name in CLASSES[1:]]
-    idx = torch.cat(keep)
-    return ds.images[idx], ds.labels[idx], ds
-
-
 def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, device="cpu", progress: bool = True,
           checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50, fast=None,
           g_loss=None):
@@ -583,50 +569,17 @@ def apply(G: DefectGenerator, x: torch.Tensor, domains: torch.Tensor, seed: int 
     return tuple(torch.cat([o[k] for o in outs]) for k in range(3))
 
 
-def change_outside(before: torch.Tensor, after: torch.Tensor, region: torch.Tensor) -> float:
-    """Mean |after − before| over the pixels **outside** ``region`` (N, 1, H, W) bool, pooled over
-    the batch and the channels; images (N, C, H, W) in [-1, 1]. The number a composition model
-    should keep near 0: the background must not move."""
-    V.images(before, "before")
-    V.images(after, "after", channels=before.shape[1])
-    if not isinstance(region, torch.Tensor) or region.dtype != torch.bool:
-        raise TypeError(f"region: expected a bool tensor (N, 1, H, W), got "
-                        f"{region.dtype if isinstance(region, torch.Tensor) else type(region).__name__}")
-    if after.shape != before.shape or region.shape != (before.shape[0], 1, *before.shape[-2:]):
-        raise ValueError(f"before, after, region: expected (N, C, H, W), (N, C, H, W), (N, 1, H, W), got "
-                         f"{tuple(before.shape)}, {tuple(after.shape)}, {tuple(region.shape)}")
-    outside = (~region).expand_as(before)
-    if not outside.any():
-        raise ValueError("region: covers every pixel; nothing is outside it")
-    return float((after - before).abs()[outside].mean())
-
-
 @torch.no_grad()
 def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold: float = 0.1,
              n_placements: int = 300) -> dict:
-    """Defacement, restoration and diversity on a test split (:class:`gancourse.data.defects.Defects`).
-
-    * ``class_accuracy`` (and per class): every normal test crop is defaced towards each defect class
-      (constant control maps); the share of results the judge (the shipped defect classifier) reads
-      as the requested class;
-    * ``change_outside_mask``: mean |d − n| outside the generated mask: the pixels where the layer's
-      opacity m is at most ``threshold`` (by the composition, |d − n| = m·|f − n| there, so the
-      number is at most ``threshold`` times the foreground's contrast); ``change_outside_mask_50``:
-      the same outside m > 0.5 only (a stricter reading that counts the soft rim of the defect as
-      background); ``change_all``: over all pixels; ``mask_area``: mean share of pixels with
-      m > ``threshold``;
-    * ``restored_normal``: share of real test defects that the judge reads as normal after restoration,
-      ``restore_l1_outside`` / ``restore_l1_inside``: mean |n̂ − clean| outside / inside the true mask;
-    * ``diversity``: mean |d(ξ₁) − d(ξ₂)| inside the masks (m > ``threshold`` in either), for two
-      noise draws; ``real_variation``: the same measure for two real defects of the same class painted
-      on the same normal crops by the dataset's process (:func:`gancourse.data.defects.paint`);
-    * placement (:func:`placement`, ``n_placements`` random regions on the normal test crops):
-      ``placement_inside``, the share of the mask's mass inside the requested region;
-      ``placement_inside_uniform``, the same share when the map asks for the class everywhere (what
-      chance placement gives); ``placement_class_accuracy``; ``placement_region_area``.
-
-    A generator without the layer-wise composition repaints every pixel: there is no outside of the
-    mask, and the two ``change_outside_mask`` numbers are NaN (``change_all`` is the one to read).
+    """Defacement, restoration, diversity and placement on a test split (a
+    :class:`gancourse.data.defects.Defects`), read by the judge (``classifier``, default the shipped
+    defect classifier): every normal test crop defaced towards each defect class (twice, with two
+    noise draws), every real test defect restored, and ``n_placements`` defects asked for inside random
+    regions (:func:`placement`). The numbers and their meaning: :func:`gancourse.judges.defects.synthesis_scores`
+    and :func:`~gancourse.judges.defects.placement_scores`. A generator without the layer-wise
+    composition repaints every pixel: it has no outside of the mask (``change_outside_mask`` is NaN;
+    ``change_all`` is the one to read).
     """
     if not isinstance(G, DefectGenerator):
         raise TypeError(f"G: expected a DefectGenerator, got {type(G).__name__}")
@@ -636,60 +589,28 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
         raise ValueError(f"threshold: expected a mask opacity in (0, 1), got {threshold!r}")
     clf = classifier if classifier is not None else defect_classifier()
     normal = test.of_class("normal")
-    n, k = normal.shape[0], G.n_domains - 1
-    x = normal.repeat(k, 1, 1, 1)
-    targets = torch.arange(1, k + 1).repeat_interleave(n)
+    k = G.n_domains - 1
+    x = normal.repeat(k, 1, 1, 1)                                      # every normal crop to every class
+    targets = torch.arange(1, k + 1).repeat_interleave(normal.shape[0])
+    defects = test.labels != 0
     was_training = G.training
     G.eval()
     try:
         d, _, m = apply(G, x, targets, seed=seed)
-        d2, _, m2 = apply(G, x, targets, seed=seed + 1)
-        defects = test.labels != 0
+        d2, _, m2 = apply(G, x, targets, seed=seed + 1)                 # other noise: the diversity
         restored, _, _ = apply(G, test.images[defects], torch.zeros(int(defects.sum()), dtype=torch.long), seed=seed)
         placed = placement(G, normal, clf, n_placements, seed=seed)
     finally:
         G.train(was_training)
-    c = test.clean[test.labels == 0]
-    real_variation = []
-    for kind in range(1, k + 1):
-        (a, ma), (b, mb) = paint(c, kind, seed=2 * seed + 1), paint(c, kind, seed=2 * seed + 2)
-        union = (ma > threshold) | (mb > threshold)
-        real_variation.append(float((a - b).abs()[union].mean()))
-    pred = clf.predict(d)
-    per_class = [float((pred[targets == c] == c).float().mean()) for c in range(1, k + 1)]
-    region = m > threshold
-    true_mask = test.masks[defects] > 0.5
-    inside = (region | (m2 > threshold))
-
-    def outside(mask):
-        return change_outside(x, d, mask) if not bool(mask.all()) else float("nan")
-
-    return {
-        "class_accuracy": float((pred == targets).float().mean()),
-        "class_accuracy_per_class": per_class,
-        "change_outside_mask": outside(region),
-        "change_outside_mask_50": outside(m > 0.5),
-        "change_all": float((d - x).abs().mean()),
-        "mask_area": float(region.float().mean()),
-        "restored_normal": float((clf.predict(restored) == 0).float().mean()),
-        "restore_l1_outside": change_outside(test.clean[defects], restored, true_mask),
-        "restore_l1_inside": float((restored - test.clean[defects]).abs()[true_mask].mean()),
-        "diversity": float((d - d2).abs()[inside].mean()) if inside.any() else 0.0,
-        "real_variation": sum(real_variation) / len(real_variation),
-        **placed,
-    }
+    return {**synthesis_scores(clf, test, x, targets, (d, m), (d2, m2), restored, threshold, seed), **placed}
 
 
 @torch.no_grad()
 def placement(G: DefectGenerator, normal: torch.Tensor, classifier, n: int = 300, seed: int = 0) -> dict:
-    """Does G put the defect where the control map asks? ``n`` placements: a normal crop drawn from
-    ``normal`` (M, C, S, S), a defect class and a region from :func:`random_regions`, all from ``seed``.
-    A asks for the class inside the region and for "normal" outside. Returns the share of the mask's
-    mass Σ m·1(region) / Σ m (``placement_inside``), the same share for a constant map asking for the
-    class everywhere (``placement_inside_uniform``: where G puts a defect when nobody says where; a
-    G that places it uniformly at random scores the region's area, one that prefers the middle more),
-    the share of the placed defects that ``classifier`` reads as the requested class
-    (``placement_class_accuracy``) and the regions' mean area (``placement_region_area``)."""
+    """Does G put the defect where the control map asks? ``n`` placements, all drawn from ``seed``: a
+    normal crop of ``normal`` (M, C, S, S), a defect class, and a region from :func:`random_regions`;
+    the map asks for the class inside the region and for "normal" outside (and, for comparison, for
+    the class everywhere). Scored by :func:`gancourse.judges.defects.placement_scores`."""
     n = V.positive_int(n, "n")
     V.images(normal, "normal", channels=G.channels)
     if not callable(getattr(classifier, "predict", None)):
@@ -701,11 +622,7 @@ def placement(G: DefectGenerator, normal: torch.Tensor, classifier, n: int = 300
     cls = torch.randint(1, G.n_domains, (n,), generator=g)
     d, _, m = apply(G, canvas, cls.view(-1, 1, 1) * region, seed=seed)
     _, _, m_uniform = apply(G, canvas, cls, seed=seed)
-    r = region.unsqueeze(1).float()
-    return {"placement_inside": float((m * r).sum() / m.sum().clamp(min=1e-8)),
-            "placement_inside_uniform": float((m_uniform * r).sum() / m_uniform.sum().clamp(min=1e-8)),
-            "placement_class_accuracy": float((classifier.predict(d) == cls).float().mean()),
-            "placement_region_area": float(r.mean())}
+    return placement_scores(classifier, region, cls, d, m, m_uniform)
 
 
 PRETRAINED_NAME = "defectgan"
@@ -731,42 +648,39 @@ def folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, list]:
                          f"one defect class, got {names}")
     order = [normal] + [n for n in names if n != normal]
     remap = torch.tensor([order.index(n) for n in names])
-    items = [folder[i] for i in range(len(folder))]
-    images = torch.stack([x for x, _ in items])
-    labels = remap[torch.tensor([int(y) for _, y in items])]
-    return images, labels, order
+    images, labels = folder.tensors()
+    return images, remap[labels], order
 
 
-def run(args) -> dict:
-    """Recipe ``defectgan``: normal <-> scratch / spot / crack on 32x32 texture crops."""
+# the recipe: python -m gancourse.train defectgan, on notebook 14's few-shot set or a --data folder
+
+def _configure(args) -> DefectGANConfig:
     cfg = DefectGANConfig(seed=args.seed, size=args.image_size or (32 if args.data is None else 128))
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
+    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+    if args.data is None and args.steps is not None and args.steps < 10:  # the tests: a smaller training set
+        overrides.update(n_normal=pick(cfg.n_normal, 64), n_real_defects=pick(cfg.n_real_defects, 16))
+    return replace(cfg, **overrides)
+
+
+def _data(args, cfg: DefectGANConfig):
     if args.data is None:
-        if args.steps is not None and args.steps < 10:  # the tests: a smaller training set
-            cfg.n_normal, cfg.n_real_defects = pick(cfg.n_normal, 64), pick(cfg.n_real_defects, 16)
-        images, labels, _ = training_data(cfg.n_normal, cfg.n_real_defects, cfg.size, cfg.seed)
-    else:  # FOLDER/<class>/*.png with the normal class named "good" (MVTec AD's test/ layout) or "normal"
-        images, labels, names = folder_domains(args.data, cfg.size)
-        cfg.channels, cfg.n_domains = 3, len(names)
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, images, labels, device=device, progress=not args.no_progress, checkpoint=ckpt,
-                           resume=args.resume, log_every=100, fast=FastPaths.from_args(args))
-    G = unwrap(model.G).cpu().eval()
-    metrics = {"final " + k: round(v[-1], 4) for k, v in history.items() if k != "step"}
-    if args.data is None:   # the course's defect classifier reads only the procedural textures
-        scores = evaluate(G, Defects(pick(100, 8), cfg.size, "test"))
-        metrics = {k: ([round(x, 4) for x in v] if isinstance(v, list) else round(v, 4)) for k, v in scores.items()}
-    if args.publish:
-        if args.data is not None:
-            raise SystemExit("defectgan --publish: only the textures model is shipped; drop --data")
-        extra = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(
-            PRETRAINED_NAME, {"G": G}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train defectgan --steps {cfg.steps} --publish{extra}",
-            description="Defect-GAN generator: normal <-> scratch/spot/crack on 32x32 texture crops (notebook 14)")
-        metrics["published"] = path.name
-    return metrics
+        images, labels, _ = few_shot(cfg.n_normal, cfg.n_real_defects, cfg.size, cfg.seed)
+        return cfg, (images, labels), Defects(pick(100, 8), cfg.size, "test")
+    # FOLDER/<class>/*.png with the normal class named "good" (MVTec AD's test/ layout) or "normal"
+    images, labels, names = folder_domains(args.data, cfg.size)
+    return replace(cfg, channels=3, n_domains=len(names)), (images, labels), None
+
+
+def _evaluate(model, cfg: DefectGANConfig, history, test) -> dict:
+    if test is None:          # the course's judge reads only the procedural textures
+        return recipes.last_losses(history)
+    scores = evaluate(unwrap(model.G).cpu().eval(), test)
+    return {k: ([round(x, 4) for x in v] if isinstance(v, list) else round(v, 4)) for k, v in scores.items()}
+
+
+RECIPE = recipes.Recipe(
+    name="defectgan", config=DefectGANConfig, configure=_configure, data=_data, fast=True,
+    train=lambda cfg, data, **kw: train(cfg, *data, log_every=100, **kw), evaluate=_evaluate,
+    publish=lambda model, cfg: (PRETRAINED_NAME, {"G": unwrap(model.G)},
+                                "Defect-GAN generator: normal <-> scratch/spot/crack on 32x32 texture crops (notebook 14)"),
+    trains_on="the procedural defects")

@@ -544,9 +544,8 @@ def _recipe(variant: str) -> recipes.Recipe:
             train_data, _ = stargan_datasets(variant, pick(4000, 256), cfg.size, "train", args.seed)  # quick: tests
             return cfg, train_data, stargan_datasets(variant, pick(300, 48), cfg.size, "test", 0)[1]
         folder = class_folders(args.data, size=cfg.size)
-        images = torch.stack([folder[i][0] for i in range(len(folder))])
-        labels = torch.tensor(folder.labels, dtype=torch.long).unsqueeze(1)
-        return replace(cfg, datasets=((len(folder.classes),),), names=(("domain",),)), [(images, labels)], None
+        images, labels = folder.tensors()
+        return replace(cfg, datasets=((len(folder.classes),),), names=(("domain",),)), [(images, labels[:, None])], None
 
     def evaluate(model, cfg, history, tests) -> dict:
         G, metrics = unwrap(model.G).cpu().eval(), {"variant": variant, "batch_stats": two_datasets}

@@ -129,11 +129,14 @@ def choice(value, name: str, options) -> str:
     return value
 
 
-def fields(config, *, counts=(), sizes=(), weights=(), rates=(), betas=()) -> None:
+def fields(config, *, counts=(), sizes=(), weights=(), rates=(), betas=(), flags=()) -> None:
     """Check and normalise a config dataclass's fields in place, by kind: ``counts`` ints >= 1 (widths,
     steps, batch sizes), ``sizes`` ints >= 0 (e.g. a number of blocks), ``weights`` numbers >= 0 (loss
-    weights, noise levels), ``rates`` numbers > 0 (learning rates), ``betas`` numbers in [0, 1).
-    The errors name the field."""
+    weights, noise levels), ``rates`` numbers > 0 (learning rates), ``betas`` numbers in [0, 1),
+    ``flags`` bools. The errors name the field."""
+    for name in flags:
+        if not isinstance(getattr(config, name), bool):
+            raise TypeError(f"{name}: expected a bool, got {type(getattr(config, name)).__name__}")
     for name in counts:
         setattr(config, name, positive_int(getattr(config, name), name))
     for name in sizes:

@@ -307,3 +307,22 @@ def test_noise_levels_limit_noise_to_the_coarsest_maps():
         DG.DefectGANConfig(noise_levels=4)
     with pytest.raises(TypeError, match="classifier"):
         DG.placement(G, images(5), classifier=None, n=4)
+
+
+def test_the_recipe_trains_on_a_folder_with_good_and_defect_classes(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from gancourse import recipes
+
+    for k, name in enumerate(("good", "scratch")):
+        (tmp_path / "data" / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((20, 20, 3), 80 * k + 20 * i, dtype=np.uint8)).save(tmp_path / "data" / name / f"{i}.png")
+    common = ["--data", str(tmp_path / "data"), "--image-size", "32", "--steps", "2", "--batch-size", "2",
+              "--no-progress", "--device", "cpu", "--checkpoint-every", "2"]
+    assert recipes.main(["defectgan", *common, "--out", str(tmp_path / "out")]) == 0
+    state = torch.load(sorted((tmp_path / "out").glob("ckpt_*.pt"))[-1], weights_only=True)
+    assert (state["config"]["channels"], state["config"]["n_domains"]) == (3, 2)
+    with pytest.raises(SystemExit, match="drop --data"):
+        recipes.main(["defectgan", *common, "--out", str(tmp_path / "b"), "--publish"])

@@ -25,11 +25,11 @@ over the image; at inference it may vary in space (normal here, crack there). **
 one map per decoder level scaled by learned per-channel weights (StyleGAN's noise inputs, Karras
 et al. 2019), is meant to give stochastic variation: the same n and A with new noise, another defect.
 
-Neither happens by itself: trained only on constant maps, G does not follow a map that varies in
-space, and nothing in L_G rewards using the noise. The course therefore adds two terms
-(:func:`control_losses`, weights ``lambda_place`` and ``lambda_div``): a share ``spatial_share``
-of the defacements ask for their defect inside a random region (:func:`random_regions`) with a
-penalty on the mask outside it, and a hinge that asks two noise draws for different results.
+Trained only on constant maps, G follows neither a map that varies in space nor the noise (nothing
+in L_G rewards either), so the course adds :func:`control_losses`: a share ``spatial_share`` of the
+defacements asks for the defect inside a random region (:func:`random_regions`), with a penalty on
+the mask outside it (``lambda_place``), and a hinge asks two noise draws for different results
+(``lambda_div``).
 
 **Losses** (the paper's method section: its L_D and L_G). With D = (D_src, D_cls), real images x of
 domain c', target domain c, the first translation x' = G(x, A_c) with mask m₁ and the way back
@@ -45,15 +45,12 @@ A batch mixes normal and defect images: a normal image is defaced towards a rand
 a defect image is restored towards normal, and each goes back to its own domain (both cycles).
 
 **Weights.** (λ_cls^r, λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con) = (2, 5, 5, 5, 1), λ_gp = 10, one G
-update per 5 D updates, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6:
-the paper's implementation details (Zhang et al. 2021, experiments section) as quoted in a public
-re-implementation's notes (github.com/jason2714/de-i2i-gan, README.md). The paper's PDF text was
-not available offline to check them against (the public record holds its abstract and
-introduction, not its implementation details); λ_gp = 10 is WGAN-GP's and StarGAN's. The paper
-trains on 128x128 crops with batch 4 for 500k iterations; the course: 32x32, batch 16, 15,000
-iterations (3,000 G updates, about 36 minutes on one CPU core) with widths of 32, and noise at the
-8x8 bottleneck only (``noise_levels = 1``): noise at full resolution, asked for variation, paints
-speckles and stripes instead of moving the defect.
+update per 5 D updates, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6,
+as a public re-implementation's notes quote the paper's implementation details
+(github.com/jason2714/de-i2i-gan); λ_gp = 10 is WGAN-GP's and StarGAN's. The paper: 128x128 crops,
+batch 4, 500k iterations; the course: 32x32, batch 16, 15,000 iterations, widths of 32, and noise at
+the 8x8 bottleneck only (``noise_levels = 1``: at full resolution, noise asked for variation painted
+speckles instead of moving the defect).
 """
 from __future__ import annotations
 
@@ -77,6 +74,7 @@ from ..nn.resnet import ResidualBlock
 from ..nn.spade import ResBlock
 from ..runtime import pick, seed_everything
 from ..train import fit
+from .ncritic import NCriticGAN
 
 
 @dataclass
@@ -117,33 +115,24 @@ class DefectGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("channels", "ngf", "n_down", "spade_hidden", "ndf", "d_layers", "n_critic", "steps",
-                     "batch_size", "n_normal", "n_real_defects", "noise_levels"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("channels", "ngf", "n_down", "spade_hidden", "ndf", "d_layers", "n_critic", "steps",
+                               "batch_size", "n_normal", "n_real_defects", "noise_levels"), sizes=("n_res",),
+                 weights=("lambda_cls_real", "lambda_cls_fake", "lambda_rec", "lambda_sd_cyc", "lambda_sd_con",
+                          "lambda_gp", "lambda_place", "lambda_div", "diversity_target", "lr_end"),
+                 rates=("lr",), betas=("beta1", "beta2"), flags=("noise", "composition"))
         self.n_domains = V.positive_int(self.n_domains, "n_domains", minimum=2)
-        self.n_res = V.positive_int(self.n_res, "n_res", minimum=0)
         self.size = V.positive_int(self.size, "size", minimum=8)
         if self.size % 2 ** self.n_down:
             raise ValueError(f"size: expected a multiple of 2^n_down = {2 ** self.n_down}, got {self.size}")
-        if self.size < 2 ** (self.d_layers + 1):
+        if self.size // 2 ** self.d_layers < 3:     # D's two 4x4 stride-1 convolutions need 3x3 features
             raise ValueError(f"d_layers: {self.d_layers} stride-2 layers leave no score map at {self.size}x{self.size}")
         if self.noise_levels > self.n_down + 1:
             raise ValueError(f"noise_levels: expected at most n_down + 1 = {self.n_down + 1}, got {self.noise_levels}")
-        for name in ("noise", "composition"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name}: expected a bool, got {type(getattr(self, name)).__name__}")
-        for name in ("lambda_cls_real", "lambda_cls_fake", "lambda_rec", "lambda_sd_cyc", "lambda_sd_con", "lambda_gp",
-                     "lambda_place", "lambda_div", "diversity_target"):
-            setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
         if isinstance(self.spatial_share, bool) or not isinstance(self.spatial_share, (int, float)) \
                 or not 0 <= self.spatial_share <= 1:
             raise ValueError(f"spatial_share: expected a share in [0, 1], got {self.spatial_share!r}")
-        self.lr = V.positive_float(self.lr, "lr")
-        self.lr_end = V.positive_float(self.lr_end, "lr_end", allow_zero=True)
         if self.lr_end > self.lr:
             raise ValueError(f"lr_end: expected at most lr = {self.lr}, got {self.lr_end}")
-        for name in ("beta1", "beta2"):
-            V.unit_interval(getattr(self, name), name)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -350,7 +339,7 @@ def targets_for(labels: torch.Tensor, n_domains: int, generator: torch.Generator
     return torch.where(labels == 0, random_defect, torch.zeros_like(labels))
 
 
-class DefectGAN:
+class DefectGAN(NCriticGAN):
     """G, D, their optimisers and schedules, and Defect-GAN's training iteration.
 
     ``set_input(x, labels)``: real images (N, C, S, S) in [-1, 1] of domains ``labels`` (N,)
@@ -372,13 +361,9 @@ class DefectGAN:
         self.device = torch.device(device)
         self.G = build_generator(cfg).to(self.device)
         self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
-        end = cfg.lr_end / cfg.lr
-        rule_D = lambda i: 1 + (end - 1) * min(i, cfg.steps - 1) / max(cfg.steps - 1, 1)        # noqa: E731
-        rule_G = lambda k: rule_D(k * cfg.n_critic + cfg.n_critic - 1)                           # noqa: E731
-        self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_G, rule_G),
-                           "D": torch.optim.lr_scheduler.LambdaLR(self.opt_D, rule_D)}
+        end = cfg.lr_end / cfg.lr          # lr decays linearly to lr_end at the last iteration
+        self.make_optimizers(cfg.lr, cfg.lr, (cfg.beta1, cfg.beta2),
+                             factor=lambda i: 1 + (end - 1) * min(i, cfg.steps - 1) / max(cfg.steps - 1, 1))
         self.targets_generator = torch.Generator().manual_seed(cfg.seed)
 
     def control(self, domains: torch.Tensor) -> torch.Tensor:
@@ -426,30 +411,8 @@ class DefectGAN:
         total.backward()
         return out
 
-    def optimize_parameters(self, step: int) -> dict:
-        """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0."""
-        step = V.positive_int(step, "step", minimum=0)
-        self.opt_D.zero_grad(set_to_none=True)
-        out = self.backward_D()
-        self.opt_D.step()
-        self.schedulers["D"].step()
-        if (step + 1) % self.cfg.n_critic == 0:
-            self.D.requires_grad_(False)
-            self.opt_G.zero_grad(set_to_none=True)
-            out.update(self.backward_G())
-            self.opt_G.step()
-            self.schedulers["G"].step()
-            self.D.requires_grad_(True)
-        return {k: v.detach() for k, v in out.items()}
-
-    def modules(self) -> dict:
-        return {"G": self.G, "D": self.D}
-
-    def optimizers(self) -> dict:
-        return {"G": self.opt_G, "D": self.opt_D}
-
     def extras(self) -> dict:
-        return {"sched_G": self.schedulers["G"], "sched_D": self.schedulers["D"], "targets": self.targets_generator}
+        return {**super().extras(), "targets": self.targets_generator}
 
 
 def generator_loss(G, D, x, A_org, A_trg, label_trg, cfg: DefectGANConfig):

@@ -72,6 +72,7 @@ from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
 from ..runtime import pick, seed_everything
 from ..train import fit, linear_decay
+from .ncritic import NCriticGAN
 
 
 def _groups(datasets) -> tuple[tuple[int, ...], ...]:
@@ -200,7 +201,7 @@ def build_discriminator(cfg: StarGANConfig) -> PatchDiscriminator:
 # The model object
 # ------------------------------------------------------------------------------------------------
 
-class StarGAN:
+class StarGAN(NCriticGAN):
     """G, D, their optimisers and schedules; the training iteration of StarGAN.
 
     ``set_input(x, labels, dataset=0)``: images (N, 3, S, S) in [-1, 1] and their labels (N, A)
@@ -226,16 +227,9 @@ class StarGAN:
         self.device = torch.device(device)
         self.G = init_dcgan(build_generator(cfg)).to(self.device)
         self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
-        self.opt_G = torch.optim.Adam(self.G.parameters(), lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
-        # each schedule steps with its optimizer: D once per dataset per iteration, G once per dataset
-        # every n_critic iterations; k such steps so far -> the rate of the iteration they belong to
-        K = len(cfg.datasets)
-        rule_D = lambda k: linear_decay(min(k // K, cfg.steps - 1), cfg.steps, cfg.decay_steps)   # noqa: E731
-        rule_G = lambda k: linear_decay(min((k // K) * cfg.n_critic + cfg.n_critic - 1, cfg.steps - 1),  # noqa: E731
-                                        cfg.steps, cfg.decay_steps)
-        self.schedulers = {"G": torch.optim.lr_scheduler.LambdaLR(self.opt_G, rule_G),
-                           "D": torch.optim.lr_scheduler.LambdaLR(self.opt_D, rule_D)}
+        # linear decay to 0 over the last decay_steps iterations; one D (and G) update per dataset
+        self.make_optimizers(cfg.g_lr, cfg.d_lr, (cfg.beta1, cfg.beta2), updates_per_iteration=len(cfg.datasets),
+                             factor=lambda i: linear_decay(min(i, cfg.steps - 1), cfg.steps, cfg.decay_steps))
         self._offsets = [0]
         for groups in cfg.datasets:
             self._offsets.append(self._offsets[-1] + sum(groups))
@@ -309,33 +303,6 @@ class StarGAN:
             total = total + cfg.lambda_id * terms["G_id"]
         total.backward()
         return terms
-
-    def optimize_parameters(self, step: int) -> dict:
-        """Iteration ``step`` (0-based): D on this batch; G too when (step + 1) % n_critic == 0. Each
-        learning-rate schedule steps with its optimizer."""
-        step = V.positive_int(step, "step", minimum=0)
-        self.opt_D.zero_grad(set_to_none=True)
-        out = self.backward_D()
-        self.opt_D.step()
-        self.schedulers["D"].step()
-        if (step + 1) % self.cfg.n_critic == 0:
-            self.D.requires_grad_(False)
-            self.opt_G.zero_grad(set_to_none=True)
-            out.update(self.backward_G())
-            self.opt_G.step()
-            self.schedulers["G"].step()
-            self.D.requires_grad_(True)
-        return {k: v.detach() for k, v in out.items()}
-
-    # ---- bookkeeping -------------------------------------------------------------------------
-    def modules(self) -> dict:
-        return {"G": self.G, "D": self.D}
-
-    def optimizers(self) -> dict:
-        return {"G": self.opt_G, "D": self.opt_D}
-
-    def extras(self) -> dict:
-        return {"sched_G": self.schedulers["G"], "sched_D": self.schedulers["D"]}
 
 
 def generator_loss(G, D, x, c_org, c_trg, label_trg, class_loss, lambda_cls: float, lambda_rec: float):

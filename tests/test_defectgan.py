@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gancourse import judges
+from gancourse.data.defects import Defects
 from gancourse.models import defectgan as DG
 
 
@@ -288,7 +289,9 @@ def test_placement_scores_a_generator_that_paints_only_where_asked():
             return DG.compose(x, torch.ones_like(x), mask), torch.ones_like(x), mask
 
     G = Obedient(**{k: v for k, v in dict(channels=1, n_domains=4, ngf=4, n_res=0, spade_hidden=4).items()})
-    out = DG.placement(G, images(5), DefectClassifier(width=4), n=40, seed=0)
+    test = Defects(3, 16, "test")
+    out = judges.defects.evaluate_synthesizer(lambda x, d, seed: DG.apply(G, x, d, seed=seed), test, 4,
+                                              DefectClassifier(width=4), n_placements=40)
     assert out["placement_inside"] == pytest.approx(1.0)
     assert out["placement_inside_uniform"] == pytest.approx(out["placement_region_area"], rel=1e-5)
 
@@ -306,7 +309,8 @@ def test_noise_levels_limit_noise_to_the_coarsest_maps():
     with pytest.raises(ValueError, match="noise_levels"):
         DG.DefectGANConfig(noise_levels=4)
     with pytest.raises(TypeError, match="classifier"):
-        DG.placement(G, images(5), classifier=None, n=4)
+        judges.defects.evaluate_synthesizer(lambda x, d, seed: DG.apply(G, x, d, seed=seed), Defects(2, 16, "test"),
+                                            4, classifier=object(), n_placements=4)
 
 
 def test_the_recipe_trains_on_a_folder_with_good_and_defect_classes(tmp_path):

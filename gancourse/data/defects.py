@@ -274,7 +274,6 @@ def make_defects(n_per_class: int, size: int = 32, split: str = "train", seed: i
     textures = torch.randint(0, len(TEXTURE_NAMES), (n,), generator=g)
     clean = _crops(_texture_bank(split), textures, size, g)
     images, masks = clean.clone(), torch.zeros_like(clean)
-    s = size * SUPERSAMPLE
     for kind, draw in _SHAPES.items():
         idx = (labels == kind).nonzero().flatten()
         for start in range(0, idx.numel(), _CHUNK):
@@ -315,6 +314,29 @@ class Defects(TensorImageDataset):
                 f"classes={'/'.join(CLASSES)})")
 
 
+def random_regions(n: int, size: int, generator: torch.Generator | None = None,
+                   side: tuple[float, float] = (0.4, 0.65)) -> torch.Tensor:
+    """``n`` random regions (N, size, size) bool where a defect may go: half axis-aligned rectangles,
+    half ellipses, each side (or diameter) a uniform share ``side`` of the image, anywhere inside it.
+    Defect-GAN's training shows G control maps with such regions (the rest of the map says "normal"); the same
+    distribution gives the held-out placements that measure whether G follows them."""
+    n = V.positive_int(n, "n")
+    size = V.positive_int(size, "size")
+    lo, hi = side
+    if not 0 < lo <= hi <= 1:
+        raise ValueError(f"side: expected shares 0 < low <= high <= 1, got {side!r}")
+    u = torch.rand(n, 6, generator=generator)
+    h, w = (lo + (hi - lo) * u[:, 0]) * size, (lo + (hi - lo) * u[:, 1]) * size
+    top, left = u[:, 2] * (size - h), u[:, 3] * (size - w)
+    c = torch.arange(size, dtype=torch.float32) + 0.5
+    rows, cols = c.view(1, -1, 1), c.view(1, 1, -1)
+    cy, cx = (top + h / 2).view(-1, 1, 1), (left + w / 2).view(-1, 1, 1)
+    ry, rx = (h / 2).view(-1, 1, 1), (w / 2).view(-1, 1, 1)
+    box = ((rows - cy).abs() <= ry) & ((cols - cx).abs() <= rx)
+    ellipse = ((rows - cy) / ry) ** 2 + ((cols - cx) / rx) ** 2 <= 1
+    return torch.where((u[:, 4] < 0.5).view(-1, 1, 1), box, ellipse)
+
+
 def few_shot(n_normal: int, n_real_defects: int, size: int = 32, seed: int = 0):
     """Notebook 14's training set: ``n_normal`` real normal crops and the first ``n_real_defects`` real
     crops of each defect class of ``Defects(max(...), size, "train", seed)``. Returns ``(images (M, 1,
@@ -336,4 +358,4 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "few_shot", "make_defects", "paint"]
+__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "few_shot", "make_defects", "paint", "random_regions"]

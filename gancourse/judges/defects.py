@@ -27,7 +27,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import recipes
-from ..data.defects import CLASSES, N_CLASSES, Defects, paint
+from ..data.defects import CLASSES, N_CLASSES, Defects, paint, random_regions
 from ..runtime import seed_everything
 from .fitting import fit_judge, load_judge, predict_in_batches
 
@@ -263,3 +263,42 @@ def placement_scores(classifier: DefectClassifier, region: torch.Tensor, classes
             "placement_inside_uniform": float((mask_uniform * r).sum() / mask_uniform.sum().clamp(min=1e-8)),
             "placement_class_accuracy": float((classifier.predict(placed) == classes).float().mean()),
             "placement_region_area": float(r.mean())}
+
+
+@torch.no_grad()
+def evaluate_synthesizer(synthesize, test: Defects, n_domains: int, classifier=None, seed: int = 0,
+                         threshold: float = 0.1, n_placements: int = 300) -> dict:
+    """Notebook 14's numbers for a defect synthesizer ``synthesize(x, domains, seed) -> (output,
+    foreground, mask)`` (a Defect-GAN generator: domains are target domains (N,) or domain maps
+    (N, H, W)) on a test split: every normal crop of ``test`` defaced towards each of the
+    ``n_domains - 1`` defect classes, twice (noise seeds ``seed``, ``seed + 1``), every real defect
+    restored (asked for "normal"), and ``n_placements`` placements: a normal crop, a defect class
+    and a region of :func:`gancourse.data.defects.random_regions`, all drawn from ``seed``, the map
+    asking for the class inside the region and "normal" outside (and, for comparison, for the class
+    everywhere). Read by ``classifier`` (default: the shipped defect classifier); the numbers:
+    :func:`synthesis_scores` and :func:`placement_scores`."""
+    if not callable(synthesize):
+        raise TypeError(f"synthesize: expected a function (x, domains, seed), got {type(synthesize).__name__}")
+    if not isinstance(test, Defects):
+        raise TypeError(f"test: expected a Defects dataset, got {type(test).__name__}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
+        raise ValueError(f"threshold: expected a mask opacity in (0, 1), got {threshold!r}")
+    n_placements = V.positive_int(n_placements, "n_placements")
+    clf = classifier if classifier is not None else defect_classifier()
+    if not callable(getattr(clf, "predict", None)):
+        raise TypeError(f"classifier: expected a classifier with .predict(images) -> labels, got {type(clf).__name__}")
+    normal, k = test.of_class("normal"), n_domains - 1
+    x = normal.repeat(k, 1, 1, 1)                                      # every normal crop to every class
+    targets = torch.arange(1, k + 1).repeat_interleave(normal.shape[0])
+    defects = test.labels != 0
+    d, _, m = synthesize(x, targets, seed)
+    d2, _, m2 = synthesize(x, targets, seed + 1)                       # other noise: the diversity
+    restored, _, _ = synthesize(test.images[defects], torch.zeros(int(defects.sum()), dtype=torch.long), seed)
+    g = torch.Generator().manual_seed(int(seed) + 1000)
+    canvas = normal[torch.randint(0, normal.shape[0], (n_placements,), generator=g)]
+    region = random_regions(n_placements, normal.shape[-1], g)
+    cls = torch.randint(1, n_domains, (n_placements,), generator=g)
+    placed, _, mask = synthesize(canvas, cls.view(-1, 1, 1) * region, seed)
+    _, _, mask_uniform = synthesize(canvas, cls, seed)
+    return {**synthesis_scores(clf, test, x, targets, (d, m), (d2, m2), restored, threshold, seed),
+            **placement_scores(clf, region, cls, placed, mask, mask_uniform)}

@@ -63,12 +63,13 @@ from torch import nn
 from .. import _validate as V
 from .. import distributed, losses, pretrained, recipes
 from ..data import class_folders
-from ..data.defects import Defects, few_shot
+from ..data.defects import Defects, few_shot, random_regions
 from ..distributed import unwrap
 from ..fastpaths import prepare
-from ..judges.defects import defect_classifier, placement_scores, synthesis_scores
-from ..nn.conditioning import one_hot
+from ..judges.defects import evaluate_synthesizer
+from ..nn.conditioning import control_map
 from ..nn.init import init_dcgan
+from ..nn.noise import NoiseInjection
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResidualBlock
 from ..nn.spade import ResBlock
@@ -139,52 +140,6 @@ class DefectGANConfig:
 # The control map
 # ------------------------------------------------------------------------------------------------
 
-def control_map(domains: torch.Tensor, n_domains: int, size: int | None = None) -> torch.Tensor:
-    """The spatial & categorical control map A (N, C, H, W), one-hot over the C = ``n_domains`` domains.
-
-    ``domains``: target domains per image (N,) (training: A is that one-hot code repeated over the
-    ``size`` x ``size`` image), or a **domain map** (N, H, W) of integers (inference: any layout,
-    e.g. 0 = normal everywhere but a disc of 3 = crack).
-    """
-    n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
-    if not isinstance(domains, torch.Tensor):
-        raise TypeError(f"domains: expected an integer torch.Tensor, got {type(domains).__name__}")
-    if domains.ndim == 1:
-        if size is None:
-            raise ValueError("size: a constant control map from domains (N,) needs the image size")
-        size = V.positive_int(size, "size")
-        return one_hot(domains, n_domains)[:, :, None, None].expand(-1, -1, size, size).contiguous()
-    if domains.ndim != 3:
-        raise ValueError(f"domains: expected target domains (N,) or a domain map (N, H, W), got shape "
-                         f"{tuple(domains.shape)}")
-    if size is not None and domains.shape[-2:] != (size, size):
-        raise ValueError(f"domains: expected a {size}x{size} domain map, got shape {tuple(domains.shape)}")
-    return one_hot(domains, n_domains)
-
-
-def random_regions(n: int, size: int, generator: torch.Generator | None = None,
-                   side: tuple[float, float] = (0.4, 0.65)) -> torch.Tensor:
-    """``n`` random regions (N, size, size) bool where a defect may go: half axis-aligned rectangles,
-    half ellipses, each side (or diameter) a uniform share ``side`` of the image, anywhere inside it.
-    Training shows G control maps with such regions (the rest of the map says "normal"); the same
-    distribution gives the held-out placements that measure whether G follows them."""
-    n = V.positive_int(n, "n")
-    size = V.positive_int(size, "size")
-    lo, hi = side
-    if not 0 < lo <= hi <= 1:
-        raise ValueError(f"side: expected shares 0 < low <= high <= 1, got {side!r}")
-    u = torch.rand(n, 6, generator=generator)
-    h, w = (lo + (hi - lo) * u[:, 0]) * size, (lo + (hi - lo) * u[:, 1]) * size
-    top, left = u[:, 2] * (size - h), u[:, 3] * (size - w)
-    c = torch.arange(size, dtype=torch.float32) + 0.5
-    rows, cols = c.view(1, -1, 1), c.view(1, 1, -1)
-    cy, cx = (top + h / 2).view(-1, 1, 1), (left + w / 2).view(-1, 1, 1)
-    ry, rx = (h / 2).view(-1, 1, 1), (w / 2).view(-1, 1, 1)
-    box = ((rows - cy).abs() <= ry) & ((cols - cx).abs() <= rx)
-    ellipse = ((rows - cy) / ry) ** 2 + ((cols - cx) / rx) ** 2 <= 1
-    return torch.where((u[:, 4] < 0.5).view(-1, 1, 1), box, ellipse)
-
-
 def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Layer-wise composition (Defect-GAN's d = n ⊙ (1 − m) + f ⊙ m): background ⊙ (1 − m) + foreground ⊙ m.
 
@@ -202,28 +157,6 @@ def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tens
 # ------------------------------------------------------------------------------------------------
 # Networks
 # ------------------------------------------------------------------------------------------------
-
-class NoiseInjection(nn.Module):
-    """h + w ⊙ ξ: one N(0, 1) map ξ (N, 1, H, W) per sample, scaled by a learned weight per channel
-    (StyleGAN's noise inputs, Karras et al. 2019). StyleGAN starts the weights at zero; here they
-    start at ``init`` = 0.1, because at zero two noise draws give identical images and the
-    variation hinge of :func:`control_losses` (a function of their difference) has no gradient
-    to start from. ``noise`` may be given (for reproducible samples); otherwise it is drawn from
-    torch's global generator."""
-
-    def __init__(self, channels: int, init: float = 0.1):
-        super().__init__()
-        self.channels = V.positive_int(channels, "channels")
-        self.weight = nn.Parameter(torch.full((1, self.channels, 1, 1), float(init)))
-
-    def forward(self, h: torch.Tensor, noise: torch.Tensor | None = None) -> torch.Tensor:
-        V.images(h, "h", channels=self.channels)
-        if noise is None:
-            noise = torch.randn(h.shape[0], 1, *h.shape[-2:], device=h.device, dtype=h.dtype)
-        elif noise.shape != (h.shape[0], 1, *h.shape[-2:]):
-            raise ValueError(f"noise: expected shape {(h.shape[0], 1, *h.shape[-2:])}, got {tuple(noise.shape)}")
-        return h + self.weight * noise
-
 
 class DefectGenerator(nn.Module):
     """G(x, A, noise) -> (output, foreground, mask): images (N, C, S, S), control maps (N, D, S, S).
@@ -535,57 +468,20 @@ def apply(G: DefectGenerator, x: torch.Tensor, domains: torch.Tensor, seed: int 
 @torch.no_grad()
 def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold: float = 0.1,
              n_placements: int = 300) -> dict:
-    """Defacement, restoration, diversity and placement on a test split (a
-    :class:`gancourse.data.defects.Defects`), read by the judge (``classifier``, default the shipped
-    defect classifier): every normal test crop defaced towards each defect class (twice, with two
-    noise draws), every real test defect restored, and ``n_placements`` defects asked for inside random
-    regions (:func:`placement`). The numbers and their meaning: :func:`gancourse.judges.defects.synthesis_scores`
-    and :func:`~gancourse.judges.defects.placement_scores`. A generator without the layer-wise
-    composition repaints every pixel: it has no outside of the mask (``change_outside_mask`` is NaN;
-    ``change_all`` is the one to read).
-    """
+    """Notebook 14's numbers for G on a test split (:class:`gancourse.data.defects.Defects`), G in eval
+    mode: :func:`gancourse.judges.defects.evaluate_synthesizer` (defacement, restoration, diversity,
+    placement), read by ``classifier`` (default: the shipped defect classifier). A generator without
+    the layer-wise composition repaints every pixel: it has no outside of the mask
+    (``change_outside_mask`` is NaN; ``change_all`` is the one to read)."""
     if not isinstance(G, DefectGenerator):
         raise TypeError(f"G: expected a DefectGenerator, got {type(G).__name__}")
-    if not isinstance(test, Defects):
-        raise TypeError(f"test: expected a Defects dataset, got {type(test).__name__}")
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 < threshold < 1:
-        raise ValueError(f"threshold: expected a mask opacity in (0, 1), got {threshold!r}")
-    clf = classifier if classifier is not None else defect_classifier()
-    normal = test.of_class("normal")
-    k = G.n_domains - 1
-    x = normal.repeat(k, 1, 1, 1)                                      # every normal crop to every class
-    targets = torch.arange(1, k + 1).repeat_interleave(normal.shape[0])
-    defects = test.labels != 0
     was_training = G.training
     G.eval()
     try:
-        d, _, m = apply(G, x, targets, seed=seed)
-        d2, _, m2 = apply(G, x, targets, seed=seed + 1)                 # other noise: the diversity
-        restored, _, _ = apply(G, test.images[defects], torch.zeros(int(defects.sum()), dtype=torch.long), seed=seed)
-        placed = placement(G, normal, clf, n_placements, seed=seed)
+        return evaluate_synthesizer(lambda x, domains, seed: apply(G, x, domains, seed=seed), test, G.n_domains,
+                                    classifier, seed=seed, threshold=threshold, n_placements=n_placements)
     finally:
         G.train(was_training)
-    return {**synthesis_scores(clf, test, x, targets, (d, m), (d2, m2), restored, threshold, seed), **placed}
-
-
-@torch.no_grad()
-def placement(G: DefectGenerator, normal: torch.Tensor, classifier, n: int = 300, seed: int = 0) -> dict:
-    """Does G put the defect where the control map asks? ``n`` placements, all drawn from ``seed``: a
-    normal crop of ``normal`` (M, C, S, S), a defect class, and a region from :func:`random_regions`;
-    the map asks for the class inside the region and for "normal" outside (and, for comparison, for
-    the class everywhere). Scored by :func:`gancourse.judges.defects.placement_scores`."""
-    n = V.positive_int(n, "n")
-    V.images(normal, "normal", channels=G.channels)
-    if not callable(getattr(classifier, "predict", None)):
-        raise TypeError(f"classifier: expected a classifier with .predict(images) -> labels (e.g. the defect "
-                        f"classifier), got {type(classifier).__name__}")
-    g = torch.Generator().manual_seed(int(seed) + 1000)
-    canvas = normal[torch.randint(0, normal.shape[0], (n,), generator=g)]
-    region = random_regions(n, normal.shape[-1], g)
-    cls = torch.randint(1, G.n_domains, (n,), generator=g)
-    d, _, m = apply(G, canvas, cls.view(-1, 1, 1) * region, seed=seed)
-    _, _, m_uniform = apply(G, canvas, cls, seed=seed)
-    return placement_scores(classifier, region, cls, d, m, m_uniform)
 
 
 PRETRAINED_NAME = "defectgan"

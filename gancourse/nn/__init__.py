@@ -11,5 +11,6 @@ __all__ = ["mlp", "pack", "ToyGenerator", "ToyDiscriminator", "EMA", "power_iter
 __all__ += ["LabelCode", "one_hot", "PatchDiscriminator", "PixelDiscriminator", "receptive_field", "UNet", "norm_layer"]
 from .image_pool import ImagePool
 from .resnet import ResidualBlock, ResnetGenerator
+from .noise import NoiseInjection
 
-__all__ += ["ImagePool", "ResidualBlock", "ResnetGenerator"]
+__all__ += ["ImagePool", "ResidualBlock", "ResnetGenerator", "NoiseInjection"]

@@ -155,3 +155,28 @@ def mask_vector(labels: torch.Tensor, dataset: int, n_classes) -> torch.Tensor:
     mask = code.new_zeros(n, len(n_classes))
     mask[:, dataset] = 1
     return torch.cat(parts + [mask], dim=1)
+
+
+# A label per pixel: Defect-GAN's spatial & categorical control map (Zhang et al. 2021)
+
+def control_map(domains: torch.Tensor, n_domains: int, size: int | None = None) -> torch.Tensor:
+    """The spatial & categorical control map A (N, C, H, W), one-hot over the C = ``n_domains`` domains.
+
+    ``domains``: target domains per image (N,) (training: A is that one-hot code repeated over the
+    ``size`` x ``size`` image), or a **domain map** (N, H, W) of integers (inference: any layout,
+    e.g. 0 = normal everywhere but a disc of 3 = crack).
+    """
+    n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
+    if not isinstance(domains, torch.Tensor):
+        raise TypeError(f"domains: expected an integer torch.Tensor, got {type(domains).__name__}")
+    if domains.ndim == 1:
+        if size is None:
+            raise ValueError("size: a constant control map from domains (N,) needs the image size")
+        size = V.positive_int(size, "size")
+        return one_hot(domains, n_domains)[:, :, None, None].expand(-1, -1, size, size).contiguous()
+    if domains.ndim != 3:
+        raise ValueError(f"domains: expected target domains (N,) or a domain map (N, H, W), got shape "
+                         f"{tuple(domains.shape)}")
+    if size is not None and domains.shape[-2:] != (size, size):
+        raise ValueError(f"domains: expected a {size}x{size} domain map, got shape {tuple(domains.shape)}")
+    return one_hot(domains, n_domains)

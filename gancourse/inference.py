@@ -6,6 +6,7 @@ output back to the CPU, and (for the judges) run in eval mode and put the networ
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
@@ -44,3 +45,19 @@ def in_batches(net: nn.Module, *inputs: torch.Tensor, batch_size: int = 256, eva
     finally:
         net.train(was_training)
     return torch.cat(out)
+
+
+@torch.no_grad()
+def in_batches_with_batch_stats(net: nn.Module, *inputs: torch.Tensor, batch_size: int = 64, seed: int = 0) -> torch.Tensor:
+    """:func:`in_batches` with batch norm normalising by the statistics of each test batch, as in
+    training (Isola et al. 2017 run Pix2Pix's generator this way at test time). The rows are
+    shuffled (a fixed ``seed``) before batching, so that each batch mixes its inputs as the training
+    batches did: a batch whose rows all share one condition would have that condition subtracted by
+    the normalisation. ``net`` is left untouched (a copy runs in training mode). Results in the
+    inputs' order, on the CPU."""
+    if not isinstance(net, nn.Module):
+        raise TypeError(f"net: expected a torch.nn.Module, got {type(net).__name__}")
+    batch_size = V.positive_int(batch_size, "batch_size", minimum=2)
+    perm = torch.randperm(inputs[0].shape[0] if inputs else 0, generator=torch.Generator().manual_seed(seed))
+    out = in_batches(copy.deepcopy(net).train(), *(x[perm] for x in inputs), batch_size=batch_size)
+    return out[torch.argsort(perm)]

@@ -296,3 +296,24 @@ def attribute_translation_scores(classifier: AttributeClassifier, test: Shapes, 
     out["hf_energy"] = round(high_frequency_energy(fakes), 5)
     out["real_hf_energy"] = round(high_frequency_energy(test.images), 5)
     return out
+
+
+@torch.no_grad()
+def evaluate_attribute_translator(translate, test: Shapes, names, groups, classifier=None) -> dict:
+    """Notebook 12's numbers for a translator ``translate(images, labels (M, A)) -> images`` that sets
+    the shapes attributes ``names`` (A of them; ``groups``: how many values each takes): every image
+    of ``test`` translated to every combination of values (12 for colour x background) and back to
+    its own labels, read by ``classifier`` (default: the shipped one) as
+    :func:`attribute_translation_scores` says."""
+    if not callable(translate):
+        raise TypeError(f"translate: expected a function (images, labels), got {type(translate).__name__}")
+    if not isinstance(test, Shapes):
+        raise TypeError(f"test: expected a Shapes dataset, got {type(test).__name__}")
+    for name in names:
+        V.choice(name, "names", ATTRIBUTES)
+    clf = classifier if classifier is not None else attribute_classifier()
+    combos = torch.cartesian_prod(*[torch.arange(g) for g in groups]).view(-1, len(groups))   # (D, A)
+    own = torch.stack([test.attribute(n) for n in names], 1).repeat(len(combos), 1)
+    targets = combos.repeat_interleave(len(test), 0)                   # every image to every target
+    fakes = translate(test.images.repeat(len(combos), 1, 1, 1), targets)
+    return attribute_translation_scores(clf, test, names, targets, fakes, translate(fakes, own))

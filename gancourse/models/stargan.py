@@ -51,7 +51,6 @@ tenth of the paper's G updates or less; notebook 12 measures what they reach.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, replace
 
 import torch
@@ -61,11 +60,11 @@ from torch import nn
 from .. import _validate as V
 from .. import losses, pretrained, recipes
 from ..data import TensorImageDataset, batches, class_folders
-from ..data.shapes import ATTRIBUTES, STARGAN_LABELS, VALUES, Shapes, stargan_datasets
+from ..data.shapes import STARGAN_LABELS, VALUES, stargan_datasets
 from ..distributed import unwrap
 from ..fastpaths import prepare
-from ..inference import in_batches
-from ..judges.shapes import attribute_classifier, attribute_translation_scores
+from ..inference import in_batches, in_batches_with_batch_stats
+from ..judges.shapes import evaluate_attribute_translator
 from ..nn.conditioning import int_labels, label_code, mask_vector
 from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
@@ -367,33 +366,26 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
 
 def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """G(x, c) in batches, in the mode G is in; x (N, 3, S, S), c (N, code_dim); output on the CPU."""
-    if not isinstance(G, StarGenerator):
-        raise TypeError(f"G: expected a StarGenerator, got {type(G).__name__}")
-    V.images(x, "x", channels=3)
-    V.tensor(c, "c", ndim=2, last_dim=G.code_dim)
+    _check_translation(G, x, c)
     return in_batches(G, x, c, batch_size=batch_size)
 
 
-@torch.no_grad()
-def translate_batch_stats(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 64,
-                          seed: int = 0) -> torch.Tensor:
-    """G(x, c) with batch norm normalising by the statistics of each test batch, as in training
-    (Isola et al. 2017 run Pix2Pix's generator this way at test time); x (N, 3, S, S), c (N, code_dim).
-
-    The pairs are shuffled (a fixed ``seed``) before batching, so that each batch mixes images and
-    codes as the training batches did: a batch whose images all carry the same code would have that
-    code subtracted by the normalisation. G itself is left untouched (a copy runs in training mode).
-    Returns the translations in the input's order, on the CPU."""
+def _check_translation(G, x, c) -> None:
     if not isinstance(G, StarGenerator):
         raise TypeError(f"G: expected a StarGenerator, got {type(G).__name__}")
     V.images(x, "x", channels=3)
     V.tensor(c, "c", ndim=2, last_dim=G.code_dim)
     if c.shape[0] != x.shape[0]:
         raise ValueError(f"c: expected one code per image ({x.shape[0]}), got {c.shape[0]}")
-    batch_size = V.positive_int(batch_size, "batch_size", minimum=2)
-    perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
-    out = translate(copy.deepcopy(G).train(), x[perm], c[perm], batch_size)
-    return out[torch.argsort(perm)]
+
+
+@torch.no_grad()
+def translate_batch_stats(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 64,
+                          seed: int = 0) -> torch.Tensor:
+    """G(x, c) with batch norm normalising by the statistics of shuffled test batches, as in training
+    (:func:`gancourse.inference.in_batches_with_batch_stats`); x (N, 3, S, S), c (N, code_dim)."""
+    _check_translation(G, x, c)
+    return in_batches_with_batch_stats(G, x, c, batch_size=batch_size, seed=seed)
 
 
 def code_for(cfg: StarGANConfig, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
@@ -411,42 +403,23 @@ def code_for(cfg: StarGANConfig, labels: torch.Tensor, dataset: int = 0) -> torc
 @torch.no_grad()
 def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0, classifier=None,
                     batch_stats: bool = False) -> dict:
-    """Translate every test image to every target domain of ``dataset`` and read the result.
-
-    ``test``: a :class:`gancourse.data.shapes.Shapes`; the group names of ``dataset`` in
-    ``cfg.names`` must be shapes attributes. The targets are all combinations of the values of the
-    dataset's groups (12 for colour x background); the images' own labels, for the reconstruction, are
-    read from ``test``. ``dataset`` may be another dataset than the one ``test`` was drawn like: that
-    is the cross-dataset translation the mask vector allows. G is evaluated in eval mode (and put
-    back as it was), or with ``batch_stats=True`` with the statistics of shuffled test batches
-    (:func:`translate_batch_stats`; the two-dataset models, see :func:`shapes_config`). Returns ``{"acc_<name>": per-value
-    accuracy list, "acc_<name>_min": the worst value, "rec_l1": mean |G(G(x, c), c_org) - x|,
-    "kept_shape", "kept_color", "kept_background": share of translations whose shape (colour,
-    background) is still the input's (each only when it is not a target), "iou": mean IoU of the input's foreground mask and the translation's, "hf_energy",
-    "real_hf_energy": the translations' and the test images' high-frequency energy
-    (:func:`gancourse.metrics.high_frequency_energy`; blurred blobs have less)}``.
-    """
-    if not isinstance(test, Shapes):
-        raise TypeError(f"test: expected a Shapes dataset, got {type(test).__name__}")
-    names = cfg.names[dataset]
-    for n in names:
-        V.choice(n, "cfg.names", ATTRIBUTES)
+    """Notebook 12's numbers for G (:func:`gancourse.judges.shapes.evaluate_attribute_translator`): every
+    image of ``test`` (a :class:`gancourse.data.shapes.Shapes`) translated to every target of
+    ``dataset`` (whose group names in ``cfg.names`` are shapes attributes) and back. ``dataset`` may be
+    another dataset than the one ``test`` was drawn like: the cross-dataset translation the mask
+    vector allows. G runs in eval mode (put back as it was), or with ``batch_stats=True`` on the
+    statistics of shuffled test batches (:func:`translate_batch_stats`; the two-dataset models, see
+    :func:`shapes_config`)."""
     if not isinstance(batch_stats, bool):
         raise TypeError(f"batch_stats: expected a bool, got {type(batch_stats).__name__}")
-    clf = classifier if classifier is not None else attribute_classifier()
-    translate_fn = translate_batch_stats if batch_stats else translate
-    groups = cfg.datasets[dataset]
-    combos = torch.cartesian_prod(*[torch.arange(g) for g in groups]).view(-1, len(groups))   # (D, A)
-    own = torch.stack([test.attribute(n) for n in names], 1).repeat(len(combos), 1)
-    targets = combos.repeat_interleave(len(test), 0)                   # every image to every target
+    run = translate_batch_stats if batch_stats else translate
     was_training = G.training
     G.eval()                             # batch norm: the running statistics, as at test time
     try:
-        fakes = translate_fn(G, test.images.repeat(len(combos), 1, 1, 1), code_for(cfg, targets, dataset))
-        back = translate_fn(G, fakes, code_for(cfg, own, dataset))
+        return evaluate_attribute_translator(lambda x, labels: run(G, x, code_for(cfg, labels, dataset)), test,
+                                             cfg.names[dataset], cfg.datasets[dataset], classifier)
     finally:
         G.train(was_training)
-    return attribute_translation_scores(clf, test, names, targets, fakes, back)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -67,11 +67,11 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "conditional GAN on digits, label embedding (notebook 09)"),
     "acgan": ("gancourse.models.cgan", "run_acgan",
         "AC-GAN on digits, auxiliary classifier in D (notebook 09)"),
-    "pix2pix": ("gancourse.models.pix2pix", "run",
+    "pix2pix": ("gancourse.models.pix2pix", "RECIPE",
         "Pix2Pix: scenes label map -> image, or --data paired images (A|B side by side, or A/ and B/) (notebook 10)"),
-    "pix2pix-l1": ("gancourse.models.pix2pix", "run_l1",
+    "pix2pix-l1": ("gancourse.models.pix2pix", "RECIPE_L1",
         "Pix2Pix ablation: L1 loss only, no discriminator (notebook 10)"),
-    "pix2pix-gan": ("gancourse.models.pix2pix", "run_gan",
+    "pix2pix-gan": ("gancourse.models.pix2pix", "RECIPE_GAN",
         "Pix2Pix ablation: conditional GAN loss only, no L1 (notebook 10)"),
     "cyclegan": ("gancourse.models.cyclegan", "run",
         "CycleGAN: shapes solid <-> striped, or --data trainA/trainB unpaired folders (notebook 11)"),
@@ -249,21 +249,20 @@ def run_recipe(recipe: Recipe, args) -> dict:
     else:
         if args.image_size is not None and recipe.image_size_field is None:
             raise SystemExit(f"{recipe.name}: its image size is fixed; --image-size is not supported")
-        cfg = recipe.config(seed=args.seed)
-        overrides = {"steps": args.steps, "batch_size": args.batch_size}
-        if recipe.image_size_field is not None:
+        overrides = options(args)
+        if recipe.image_size_field is not None and args.image_size is not None:
             overrides[recipe.image_size_field] = args.image_size
         # replace, not setattr: the config's own checks run on the overridden values too
-        cfg = replace(cfg, **{field: value for field, value in overrides.items() if value is not None})
+        cfg = replace(recipe.config(seed=args.seed), **overrides)
     data = () if recipe.data is None else recipe.data(args, cfg)
     if data:
         cfg, train_data, test_data = data
     device = pick_device(args.device) if args.device else torch.device("cpu")
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or recipe.checkpoint_every, config=asdict(cfg))
-    options = {"device": device, "progress": not args.no_progress, "checkpoint": ckpt, "resume": args.resume}
+    how = {"device": device, "progress": not args.no_progress, "checkpoint": ckpt, "resume": args.resume}
     if recipe.fast:
-        options["fast"] = FastPaths.from_args(args)
-    trained, history = recipe.train(cfg, *([train_data] if data else []), **options)
+        how["fast"] = FastPaths.from_args(args)
+    trained, history = recipe.train(cfg, *([train_data] if data else []), **how)
     metrics = recipe.evaluate(trained, cfg, history, *([test_data] if data else []))
     if args.publish:
         name, modules, description = recipe.publish(trained, cfg)
@@ -275,6 +274,12 @@ def run_recipe(recipe: Recipe, args) -> dict:
                                description=description)
         metrics["published"] = path.name
     return metrics
+
+
+def options(args) -> dict:
+    """The config fields that ``--steps`` and ``--batch-size`` set, when given: for a recipe's
+    ``configure``."""
+    return {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
 
 
 def last_losses(history) -> dict:

@@ -117,13 +117,13 @@ def test_paired_tensors_read_side_by_side_and_a_b_folders(tmp_path):
 
 
 def test_the_recipe_trains_on_a_folder_of_pairs(tmp_path):
-    import argparse
+    from gancourse import recipes
 
     _side_by_side(tmp_path / "data" / "train", n=4)
-    args = argparse.Namespace(data=tmp_path / "data", image_size=16, steps=2, batch_size=2, seed=0, device="cpu",
-                              out=tmp_path / "out", resume=False, checkpoint_every=None, publish=False,
-                              no_progress=True)
-    result = P.run(args)
+    args = recipes.build_parser().parse_args(["pix2pix", "--data", str(tmp_path / "data"), "--image-size", "16",
+                                              "--steps", "2", "--batch-size", "2", "--device", "cpu",
+                                              "--out", str(tmp_path / "out"), "--no-progress"])
+    result = P.RECIPE(args)
     assert result["variant"] == "GAN + L1" and np.isfinite(result["test_l1"])
     assert list((tmp_path / "out").glob("ckpt_*.pt")), "the recipe should leave a checkpoint"
 

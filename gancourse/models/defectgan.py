@@ -515,7 +515,7 @@ def folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, list]:
 
 def _configure(args) -> DefectGANConfig:
     cfg = DefectGANConfig(seed=args.seed, size=args.image_size or (32 if args.data is None else 128))
-    overrides = {k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None}
+    overrides = recipes.options(args)
     if args.data is None and args.steps is not None and args.steps < 10:  # the tests: a smaller training set
         overrides.update(n_normal=pick(cfg.n_normal, 64), n_real_defects=pick(cfg.n_real_defects, 16))
     return replace(cfg, **overrides)

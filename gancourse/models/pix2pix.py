@@ -32,16 +32,17 @@ two ablations.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .. import _validate as V
-from .. import losses, pretrained
+from .. import losses, pretrained, recipes
 from ..data import TensorImageDataset, batches, detect_layout, paired_folders, side_by_side_folder
 from ..data.scenes import Scenes, colorize, one_hot
-from ..fastpaths import FastPaths, prepare
+from ..distributed import unwrap
+from ..fastpaths import prepare
 from ..inference import in_batches
 from ..judges.scenes import scene_segmenter, segmentation_scores
 from ..metrics import high_frequency_energy, l1_error
@@ -49,8 +50,8 @@ from ..nn.init import init_dcgan
 from ..nn.norm import NORMS
 from ..nn.patchgan import PatchDiscriminator, PixelDiscriminator
 from ..nn.unet import UNet
-from ..runtime import pick, pick_device, seed_everything
-from ..train import Checkpointer, fit
+from ..runtime import pick, seed_everything
+from ..train import fit
 
 GAN_MODES = ("vanilla", "lsgan")
 
@@ -361,53 +362,39 @@ def pretrained_generator(variant: str = "GAN + L1") -> tuple[UNet, Pix2PixConfig
     return G, cfg
 
 
-def run(args, variant: str = "GAN + L1") -> dict:
-    """Recipe ``pix2pix``: scenes (label map -> image) by default, or ``--data`` aligned pairs."""
-    cfg = Pix2PixConfig(seed=args.seed, size=args.image_size or 32)
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    V.choice(variant, "variant", PRETRAINED)
-    cfg.lambda_gan, cfg.lambda_l1 = {"GAN + L1": (1.0, 100.0), "L1 only": (0.0, 100.0), "GAN only": (1.0, 0.0)}[variant]
-    if args.data is None:
-        train_set = Scenes(pick(N_TRAIN, 128), cfg.size, "train")  # quick mode: the tests
-        test_set = Scenes(pick(N_TEST, 32), cfg.size, "test")
-        a, b = one_hot(train_set.maps), train_set.images
-        a_test, b_test = one_hot(test_set.maps), test_set.images
-    else:            # FOLDER/train and FOLDER/test (as the Pix2Pix datasets), or one folder of pairs
-        cfg.in_channels = 3
+LAMBDAS = {"GAN + L1": (1.0, 100.0), "L1 only": (0.0, 100.0), "GAN only": (1.0, 0.0)}   # (λ_GAN, λ_L1)
+
+
+def _recipe(variant: str) -> recipes.Recipe:
+    """Recipe ``pix2pix`` (and its ablations ``pix2pix-l1``, ``pix2pix-gan``): scenes, label map ->
+    image, or ``--data`` aligned pairs (FOLDER/train and FOLDER/test as the Pix2Pix datasets, or one
+    folder of pairs)."""
+    lambda_gan, lambda_l1 = LAMBDAS[variant]
+
+    def configure(args) -> Pix2PixConfig:
+        return Pix2PixConfig(seed=args.seed, size=args.image_size or 32, lambda_gan=lambda_gan, lambda_l1=lambda_l1,
+                             **({"in_channels": 3} if args.data is not None else {}), **recipes.options(args))
+
+    def data(args, cfg):
+        if args.data is None:
+            train_set, test_set = Scenes(pick(N_TRAIN, 128), cfg.size, "train"), Scenes(pick(N_TEST, 32), cfg.size, "test")
+            return cfg, (one_hot(train_set.maps), train_set.images), (one_hot(test_set.maps), test_set.images)
         train_dir, test_dir = args.data / "train", args.data / "test"
         a, b = paired_tensors(train_dir if train_dir.is_dir() else args.data, cfg.size)
-        a_test, b_test = paired_tensors(test_dir, cfg.size) if test_dir.is_dir() else (a[:200], b[:200])
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, a, b, device=device, progress=not args.no_progress, checkpoint=ckpt,
-                           resume=args.resume, fast=FastPaths.from_args(args))
-    fake = model.translate(a_test).cpu()
-    metrics = {"variant": variant, "test_l1": round(l1_error(fake, b_test), 4),
-               "test_hf_energy": round(high_frequency_energy(fake), 5),
-               "real_hf_energy": round(high_frequency_energy(b_test), 5)}
-    if args.publish:
-        if args.data is not None:
-            raise SystemExit("pix2pix --publish: only the scenes model is shipped; drop --data")
-        name = PRETRAINED[variant]
-        path = pretrained.save(
-            name, {"G": model.G.cpu()}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train {RECIPE_NAMES[variant]} --steps {cfg.steps} --publish",
-            description=f"Pix2Pix U-Net on 32x32 scenes, label map -> image ({variant})")
-        metrics["published"] = path.name
-    return metrics
+        return cfg, (a, b), paired_tensors(test_dir, cfg.size) if test_dir.is_dir() else (a[:200], b[:200])
 
+    def evaluate(model, cfg, history, test) -> dict:
+        a_test, b_test = test
+        fake = model.translate(a_test).cpu()
+        return {"variant": variant, "test_l1": round(l1_error(fake, b_test), 4),
+                "test_hf_energy": round(high_frequency_energy(fake), 5),
+                "real_hf_energy": round(high_frequency_energy(b_test), 5)}
 
-def run_l1(args) -> dict:
-    """Recipe ``pix2pix-l1``: the ablation without D (λ_GAN = 0)."""
-    return run(args, "L1 only")
-
-
-def run_gan(args) -> dict:
-    """Recipe ``pix2pix-gan``: the ablation without the L1 term (λ_L1 = 0)."""
-    return run(args, "GAN only")
+    return recipes.Recipe(
+        name=RECIPE_NAMES[variant], config=Pix2PixConfig, configure=configure, data=data, fast=True,
+        train=lambda cfg, data, **kw: train(cfg, *data, **kw), evaluate=evaluate, trains_on="the procedural scenes",
+        publish=lambda model, cfg: (PRETRAINED[variant], {"G": unwrap(model.G)},
+                                    f"Pix2Pix U-Net on 32x32 scenes, label map -> image ({variant})"))
 
 
 # The paper's two studies of D (Section 4.2: is D conditional?; Section 4.4: how large a patch does
@@ -445,3 +432,4 @@ def study(name: str, seed: int = 0, steps: int = 2000) -> dict:
 
 
 RECIPE_NAMES = {"GAN + L1": "pix2pix", "L1 only": "pix2pix-l1", "GAN only": "pix2pix-gan"}
+RECIPE, RECIPE_L1, RECIPE_GAN = (_recipe(v) for v in ("GAN + L1", "L1 only", "GAN only"))

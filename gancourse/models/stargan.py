@@ -476,7 +476,7 @@ def _recipe(variant: str) -> recipes.Recipe:
         labels = STARGAN_LABELS[variant]
         settings = {"seed": args.seed, "size": args.image_size or 32, **SHAPES_SETTINGS[variant], "names": labels,
                     "datasets": tuple(tuple(len(VALUES[n]) for n in group) for group in labels)}
-        settings.update({k: v for k, v in (("steps", args.steps), ("batch_size", args.batch_size)) if v is not None})
+        settings.update(recipes.options(args))
         return shapes_config(**settings) if args.data is None else StarGANConfig(**settings)
 
     def data(args, cfg):

@@ -266,3 +266,20 @@ def test_ablation_removes_one_thing_from_the_recipe(monkeypatch):
         C.ablation("no identity")
     with pytest.raises(TypeError, match="seed"):
         C.ablation("recipe", seed="0")
+
+
+def test_the_recipe_trains_on_unpaired_folders_and_scores_the_cycle(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from gancourse import recipes
+
+    for k, side in enumerate(("trainA", "trainB")):
+        (tmp_path / "data" / side).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(np.full((20, 20, 3), 90 * k + 30 * i, dtype=np.uint8)).save(tmp_path / "data" / side / f"{i}.png")
+    args = recipes.build_parser().parse_args(["cyclegan", "--data", str(tmp_path / "data"), "--image-size", "32",
+                                              "--steps", "2", "--batch-size", "2", "--device", "cpu",
+                                              "--out", str(tmp_path / "out"), "--no-progress"])
+    result = C.RECIPE(args)
+    assert set(result) == {"cycle_l1_X", "cycle_l1_Y", "variant"} and result["variant"] == "identity"

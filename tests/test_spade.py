@@ -273,3 +273,25 @@ def test_style_encoder_and_kl_bad_input():
         S.StyleEncoder(32, 3, 8, 4)(torch.zeros(2, 1, 32, 32))
     with pytest.raises(ValueError, match="mu and logvar: expected the same shape"):
         losses.kl_to_standard_normal(torch.zeros(2, 3), torch.zeros(2, 4))
+
+
+def test_the_recipe_trains_on_a_folder_of_images_and_label_maps(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    from gancourse import recipes
+    from gancourse.models import spade
+
+    for sub in ("images", "labels"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+    for i in range(3):
+        label = np.zeros((32, 32), dtype=np.uint8)
+        label[16:] = 1 + i % 2                                   # three classes across the files
+        Image.fromarray(label).save(tmp_path / "data" / "labels" / f"{i}.png")
+        Image.fromarray(np.full((32, 32, 3), 40 * i, dtype=np.uint8)).save(tmp_path / "data" / "images" / f"{i}.png")
+    args = recipes.build_parser().parse_args(["spade", "--data", str(tmp_path / "data"), "--image-size", "32",
+                                              "--steps", "2", "--batch-size", "2", "--device", "cpu",
+                                              "--out", str(tmp_path / "out"), "--checkpoint-every", "2", "--no-progress"])
+    assert spade.RECIPE(args) == {"generator": "spade"}           # the course's segmenter reads scenes only
+    state = torch.load(sorted((tmp_path / "out").glob("ckpt_*.pt"))[-1], weights_only=True)
+    assert state["config"]["n_labels"] == 3

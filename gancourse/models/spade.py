@@ -34,7 +34,7 @@ The recipes ``python -m gancourse.train spade`` and ``spade-bn`` train both on t
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +44,17 @@ from PIL import Image
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, pretrained
+from .. import losses, pretrained, recipes
 from ..data import TensorImageDataset, batches
 from ..data.scenes import N_CLASSES, Scenes, colorize, one_hot
 from ..distributed import unwrap
-from ..fastpaths import FastPaths, prepare
+from ..fastpaths import prepare
 from ..inference import in_batches
 from ..judges.scenes import scene_segmenter, segmentation_scores
 from ..nn.multiscale import MultiscaleDiscriminator
 from ..nn.spade import ResBlock
-from ..runtime import pick, pick_device, seed_everything
-from ..train import Checkpointer, fit
+from ..runtime import pick, seed_everything
+from ..train import fit
 
 GENERATORS = ("spade", "bn-input")
 
@@ -466,43 +466,35 @@ def folder_pairs(root, size: int) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.stack(maps), torch.stack(images)
 
 
-def run(args, generator: str = "spade") -> dict:
-    """Recipe ``spade`` (``spade-bn``: the ablation): 32x32 scenes, label map -> image."""
-    V.choice(generator, "generator", GENERATORS)
-    cfg = SPADEConfig(generator=generator, seed=args.seed, size=args.image_size or (32 if args.data is None else 256))
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    if args.data is None:
-        train_set = Scenes(pick(N_TRAIN, 128), cfg.size, "train")  # quick mode: the tests
-        maps, images, test_maps = train_set.maps, train_set.images, Scenes(pick(N_TEST, 32), cfg.size, "test").maps
-    else:  # FOLDER/images/NAME.jpg|png and FOLDER/labels/NAME.png (class index per pixel, as ADE20K's)
-        maps, images = folder_pairs(args.data, cfg.size)
-        cfg.n_labels, cfg.n_up = int(maps.max()) + 1, max(3, cfg.size.bit_length() - 4)  # G starts at 8x8 of 256
-        test_maps = None
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 500, config=asdict(cfg))
-    model, history = train(cfg, maps, images, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume, log_every=50, fast=FastPaths.from_args(args))
-    G = unwrap(model.G).cpu().eval()
-    metrics = {"generator": generator}
-    if test_maps is not None:  # the scene segmenter reads only the course's scenes
-        scores = evaluate(G, test_maps)
-        metrics.update({"test_miou": round(scores["miou"], 4), "test_iou": [round(v, 4) for v in scores["iou"]]})
-    if args.publish:
-        if args.data is not None:
-            raise SystemExit(f"{RECIPE_NAMES[generator]} --publish: only the scenes model is shipped; drop --data")
-        extra = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(
-            PRETRAINED[generator], {"G": G}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train {RECIPE_NAMES[generator]} --steps {cfg.steps} --publish{extra}",
-            description=("SPADE generator on 32x32 scenes, label map -> image" if generator == "spade" else
-                         "ablation of SPADE: batch norm, label map at the input only, 32x32 scenes"))
-        metrics["published"] = path.name
-    return metrics
+def _recipe(generator: str) -> recipes.Recipe:
+    """Recipe ``spade`` (``spade-bn``: the ablation): 32x32 scenes, label map -> image, or ``--data``
+    FOLDER/images/NAME.jpg|png with FOLDER/labels/NAME.png (a class index per pixel, as ADE20K's)."""
+
+    def configure(args) -> SPADEConfig:
+        return SPADEConfig(generator=generator, seed=args.seed, size=args.image_size or (32 if args.data is None else 256),
+                           **recipes.options(args))
+
+    def data(args, cfg):
+        if args.data is None:
+            train_set = Scenes(pick(N_TRAIN, 128), cfg.size, "train")  # quick mode: the tests
+            return cfg, (train_set.maps, train_set.images), Scenes(pick(N_TEST, 32), cfg.size, "test").maps
+        maps, images = folder_pairs(args.data, cfg.size)                  # G starts at 8x8 of 256
+        return replace(cfg, n_labels=int(maps.max()) + 1, n_up=max(3, cfg.size.bit_length() - 4)), (maps, images), None
+
+    def scores(model, cfg, history, test_maps) -> dict:
+        metrics = {"generator": generator}
+        if test_maps is not None:     # the scene segmenter reads only the course's scenes
+            found = evaluate(unwrap(model.G).cpu().eval(), test_maps)
+            metrics.update({"test_miou": round(found["miou"], 4), "test_iou": [round(v, 4) for v in found["iou"]]})
+        return metrics
+
+    return recipes.Recipe(
+        name=RECIPE_NAMES[generator], config=SPADEConfig, configure=configure, data=data, fast=True,
+        train=lambda cfg, data, **kw: train(cfg, *data, log_every=50, **kw), evaluate=scores,
+        publish=lambda model, cfg: (PRETRAINED[generator], {"G": unwrap(model.G)},
+                                    "SPADE generator on 32x32 scenes, label map -> image" if generator == "spade" else
+                                    "ablation of SPADE: batch norm, label map at the input only, 32x32 scenes"),
+        trains_on="the procedural scenes", checkpoint_every=500)
 
 
-def run_bn(args) -> dict:
-    """Recipe ``spade-bn``: the ablation (plain batch norm, the map fed at the input only)."""
-    return run(args, "bn-input")
+RECIPE, RECIPE_BN = _recipe("spade"), _recipe("bn-input")

@@ -114,19 +114,19 @@ def test_class_rows_and_config_validation():
 
 
 def test_the_recipe_trains_on_class_folders(tmp_path):
-    import argparse
-
     from PIL import Image
+
+    from gancourse import recipes
 
     for name in ("cat", "dog"):
         (tmp_path / "data" / name).mkdir(parents=True)
         for k in range(4):
             value = 200 if name == "dog" else 20
             Image.fromarray(np.full((10, 10), value, dtype=np.uint8)).save(tmp_path / "data" / name / f"{k}.png")
-    args = argparse.Namespace(data=tmp_path / "data", image_size=8, steps=2, batch_size=4, seed=0, device="cpu",
-                              out=tmp_path / "out", resume=False, checkpoint_every=None, publish=False,
-                              no_progress=True)
-    result = C.run_acgan(args)
+    args = recipes.build_parser().parse_args(["acgan", "--data", str(tmp_path / "data"), "--image-size", "8",
+                                              "--steps", "2", "--batch-size", "4", "--device", "cpu",
+                                              "--out", str(tmp_path / "out"), "--no-progress"])
+    result = C.RECIPE_ACGAN(args)
     assert set(result) == {"D_source", "D_class", "G_source", "G_class"}
     assert list((tmp_path / "out").glob("ckpt_*.pt"))
 

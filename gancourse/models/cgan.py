@@ -38,22 +38,22 @@ images, converted to grayscale, one sub-folder per class (``FOLDER/0/*.png``, ``
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, pretrained
+from .. import losses, pretrained, recipes
 from ..data import Digits, TensorImageDataset, batches, class_folders
 from ..distributed import unwrap
-from ..fastpaths import FastPaths, prepare
+from ..fastpaths import prepare
 from ..metrics import per_class_accuracy
 from ..nn.conditioning import LabelCode
 from ..nn.init import init_dcgan
-from ..runtime import pick, pick_device, seed_everything
-from ..train import Checkpointer, fit
+from ..runtime import pick, seed_everything
+from ..train import fit
 
 KINDS = ("cgan", "acgan")
 CODES = LabelCode.KINDS
@@ -385,52 +385,38 @@ def pretrained_generator(kind: str = "acgan") -> tuple[ConditionalGenerator, CGA
     return G.eval(), cfg, state.get("metrics", {})
 
 
-def _run(args, kind: str) -> dict:
-    cfg = CGANConfig(kind=kind, code="embedding" if kind == "cgan" else "one_hot", seed=args.seed,
-                     image_size=args.image_size or 16)
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    if args.data is not None:        # FOLDER/<class>/*.png, read by gancourse.data.class_folders
+def _recipe(kind: str) -> recipes.Recipe:
+    """Recipe ``cgan`` (label embedding) or ``acgan`` (one-hot label code): the digits, or ``--data``
+    FOLDER/<class>/*.png (read by :func:`gancourse.data.class_folders`)."""
 
+    def configure(args) -> CGANConfig:
+        return CGANConfig(kind=kind, code="embedding" if kind == "cgan" else "one_hot", seed=args.seed,
+                          image_size=args.image_size or 16, **recipes.options(args))
+
+    def data(args, cfg):
+        if args.data is None:
+            train_set = Digits(cfg.image_size, "train")
+            return cfg, (train_set.images, train_set.labels), "digits"
         folder = class_folders(args.data, cfg.image_size, channels=1)
         if len(folder.classes) < 2 or len(folder) == 0:
             raise SystemExit(f"{kind} --data: expected images in at least two class sub-folders of {args.data}")
-        images, labels = folder.tensors()
-        cfg.n_classes = len(folder.classes)
-    else:
-        train_set = Digits(cfg.image_size, "train")
-        images, labels = train_set.images, train_set.labels
-    device = pick_device(args.device) if args.device else torch.device("cpu")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = train(cfg, images, labels, device=device, progress=not args.no_progress,
-                           checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
-    G = unwrap(model.G).cpu()
-    metrics = {k: round(v[-1], 4) for k, v in history.items() if k != "step"}
-    if args.data is None:
-        acc = class_accuracy(G, per_class=pick(1000, 20))  # quick mode: the tests
-        metrics.update({"min_class_accuracy": round(float(acc.min()), 4),
-                        "mean_class_accuracy": round(float(acc.mean()), 4),
-                        "class_accuracy": [round(float(a), 4) for a in acc]})
-    if args.publish:
-        if args.data is not None:
-            raise SystemExit(f"{kind} --publish: only the digits model is shipped; drop --data")
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(
-            PRETRAINED[kind], {"G": G}, config=asdict(cfg), metrics=metrics,
-            command=f"python -m gancourse.train {kind} --steps {cfg.steps}{seed} --publish",
-            description=f"class-conditional digits generator, {kind} ({cfg.code} label code), "
-                        f"{cfg.image_size}x{cfg.image_size}")
-        metrics["published"] = path.name
-    return metrics
+        return replace(cfg, n_classes=len(folder.classes)), folder.tensors(), None
+
+    def evaluate(model, cfg, history, test) -> dict:
+        metrics = recipes.last_losses(history)
+        if test == "digits":            # the course's digit classifier reads the digits only
+            acc = class_accuracy(unwrap(model.G).cpu(), per_class=pick(1000, 20))  # quick mode: the tests
+            metrics.update({"min_class_accuracy": round(float(acc.min()), 4),
+                            "mean_class_accuracy": round(float(acc.mean()), 4),
+                            "class_accuracy": [round(float(a), 4) for a in acc]})
+        return metrics
+
+    return recipes.Recipe(
+        name=kind, config=CGANConfig, configure=configure, data=data, fast=True, evaluate=evaluate,
+        train=lambda cfg, data, **kw: train(cfg, *data, **kw), trains_on="the digits",
+        publish=lambda model, cfg: (PRETRAINED[kind], {"G": unwrap(model.G)},
+                                    f"class-conditional digits generator, {kind} ({cfg.code} label code), "
+                                    f"{cfg.image_size}x{cfg.image_size}"))
 
 
-def run_cgan(args) -> dict:
-    """Recipe ``cgan``: conditional GAN on the digits (label embedding)."""
-    return _run(args, "cgan")
-
-
-def run_acgan(args) -> dict:
-    """Recipe ``acgan``: AC-GAN on the digits (one-hot label code)."""
-    return _run(args, "acgan")
+RECIPE_CGAN, RECIPE_ACGAN = _recipe("cgan"), _recipe("acgan")

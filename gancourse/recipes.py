@@ -36,8 +36,6 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
-import torch
-
 from . import distributed, pretrained
 from .checkpoint import CheckpointError, CheckpointManager
 from .fastpaths import FastPaths
@@ -53,15 +51,15 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "same as toy-gan"),
     "toy-gan-grid": ("gancourse.models.vanilla", "run_grid",
         "vanilla GAN on PacGAN's grid of 25 (notebook 04)"),
-    "wgan-gp": ("gancourse.models.wgan", "run_digits",
+    "wgan-gp": ("gancourse.models.wgan", "RECIPE_WGAN_GP",
         "WGAN-GP on the digits, DCGAN networks (notebook 08)"),
-    "wgan": ("gancourse.models.wgan", "run_digits",
+    "wgan": ("gancourse.models.wgan", "RECIPE_WGAN",
         "WGAN (weight clipping) on the digits, DCGAN networks (notebook 08)"),
     "toy-modes": ("gancourse.models.toy_modes", "run",
         "the toy benchmark of notebooks 04, 07, 08: 8 rows x 2 mixtures x 3 seeds (modes, HQ %, seconds)"),
-    "dcgan": ("gancourse.models.dcgan", "run",
+    "dcgan": ("gancourse.models.dcgan", "RECIPE",
         "DCGAN on the digits (notebook 05)"),
-    "dcgan-digits": ("gancourse.models.dcgan", "run",
+    "dcgan-digits": ("gancourse.models.dcgan", "RECIPE",
         "alias of dcgan; --publish writes data/dcgan_digits.pt"),
     "cgan": ("gancourse.models.cgan", "RECIPE_CGAN",
         "conditional GAN on digits, label embedding (notebook 09)"),
@@ -257,7 +255,7 @@ def run_recipe(recipe: Recipe, args) -> dict:
     data = () if recipe.data is None else recipe.data(args, cfg)
     if data:
         cfg, train_data, test_data = data
-    device = pick_device(args.device) if args.device else torch.device("cpu")
+    device = pick_device(args.device)          # default: the best available, as --help says
     ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or recipe.checkpoint_every, config=asdict(cfg))
     how = {"device": device, "progress": not args.no_progress, "checkpoint": ckpt, "resume": args.resume}
     if recipe.fast:
@@ -266,9 +264,9 @@ def run_recipe(recipe: Recipe, args) -> dict:
     metrics = recipe.evaluate(trained, cfg, history, *([test_data] if data else []))
     if args.publish:
         name, modules, description = recipe.publish(trained, cfg)
-        flags = "".join(f" --{flag} {value}" for flag, value in (("steps", args.steps), ("image-size", args.image_size),
-                                                                  ("seed", args.seed or None), ("device", args.device))
-                        if value is not None)
+        given = (("steps", args.steps), ("image-size", args.image_size), ("batch-size", args.batch_size),
+                 ("seed", args.seed or None), ("device", args.device))
+        flags = "".join(f" --{flag} {value}" for flag, value in given if value is not None)
         path = pretrained.save(name, {k: m.cpu().eval() for k, m in modules.items()}, config=asdict(cfg),
                                metrics=metrics, command=f"python -m gancourse.train {recipe.name}{flags} --publish",
                                description=description)

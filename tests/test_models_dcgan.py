@@ -74,7 +74,7 @@ def test_bad_input():
 
 
 def test_recipes_are_registered_under_both_names():
-    assert recipes.RECIPES["dcgan"][:2] == recipes.RECIPES["dcgan-digits"][:2] == ("gancourse.models.dcgan", "run")
+    assert recipes.RECIPES["dcgan"][:2] == recipes.RECIPES["dcgan-digits"][:2] == ("gancourse.models.dcgan", "RECIPE")
 
 
 def test_shipped_checkpoint_meets_the_done_when_numbers():

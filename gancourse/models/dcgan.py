@@ -32,22 +32,21 @@ image under FOLDER (any depth, e.g. CelebA's ``img_align_celeba/``), RGB at 64x6
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, metrics, pretrained
+from .. import losses, metrics, pretrained, recipes
 from ..data import Digits, batches, image_folder
 from ..distributed import unwrap
-from ..fastpaths import FastPaths, prepare
+from ..fastpaths import prepare
 from ..nn.ema import EMA
 from ..nn.init import dcgan_init
-from ..runtime import pick, pick_device, seed_everything
-from ..train import Checkpointer, fit
+from ..runtime import pick, seed_everything
+from ..train import fit
 
 PRETRAINED_NAME = "dcgan-digits"
 
@@ -346,43 +345,49 @@ def _eval_samples(G: nn.Module, z: torch.Tensor) -> torch.Tensor:
         G.train(was_training)
 
 
-def run(args) -> dict:
-    """Recipe ``dcgan`` / ``dcgan-digits``: train on the digits, evaluate with the course's classifier
-    against the held-out digits, optionally publish the generator (its weight average when
-    ``ema > 0``) and D into ``data/``."""
-    cfg = DCGANConfig(seed=args.seed)
-    if args.data is not None:  # any folder of images (sub-folders included), RGB, 64x64 unless --image-size
-
-        cfg.channels, cfg.image_size = 3, 64
-    for field in ("image_size", "steps", "batch_size"):
-        if getattr(args, field) is not None:
-            setattr(cfg, field, getattr(args, field))
+def train(cfg: DCGANConfig, dataset, device="cpu", progress: bool = True, checkpoint=None, resume: bool = False,
+          fast=None, log_every: int = 50) -> tuple[DCGAN, object]:
+    """Train DCGAN for ``cfg.steps`` steps on ``dataset`` (``(image, label)`` items, images (C, S, S)
+    in [-1, 1]); return ``(model, history)``. ``fast``: GPU fast paths (``gancourse.fastpaths``);
+    ``checkpoint``: a :class:`gancourse.train.Checkpointer` (saves, resumes, writes a grid of 64)."""
     seed_everything(cfg.seed)
-    device = pick_device(args.device) if args.device else pick_device()
-    fast = FastPaths.from_args(args)
     model = prepare(DCGAN(cfg, device), fast)  # GPU fast paths; DDP under torchrun
-    dataset = Digits(cfg.image_size, "train") if args.data is None else image_folder(args.data, cfg.image_size, 3)
-    data = batches(dataset, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed),
-                   device=device, pin_memory=model.fast.pin_memory, workers=model.fast.workers)
-    z_grid = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
-    ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(),
-                        extras={"batches": data, **model.extras()},
-                        every=args.checkpoint_every or 1000, config=asdict(cfg),
-                        samples=lambda: _eval_samples(model.G_sample, z_grid))
-    history = fit(lambda i: model.optimize_parameters(next(data)[0]), cfg.steps, log_every=50, desc="DCGAN",
-                  progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
-    G, D = unwrap(model.G_sample).cpu(), unwrap(model.D).cpu()
-    result = evaluate(G, n=pick(2000, 100)) if args.data is None else {"samples": str(Path(args.out) / f"samples_{cfg.steps:08d}.png")}
-    result["final loss_D"] = round(history.mean("loss_D"), 4)
-    if args.publish:
-        if args.data is not None:
-            raise SystemExit("dcgan --publish: only the digits model is shipped; drop --data")
-        options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("image_size", "steps", "batch_size", "seed")
-                          if getattr(args, k))
-        name = PRETRAINED_NAME if cfg.image_size == 16 else f"{PRETRAINED_NAME}-{cfg.image_size}"
-        path = pretrained.save(name, {"G": G, "D": D}, config=asdict(cfg), metrics=result,
-                               command=f"python -m gancourse.train {args.recipe} --publish{options}",
-                               description=f"DCGAN on the {cfg.image_size}x{cfg.image_size} digits (notebooks 05, 06)"
-                                           + (f"; G is the EMA ({cfg.ema}) of the generator's weights" if cfg.ema else ""))
-        result["published"] = path.name
-    return result
+    data = batches(dataset, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device,
+                   pin_memory=model.fast.pin_memory, workers=model.fast.workers)
+    if checkpoint is not None:
+        z_grid = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+        checkpoint.track(model, batches=data, samples=lambda: _eval_samples(model.G_sample, z_grid))
+    history = fit(lambda i: model.optimize_parameters(next(data)[0]), cfg.steps, log_every=log_every, desc="DCGAN",
+                  progress=progress, checkpoint=checkpoint, resume=resume)
+    return model, history
+
+
+def _configure(args) -> DCGANConfig:
+    """The digits, or ``--data`` any folder of images (sub-folders included): RGB, 64x64 unless --image-size."""
+    folder = {"channels": 3, "image_size": 64} if args.data is not None else {}
+    size = {"image_size": args.image_size} if args.image_size is not None else {}
+    return DCGANConfig(seed=args.seed, **folder, **size, **recipes.options(args))
+
+
+def _data(args, cfg: DCGANConfig):
+    if args.data is None:
+        return cfg, Digits(cfg.image_size, "train"), "digits"
+    return cfg, image_folder(args.data, cfg.image_size, 3), None
+
+
+def _evaluate(model, cfg: DCGANConfig, history, test) -> dict:
+    # the course's classifier against the held-out digits (quick mode: fewer samples, for the tests)
+    result = evaluate(unwrap(model.G_sample).cpu(), n=pick(2000, 100)) if test == "digits" else {}
+    return {**result, "final loss_D": round(history.mean("loss_D"), 4)}
+
+
+def _published(model, cfg: DCGANConfig):
+    name = PRETRAINED_NAME if cfg.image_size == 16 else f"{PRETRAINED_NAME}-{cfg.image_size}"
+    return name, {"G": unwrap(model.G_sample), "D": unwrap(model.D)}, \
+        f"DCGAN on the {cfg.image_size}x{cfg.image_size} digits (notebooks 05, 06)" + \
+        (f"; G is the EMA ({cfg.ema}) of the generator's weights" if cfg.ema else "")
+
+
+# recipe dcgan (alias dcgan-digits): with --publish, G (its weight average when ema > 0) and D go to data/
+RECIPE = recipes.Recipe(name="dcgan", config=DCGANConfig, configure=_configure, data=_data, fast=True,
+                        train=train, evaluate=_evaluate, publish=_published, trains_on="the digits")

@@ -49,13 +49,13 @@ import torch
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, pretrained
+from .. import losses, pretrained, recipes
 from ..data import Digits, batches, image_folder
-from ..fastpaths import FastPaths, prepare
+from ..fastpaths import prepare
 from ..nn.ema import EMA
 from ..nn.spectral import apply_spectral_norm, has_spectral_norm
-from ..runtime import pick, pick_device, seed_everything
-from ..train import Checkpointer, fit
+from ..runtime import pick, seed_everything
+from ..train import fit
 from . import dcgan
 
 CONSTRAINTS = ("none", "clip", "gp", "one-sided-gp", "sn")
@@ -446,40 +446,48 @@ def load_digits_generator(name: str = "wgan-gp-digits"):
     return G.eval(), state
 
 
-def run_digits(args) -> dict:
-    """Recipes ``wgan-gp`` and ``wgan``: train on the digits, measure with the course's digit
-    classifier (``gancourse.models.dcgan.evaluate``), optionally publish G's weight average."""
-    cfg = DigitsConfig(objective=args.recipe, seed=args.seed)
-    if args.data is not None:  # any folder of images (sub-folders included), RGB, 64x64 unless --image-size
-
-        cfg.channels, cfg.image_size = 3, 64
-    for field in ("image_size", "steps", "batch_size"):
-        if getattr(args, field) is not None:
-            setattr(cfg, field, getattr(args, field))
+def train_digits(cfg: DigitsConfig, dataset, device="cpu", progress: bool = True, checkpoint=None,
+                 resume: bool = False, fast=None, log_every: int = 25):
+    """Train :func:`digits_model` for ``cfg.steps`` generator steps on ``dataset`` (``(image, label)``
+    items); return ``(model, history)``. ``fast``: GPU fast paths; ``checkpoint``: a
+    :class:`gancourse.train.Checkpointer` (a grid of 64 from G's weight average)."""
     seed_everything(cfg.seed)
-    device = pick_device(args.device) if args.device else pick_device()
-    model = prepare(digits_model(cfg, device), FastPaths.from_args(args))  # GPU fast paths; DDP under torchrun
-    dataset = Digits(cfg.image_size, "train") if args.data is None else image_folder(args.data, cfg.image_size, 3)
+    model = prepare(digits_model(cfg, device), fast)  # GPU fast paths; DDP under torchrun
     stream = batches(dataset, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device,
                      pin_memory=model.fast.pin_memory, workers=model.fast.workers)
-    z_grid = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
-    ckpt = Checkpointer(args.out, modules=model.modules(), optimizers=model.optimizers(),
-                        extras={"batches": stream, **model.extras()}, every=args.checkpoint_every or 250,
-                        config=dataclasses.asdict(cfg), samples=lambda: dcgan._eval_samples(model.ema.module, z_grid))
-    history = fit(lambda i: model.optimize_parameters(stream), cfg.steps, log_every=25,
-                  desc=f"{cfg.objective} on digits", progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
-    G_avg = model.ema.module.cpu()
-    result = dcgan.evaluate(G_avg, n=pick(2000, 100)) if args.data is None else {}  # quick mode: the tests
-    result["seconds"] = round(history.seconds, 1)
-    if args.publish:
-        if args.data is not None:
-            raise SystemExit(f"{args.recipe} --publish: only the digits model is shipped; drop --data")
-        options = "".join(f" --{k.replace('_', '-')} {getattr(args, k)}" for k in ("image_size", "steps", "batch_size", "seed")
-                          if getattr(args, k))
-        name = f"{cfg.objective}-digits"
-        path = pretrained.save(name, {"G_ema": G_avg}, config=dataclasses.asdict(cfg), metrics=result,
-                               command=f"python -m gancourse.train {args.recipe} --publish{options}",
-                               description=f"{cfg.objective} on the {cfg.image_size}x{cfg.image_size} digits, "
-                                           f"DCGAN networks, critic with layer norm; G's weight average (notebook 08)")
-        result["published"] = path.name
-    return result
+    if checkpoint is not None:
+        z_grid = torch.randn(64, cfg.z_dim, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+        checkpoint.track(model, batches=stream, samples=lambda: dcgan._eval_samples(model.ema.module, z_grid))
+    history = fit(lambda i: model.optimize_parameters(stream), cfg.steps, log_every=log_every,
+                  desc=f"{cfg.objective} on digits", progress=progress, checkpoint=checkpoint, resume=resume)
+    return model, history
+
+
+def _recipe(objective: str) -> recipes.Recipe:
+    """Recipes ``wgan-gp`` and ``wgan``: the digits (measured with the course's digit classifier,
+    :func:`gancourse.models.dcgan.evaluate`), or ``--data`` any folder of images (RGB, 64x64 unless
+    --image-size); ``--publish`` ships G's weight average."""
+
+    def configure(args) -> DigitsConfig:
+        folder = {"channels": 3, "image_size": 64} if args.data is not None else {}
+        size = {"image_size": args.image_size} if args.image_size is not None else {}
+        return DigitsConfig(objective=objective, seed=args.seed, **folder, **size, **recipes.options(args))
+
+    def data(args, cfg):
+        if args.data is None:
+            return cfg, Digits(cfg.image_size, "train"), "digits"
+        return cfg, image_folder(args.data, cfg.image_size, 3), None
+
+    def evaluate(model, cfg, history, test) -> dict:
+        result = dcgan.evaluate(model.ema.module.cpu(), n=pick(2000, 100)) if test == "digits" else {}  # quick: tests
+        return {**result, "seconds": round(history.seconds, 1)}
+
+    return recipes.Recipe(
+        name=objective, config=DigitsConfig, configure=configure, data=data, fast=True, train=train_digits,
+        evaluate=evaluate, trains_on="the digits", checkpoint_every=250,
+        publish=lambda model, cfg: (f"{objective}-digits", {"G_ema": model.ema.module},
+                                    f"{objective} on the {cfg.image_size}x{cfg.image_size} digits, DCGAN networks, "
+                                    "critic with layer norm; G's weight average (notebook 08)"))
+
+
+RECIPE_WGAN_GP, RECIPE_WGAN = _recipe("wgan-gp"), _recipe("wgan")

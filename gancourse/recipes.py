@@ -45,11 +45,11 @@ from .train import Checkpointer
 # name -> (module, function, what it trains): where each recipe lives. A plain table, so that
 # listing the recipes (``--help``) imports no model; ``main`` imports only the one it runs.
 RECIPES: dict[str, tuple[str, str, str]] = {
-    "toy-gan": ("gancourse.models.vanilla", "run_ring",
+    "toy-gan": ("gancourse.models.vanilla", "RECIPE_RING",
         "vanilla GAN on PacGAN's ring of 8 (notebook 04)"),
-    "toy-gan-ring": ("gancourse.models.vanilla", "run_ring",
+    "toy-gan-ring": ("gancourse.models.vanilla", "RECIPE_RING",
         "same as toy-gan"),
-    "toy-gan-grid": ("gancourse.models.vanilla", "run_grid",
+    "toy-gan-grid": ("gancourse.models.vanilla", "RECIPE_GRID",
         "vanilla GAN on PacGAN's grid of 25 (notebook 04)"),
     "wgan-gp": ("gancourse.models.wgan", "RECIPE_WGAN_GP",
         "WGAN-GP on the digits, DCGAN networks (notebook 08)"),
@@ -213,7 +213,8 @@ class Recipe:
     ``fast`` (the GPU fast paths of the command line) when the recipe sets ``fast=True``.
     ``evaluate(trained, cfg, history[, test_data])`` -> the metrics dict the run prints (and publishes).
     ``publish(trained, cfg)`` -> ``(pretrained name, {name: module}, description)``, what
-    ``--publish`` writes into ``data/`` (never from a ``--data`` folder). ``trains_on``: the embedded
+    ``--publish`` writes into ``data/`` (never from a ``--data`` folder); or a sentence saying why the
+    recipe ships nothing, and ``--publish`` is refused with it. ``trains_on``: the embedded
     data, named in the message that refuses ``--data``. ``checkpoint_every``: the default of
     ``--checkpoint-every``.
     """
@@ -221,7 +222,7 @@ class Recipe:
     config: Callable
     train: Callable
     evaluate: Callable
-    publish: Callable
+    publish: Callable | str
     trains_on: str
     checkpoint_every: int = 1000
     image_size_field: str | None = None
@@ -242,6 +243,8 @@ def run_recipe(recipe: Recipe, args) -> dict:
         raise SystemExit(f"{recipe.name}: trains on {recipe.trains_on} only; --data is not supported")
     if args.data is not None and args.publish:
         raise SystemExit(f"{recipe.name} --publish: only the course's models are shipped; drop --data")
+    if isinstance(recipe.publish, str) and args.publish:
+        raise SystemExit(f"{recipe.name} --publish: {recipe.publish}")
     if recipe.configure is not None:
         cfg = recipe.configure(args)
     else:

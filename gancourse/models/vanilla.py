@@ -18,17 +18,17 @@ and 08 (``gancourse.models.toy_modes``), whose GAN rows this model trains.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
 from .. import _validate as V
-from .. import losses
+from .. import losses, recipes
 from ..data import GaussianMixture, grid, ring
 from ..metrics import mode_coverage
 from ..nn import ToyDiscriminator, ToyGenerator
-from ..runtime import pick_device, seed_everything
-from ..train import Checkpointer, fit
+from ..runtime import seed_everything
+from ..train import fit
 
 DATASETS = ("ring", "grid")
 
@@ -170,39 +170,33 @@ def load_pretrained(mixture: str = "ring", seed: int = 0, row: str = "nsgan") ->
     return gan
 
 
-def run(args) -> dict:
-    """Recipe ``toy-gan`` / ``toy-gan-grid``: Algorithm 1 on PacGAN's ring or grid with
-    :func:`default_config`; ``--seed`` picks the run, ``--steps`` / ``--batch-size`` override the
-    config (``--image-size`` and ``--data`` do not apply). The shipped toy GANs are the benchmark's
-    three seeds (``python -m gancourse.models.toy_modes nsgan ring --publish``)."""
-    if args.data is not None:
-        raise SystemExit("toy-gan: trains on generated toy mixtures; --data is not supported")
-    if args.publish:
-        raise SystemExit("toy-gan --publish: the shipped toy GANs are the benchmark's; run "
-                         "python -m gancourse.models.toy_modes nsgan ring --publish (or grid)")
-    dataset = getattr(args, "dataset", None) or "ring"
-    cfg = default_config(dataset, seed=args.seed)
-    if args.steps is not None:
-        cfg.steps = args.steps
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
+def train(cfg: ToyGANConfig, device="cpu", progress: bool = True, checkpoint=None, resume: bool = False,
+          log_every: int = 50) -> tuple[ToyGAN, object]:
+    """Train a :class:`ToyGAN` for ``cfg.steps`` steps of Algorithm 1; return ``(gan, history)``."""
     seed_everything(cfg.seed)
-    gan = ToyGAN(cfg, pick_device(args.device) if args.device else "cpu")
-    ckpt = Checkpointer(args.out, modules=gan.modules(), optimizers=gan.optimizers(), extras=gan.extras(),
-                        every=args.checkpoint_every or 1000, config=asdict(cfg))
-    fit(lambda i: gan.optimize_parameters(), cfg.steps, log_every=50, desc=f"toy GAN ({cfg.dataset})",
-        progress=not args.no_progress, checkpoint=ckpt, resume=args.resume)
+    gan = ToyGAN(cfg, device)
+    if checkpoint is not None:
+        checkpoint.track(gan)
+    history = fit(lambda i: gan.optimize_parameters(), cfg.steps, log_every=log_every, desc=f"toy GAN ({cfg.dataset})",
+                  progress=progress, checkpoint=checkpoint, resume=resume)
+    return gan, history
+
+
+def _coverage(gan: ToyGAN, cfg: ToyGANConfig, history) -> dict:
     gan.G.cpu()
     gan.D.cpu()
     cov = gan.coverage()
     return {"modes": cov.modes, "n_modes": cov.n_modes, "hq_percent": round(100 * cov.hq_fraction, 1)}
 
 
-def run_ring(args) -> dict:
-    args.dataset = "ring"
-    return run(args)
+def _recipe(mixture: str) -> recipes.Recipe:
+    """Recipe ``toy-gan`` (``toy-gan-ring``) / ``toy-gan-grid``: Algorithm 1 on PacGAN's ring or grid with
+    :func:`default_config`; ``--seed`` picks the run."""
+    return recipes.Recipe(
+        name="toy-gan-grid" if mixture == "grid" else "toy-gan", config=lambda seed: default_config(mixture, seed=seed),
+        train=train, evaluate=_coverage, trains_on="generated toy mixtures",
+        publish="the shipped toy GANs are the benchmark's three seeds: python -m gancourse.models.toy_modes nsgan "
+                f"{mixture} --publish")
 
 
-def run_grid(args) -> dict:
-    args.dataset = "grid"
-    return run(args)
+RECIPE_RING, RECIPE_GRID = _recipe("ring"), _recipe("grid")

@@ -89,7 +89,7 @@ RECIPES: dict[str, tuple[str, str, str]] = {
         "SPADE ablation: batch norm, map fed at the input only (notebook 13)"),
     "bigan": ("gancourse.models.bigan", "RECIPE",
         "BiGAN on digits: G, encoder E, joint D on (x, z) (notebook 16)"),
-    "deepi2i-source": ("gancourse.models.deepi2i", "run_source",
+    "deepi2i-source": ("gancourse.models.deepi2i", "RECIPE_SOURCE",
         "DeepI2I's source GAN: AC-GAN on digits, G and D (notebook 15)"),
     "deepi2i": ("gancourse.models.deepi2i", "run",
         "DeepI2I translators on styled digits, transfer vs scratch (notebook 15)"),

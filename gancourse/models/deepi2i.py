@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -71,7 +71,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import losses, pretrained
+from .. import losses, pretrained, recipes
 from ..data import Digits, TensorImageDataset, batches
 from ..data.styled_digits import StyledDigits, background_level
 from ..distributed import unwrap
@@ -505,30 +505,25 @@ def load_published(transfer: bool = True, source: dict | None = None) -> tuple[l
 
 # ---- recipes ------------------------------------------------------------------------------------------
 
-def run_source(args) -> dict:
-    """Recipe ``deepi2i-source``: the AC-GAN of notebook 09 on the 16x16 digits, G *and* D kept."""
-    if args.data is not None:
-        raise SystemExit("deepi2i-source: trains on the embedded digits only; --data is not supported")
-    cfg = source_config(args.steps or 4000, args.seed)
-    if args.batch_size is not None:
-        cfg.batch_size = args.batch_size
-    device = pick_device(args.device) if args.device else torch.device("cpu")
+def _source_metrics(model, cfg, history) -> dict:
+    acc = cgan.class_accuracy(unwrap(model.G).cpu().eval(), per_class=500)
+    return {"min_class_accuracy": round(float(acc.min()), 4), "mean_class_accuracy": round(float(acc.mean()), 4),
+            **recipes.last_losses(history)}
+
+
+def _train_source(cfg, **kw):
     digits = Digits(cfg.image_size, "train")
-    ckpt = Checkpointer(args.out, modules={}, every=args.checkpoint_every or 1000, config=asdict(cfg))
-    model, history = cgan.train(cfg, digits.images, digits.labels, device=device, progress=not args.no_progress,
-                                checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
-    G, D = unwrap(model.G).cpu().eval(), unwrap(model.D).cpu().eval()
-    acc = cgan.class_accuracy(G, per_class=500)
-    metrics = {"min_class_accuracy": round(float(acc.min()), 4), "mean_class_accuracy": round(float(acc.mean()), 4)}
-    metrics.update({k: round(v[-1], 4) for k, v in history.items() if k != "step"})
-    if args.publish:
-        seed = f" --seed {args.seed}" if args.seed else ""
-        path = pretrained.save(SOURCE_NAME, {"G": G, "D": D}, config=asdict(cfg), metrics=metrics,
-                               command=f"python -m gancourse.train deepi2i-source --steps {cfg.steps}{seed} --publish",
-                               description="DeepI2I's pretrained source GAN: AC-GAN on the 16x16 digits, G and D "
-                                           "(notebook 15)")
-        metrics["published"] = path.name
-    return metrics
+    return cgan.train(cfg, digits.images, digits.labels, **kw)
+
+
+# recipe deepi2i-source: the AC-GAN of notebook 09 on the 16x16 digits, G *and* D kept
+RECIPE_SOURCE = recipes.Recipe(
+    name="deepi2i-source", config=cgan.CGANConfig, train=_train_source, evaluate=_source_metrics, fast=True,
+    configure=lambda args: replace(source_config(args.steps or 4000, args.seed), **recipes.options(args),
+                                   **({"image_size": args.image_size} if args.image_size else {})),
+    publish=lambda model, cfg: (SOURCE_NAME, {"G": unwrap(model.G), "D": unwrap(model.D)},
+                                "DeepI2I's pretrained source GAN: AC-GAN on the 16x16 digits, G and D (notebook 15)"),
+    trains_on="the embedded digits")
 
 
 def target_set(per_class: int) -> tuple[torch.Tensor, torch.Tensor]:

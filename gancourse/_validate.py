@@ -147,3 +147,18 @@ def fields(config, *, counts=(), sizes=(), weights=(), rates=(), betas=(), flags
         setattr(config, name, positive_float(getattr(config, name), name))
     for name in betas:
         unit_interval(getattr(config, name), name)
+
+
+def instance(value, name: str, cls):
+    """``value`` if it is a ``cls``; else a TypeError naming the argument and both types."""
+    if not isinstance(value, cls):
+        raise TypeError(f"{name}: expected a{'n' if cls.__name__[0] in 'AEIOU' else ''} {cls.__name__}, "
+                        f"got {type(value).__name__}")
+    return value
+
+
+def optional_function(value, name: str, signature: str):
+    """``value`` if it is None or callable; else a TypeError naming the arguments it should take."""
+    if value is not None and not callable(value):
+        raise TypeError(f"{name}: expected a function {signature}, got {type(value).__name__}")
+    return value

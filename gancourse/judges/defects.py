@@ -138,8 +138,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 15
 @torch.no_grad()
 def accuracy(classifier: DefectClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of ``images`` (N, 1, H, W) whose predicted class equals ``labels`` (N,)."""
-    if not isinstance(classifier, DefectClassifier):
-        raise TypeError(f"classifier: expected a DefectClassifier, got {type(classifier).__name__}")
+    V.instance(classifier, "classifier", DefectClassifier)
     _check_labelled(images, labels, classifier.n_classes)
     return float((classifier.predict(images) == labels.cpu()).float().mean())
 
@@ -148,8 +147,7 @@ def accuracy(classifier: DefectClassifier, images: torch.Tensor, labels: torch.T
 def per_class_accuracy(classifier: DefectClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Accuracy (K,) per class of ``CLASSES``: entry k is the share of the images labelled k that are
     read as k (NaN for a class without images)."""
-    if not isinstance(classifier, DefectClassifier):
-        raise TypeError(f"classifier: expected a DefectClassifier, got {type(classifier).__name__}")
+    V.instance(classifier, "classifier", DefectClassifier)
     _check_labelled(images, labels, classifier.n_classes)
     pred, labels = classifier.predict(images), labels.cpu().long()
     hits = torch.bincount(labels[pred == labels], minlength=classifier.n_classes).double()

@@ -124,8 +124,7 @@ def augment(images: torch.Tensor, generator: torch.Generator | None = None, max_
 @torch.no_grad()
 def accuracy(classifier: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of ``images`` (N, 1, H, W) whose most probable class is ``labels`` (N,)."""
-    if not isinstance(classifier, DigitClassifier):
-        raise TypeError(f"classifier: expected a DigitClassifier, got {type(classifier).__name__}")
+    V.instance(classifier, "classifier", DigitClassifier)
     V.tensor(labels, "labels", ndim=1, floating=False)
     if labels.shape[0] != images.shape[0]:
         raise ValueError(f"labels: expected {images.shape[0]} labels (one per image), got {labels.shape[0]}")
@@ -142,8 +141,7 @@ def train_digit_classifier(config: DigitClassifierConfig | None = None, device="
     cosine schedule to 0.
     """
     cfg = config or DigitClassifierConfig()
-    if not isinstance(cfg, DigitClassifierConfig):
-        raise TypeError(f"config: expected a DigitClassifierConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "config", DigitClassifierConfig)
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     streams = {s: batches(Digits(s, "train"), cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + s),

@@ -108,8 +108,7 @@ def train_segmenter(config: SegmenterConfig | None = None, device="cpu", progres
     cross-entropy, :func:`augment`, random left-right flips of image and map together, Adam with a
     cosine decay). Returns ``(segmenter, history)``."""
     cfg = config or SegmenterConfig()
-    if not isinstance(cfg, SegmenterConfig):
-        raise TypeError(f"config: expected a SegmenterConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "config", SegmenterConfig)
     seed_everything(cfg.seed)
     data = Scenes(cfg.n_train, cfg.size, "train", seed=cfg.seed)
     index = TensorImageDataset(torch.zeros(len(data), 1, 1, 1), torch.arange(len(data)), ["index"])
@@ -135,8 +134,7 @@ def train_segmenter(config: SegmenterConfig | None = None, device="cpu", progres
 def segmentation_scores(segmenter: SceneSegmenter, images: torch.Tensor, maps: torch.Tensor) -> dict:
     """How well ``segmenter`` recovers ``maps`` (N, H, W) from ``images`` (N, 3, H, W):
     ``{"miou": float, "iou": [per class, CLASSES order], "pixel_accuracy": float}``."""
-    if not isinstance(segmenter, SceneSegmenter):
-        raise TypeError(f"segmenter: expected a SceneSegmenter, got {type(segmenter).__name__}")
+    V.instance(segmenter, "segmenter", SceneSegmenter)
     V.images(images, "images", channels=3)
     V.tensor(maps, "maps", ndim=3, floating=False)
     if maps.shape[0] != images.shape[0] or maps.shape[-2:] != images.shape[-2:]:

@@ -137,8 +137,7 @@ def train_attribute_classifier(config: AttributeClassifierConfig | None = None, 
     attributes mixed), with :func:`augment`, Adam and a cosine learning-rate decay to 0. Returns
     ``(classifier, history)``."""
     cfg = config or AttributeClassifierConfig()
-    if not isinstance(cfg, AttributeClassifierConfig):
-        raise TypeError(f"config: expected an AttributeClassifierConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "config", AttributeClassifierConfig)
     seed_everything(cfg.seed)
     data = Shapes(cfg.n_train, cfg.size, "train", seed=cfg.seed)
     # batches of indices, so that one draw gives the images and all five labels
@@ -160,8 +159,7 @@ def train_attribute_classifier(config: AttributeClassifierConfig | None = None, 
 def attribute_accuracy(classifier: AttributeClassifier, images: torch.Tensor, attribute: str,
                        targets: torch.Tensor) -> float:
     """Share of ``images`` (N, 3, H, W) whose predicted ``attribute`` equals ``targets`` (N,)."""
-    if not isinstance(classifier, AttributeClassifier):
-        raise TypeError(f"classifier: expected an AttributeClassifier, got {type(classifier).__name__}")
+    V.instance(classifier, "classifier", AttributeClassifier)
     V.choice(attribute, "attribute", ATTRIBUTES)
     V.tensor(targets, "targets", ndim=1, floating=False)
     if targets.shape[0] != images.shape[0]:
@@ -175,8 +173,7 @@ def per_value_accuracy(classifier: AttributeClassifier, images: torch.Tensor, at
                        targets: torch.Tensor) -> torch.Tensor:
     """Accuracy per target value (K,) of ``attribute`` (K values): entry k is the share of the
     images asked to show value k that the classifier reads as k (NaN where no image asked for k)."""
-    if not isinstance(classifier, AttributeClassifier):
-        raise TypeError(f"classifier: expected an AttributeClassifier, got {type(classifier).__name__}")
+    V.instance(classifier, "classifier", AttributeClassifier)
     V.choice(attribute, "attribute", ATTRIBUTES)
     V.tensor(targets, "targets", ndim=1, floating=False)
     if targets.shape[0] != images.shape[0]:

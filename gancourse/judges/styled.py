@@ -59,8 +59,7 @@ def train_styled_digit_classifier(config: StyledClassifierConfig | None = None, 
     cross-entropy, random one-pixel shifts). With ``checkpoint`` (a ``gancourse.train.Checkpointer``),
     saves and resumes as ``fit`` does."""
     cfg = config or StyledClassifierConfig()
-    if not isinstance(cfg, StyledClassifierConfig):
-        raise TypeError(f"config: expected a StyledClassifierConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "config", StyledClassifierConfig)
     V.positive_int(cfg.styles, "styles")
     seed_everything(cfg.seed)
     pools = [StyledDigits(cfg.size, "pool", seed=s) for s in range(cfg.styles)]

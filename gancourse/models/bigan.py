@@ -60,8 +60,7 @@ class BiGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("z_dim", "g_width", "e_width", "d_width", "d_hidden", "batch_size", "steps"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("z_dim", "g_width", "e_width", "d_width", "d_hidden", "batch_size", "steps"))
         self.image_size = V.positive_int(self.image_size, "image_size", minimum=8)
         if self.image_size & (self.image_size - 1):
             raise ValueError(f"image_size: expected a power of two >= 8, got {self.image_size}")
@@ -125,16 +124,13 @@ class BiGAN:
 
     def __init__(self, cfg: BiGANConfig | None = None, device="cpu", discriminator=None):
         self.cfg = cfg = cfg or BiGANConfig()
-        if not isinstance(cfg, BiGANConfig):
-            raise TypeError(f"cfg: expected a BiGANConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", BiGANConfig)
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
         self.G = init_dcgan(Generator(cfg.image_size, cfg.z_dim, cfg.g_width, 1)).to(self.device)
         self.E = init_dcgan(Encoder(cfg.image_size, cfg.z_dim, cfg.e_width)).to(self.device)
-        if discriminator is not None and not callable(discriminator):
-            raise TypeError(f"discriminator: expected a class or function (image_size, z_dim, width, hidden), "
-                            f"got {type(discriminator).__name__}")
-        make_D = discriminator or JointDiscriminator
+        make_D = V.optional_function(discriminator, "discriminator", "or class (image_size, z_dim, width, hidden)") \
+            or JointDiscriminator
         self.D = init_dcgan(make_D(cfg.image_size, cfg.z_dim, cfg.d_width, cfg.d_hidden)).to(self.device)
         betas = (cfg.beta1, 0.999)
         self.opt_GE = torch.optim.Adam(itertools.chain(self.G.parameters(), self.E.parameters()), lr=cfg.lr, betas=betas)

@@ -214,8 +214,7 @@ class CGANConfig:
     def __post_init__(self):
         V.choice(self.kind, "kind", KINDS)
         V.choice(self.code, "code", CODES)
-        for name in ("n_classes", "channels", "z_dim", "g_width", "d_width", "batch_size", "steps"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("n_classes", "channels", "z_dim", "g_width", "d_width", "batch_size", "steps"))
         if self.n_classes < 2:
             raise ValueError(f"n_classes: expected at least 2 classes, got {self.n_classes}")
         _check_image_size(self.image_size)
@@ -246,8 +245,7 @@ class CGAN:
 
     def __init__(self, cfg: CGANConfig | None = None, device="cpu", acgan_d_loss=None, acgan_g_loss=None):
         self.cfg = cfg = cfg or CGANConfig()
-        if not isinstance(cfg, CGANConfig):
-            raise TypeError(f"cfg: expected a CGANConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", CGANConfig)
         self.device = torch.device(device)
         self.G = build_generator(cfg).to(self.device)
         self.D = build_discriminator(cfg).to(self.device)
@@ -331,8 +329,7 @@ def class_rows(n_classes: int, per_class: int) -> torch.Tensor:
 def class_accuracy(G: ConditionalGenerator, classifier=None, per_class: int = 500, seed: int = 0) -> torch.Tensor:
     """Accuracy (n_classes,) of ``classifier`` (default: the course's digit classifier) on
     ``per_class`` samples of G for each requested class (see :func:`gancourse.metrics.per_class_accuracy`)."""
-    if not isinstance(G, ConditionalGenerator):
-        raise TypeError(f"G: expected a ConditionalGenerator, got {type(G).__name__}")
+    V.instance(G, "G", ConditionalGenerator)
     labels = class_rows(G.n_classes, per_class)
     images = G.sample(labels, generator=torch.Generator().manual_seed(seed)).cpu()
     return per_class_accuracy(images, labels, classifier)

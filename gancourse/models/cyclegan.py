@@ -80,8 +80,7 @@ class CycleGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("channels", "ngf", "ndf", "d_layers", "steps", "batch_size"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("channels", "ngf", "ndf", "d_layers", "steps", "batch_size"))
         self.size = V.positive_int(self.size, "size", minimum=8)
         if self.size % 4:
             raise ValueError(f"size: expected a multiple of 4 (G downsamples twice), got {self.size}")
@@ -137,12 +136,9 @@ class CycleGAN:
 
     def __init__(self, cfg: CycleGANConfig | None = None, device="cpu", g_loss=None):
         self.cfg = cfg = cfg or CycleGANConfig()
-        if not isinstance(cfg, CycleGANConfig):
-            raise TypeError(f"cfg: expected a CycleGANConfig, got {type(cfg).__name__}")
-        if g_loss is not None and not callable(g_loss):
-            raise TypeError(f"g_loss: expected a function (G, F, D_X, D_Y, x, y, fake_y, fake_x, lambda_cyc, "
-                            f"lambda_id), got {type(g_loss).__name__}")
-        self.g_loss = g_loss or generator_loss
+        V.instance(cfg, "cfg", CycleGANConfig)
+        self.g_loss = V.optional_function(g_loss, "g_loss", "(G, F, D_X, D_Y, x, y, fake_y, fake_x, lambda_cyc, "
+                                                            "lambda_id)") or generator_loss
         self.device = torch.device(device)
         self.G = init_dcgan(build_generator(cfg)).to(self.device)      # X -> Y
         self.F = init_dcgan(build_generator(cfg)).to(self.device)      # Y -> X

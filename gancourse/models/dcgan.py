@@ -237,13 +237,11 @@ class DCGAN:
     def __init__(self, config: DCGANConfig | None = None, device="cpu", G_net: nn.Module | None = None,
                  D_net: nn.Module | None = None, init=None):
         cfg = config or DCGANConfig()
-        if not isinstance(cfg, DCGANConfig):
-            raise TypeError(f"config: expected a DCGANConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "config", DCGANConfig)
         V.choice(cfg.g_loss, "config.g_loss", _G_LOSSES)
         self.config, self.device = cfg, torch.device(device)
         self.pack = V.positive_int(cfg.pack, "config.pack")
-        if init is not None and not callable(init):
-            raise TypeError(f"init: expected a function applied to every module, got {type(init).__name__}")
+        V.optional_function(init, "init", "applied to every module")
         if G_net is None:
             self.G = generator(cfg.image_size, cfg.z_dim, cfg.g_width, cfg.channels, cfg.extra_layers)
         else:

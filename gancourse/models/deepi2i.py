@@ -221,8 +221,7 @@ class DeepI2IConfig:
         self.warmup_steps = V.positive_int(self.warmup_steps, "warmup_steps", minimum=0)
         self.lambda_cls = V.positive_float(self.lambda_cls, "lambda_cls", allow_zero=True)
         self.lambda_structure = V.positive_float(self.lambda_structure, "lambda_structure", allow_zero=True)
-        for name in ("steps", "batch_size"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("steps", "batch_size"))
         self.lr_G = V.positive_float(self.lr_G, "lr_G")
         self.lr_D = V.positive_float(self.lr_D, "lr_D")
         self.lr_E = V.positive_float(self.lr_E, "lr_E", allow_zero=True)
@@ -263,8 +262,7 @@ class DeepI2I:
 
     def __init__(self, cfg: DeepI2IConfig | None = None, source: dict | None = None, device="cpu", adaptor=None):
         self.cfg = cfg = cfg or DeepI2IConfig()
-        if not isinstance(cfg, DeepI2IConfig):
-            raise TypeError(f"cfg: expected a DeepI2IConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", DeepI2IConfig)
         if not isinstance(source, dict) or not {"G", "D", "config"} <= set(source):
             raise TypeError("source: expected the dict of load_source(): {'G', 'D', 'config', ...}")
         if not isinstance(source["D"], cgan.ACGANDiscriminator):
@@ -282,9 +280,7 @@ class DeepI2I:
         self.G, self.D, self.E = G.to(self.device).train(), D.to(self.device).train(), E.to(self.device)
         with torch.no_grad():
             probe = trunk_features(self.E, torch.zeros(1, scfg.channels, scfg.image_size, scfg.image_size, device=self.device))
-        if adaptor is not None and not callable(adaptor):
-            raise TypeError(f"adaptor: expected a class or function (encoder_widths, generator_widths), "
-                            f"got {type(adaptor).__name__}")
+        V.optional_function(adaptor, "adaptor", "or class (encoder_widths, generator_widths)")
         self.A = (adaptor or Adaptor)({s: f.shape[1] for s, f in probe.items()}, generator_widths(self.G)).to(self.device)
         train_E = not cfg.transfer or cfg.lr_E > 0
         self.E.train(train_E)                   # a frozen encoder keeps its source statistics
@@ -404,8 +400,7 @@ def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.
     inputs = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed), device=device)
     reals = batches(data, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1000), device=device)
     model = prepare(DeepI2I(cfg, source, device, adaptor), fast)  # GPU fast paths; DDP under torchrun
-    if measure is not None and not callable(measure):
-        raise TypeError(f"measure: expected a function model -> dict, got {type(measure).__name__}")
+    V.optional_function(measure, "measure", "model -> dict")
     at = sorted({V.positive_int(s, "measure_at") for s in measure_at}) if measure is not None else []
     model.measurements = []
 

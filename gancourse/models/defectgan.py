@@ -285,12 +285,8 @@ class DefectGAN(NCriticGAN):
 
     def __init__(self, cfg: DefectGANConfig | None = None, device="cpu", g_loss=None):
         self.cfg = cfg = cfg or DefectGANConfig()
-        if not isinstance(cfg, DefectGANConfig):
-            raise TypeError(f"cfg: expected a DefectGANConfig, got {type(cfg).__name__}")
-        if g_loss is not None and not callable(g_loss):
-            raise TypeError(f"g_loss: expected a function (G, D, x, A_org, A_trg, label_trg, cfg), "
-                            f"got {type(g_loss).__name__}")
-        self.g_loss = g_loss or generator_loss
+        V.instance(cfg, "cfg", DefectGANConfig)
+        self.g_loss = V.optional_function(g_loss, "g_loss", "(G, D, x, A_org, A_trg, label_trg, cfg)") or generator_loss
         self.device = torch.device(device)
         self.G = build_generator(cfg).to(self.device)
         self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
@@ -404,8 +400,7 @@ def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, devi
     (the defect classes in equal shares), whatever the proportions of the training set.
     ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic). ``g_loss``: G's
     loss, as in :class:`DefectGAN`."""
-    if not isinstance(cfg, DefectGANConfig):
-        raise TypeError(f"cfg: expected a DefectGANConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "cfg", DefectGANConfig)
     V.images(images, "images", channels=cfg.channels)
     V.tensor(labels, "labels", ndim=1, floating=False)
     if labels.shape[0] != images.shape[0]:
@@ -446,8 +441,7 @@ def apply(G: DefectGenerator, x: torch.Tensor, domains: torch.Tensor, seed: int 
     """G on images x (N, C, S, S) with control maps from ``domains`` ((N,) targets: constant maps;
     or (N, S, S) domain maps: spatial control). ``seed`` fixes the noise (the same seed, the same
     sample). Returns ``(output, foreground, mask)`` on the CPU."""
-    if not isinstance(G, DefectGenerator):
-        raise TypeError(f"G: expected a DefectGenerator, got {type(G).__name__}")
+    V.instance(G, "G", DefectGenerator)
     V.images(x, "x", channels=G.channels)
     if not isinstance(domains, torch.Tensor) or domains.shape[0] != x.shape[0]:
         raise ValueError(f"domains: expected one target (N,) or domain map (N, H, W) per image, N = {x.shape[0]}")
@@ -473,8 +467,7 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
     placement), read by ``classifier`` (default: the shipped defect classifier). A generator without
     the layer-wise composition repaints every pixel: it has no outside of the mask
     (``change_outside_mask`` is NaN; ``change_all`` is the one to read)."""
-    if not isinstance(G, DefectGenerator):
-        raise TypeError(f"G: expected a DefectGenerator, got {type(G).__name__}")
+    V.instance(G, "G", DefectGenerator)
     was_training = G.training
     G.eval()
     try:

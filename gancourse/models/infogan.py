@@ -72,8 +72,7 @@ class InfoGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("noise_dim", "g_width", "d_width", "batch_size", "steps"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("noise_dim", "g_width", "d_width", "batch_size", "steps"))
         self.image_size = V.positive_int(self.image_size, "image_size", minimum=8)
         if self.image_size & (self.image_size - 1):
             raise ValueError(f"image_size: expected a power of two >= 8, got {self.image_size}")
@@ -144,8 +143,7 @@ class InfoGAN:
 
     def __init__(self, cfg: InfoGANConfig | None = None, device="cpu"):
         self.cfg = cfg = cfg or InfoGANConfig()
-        if not isinstance(cfg, InfoGANConfig):
-            raise TypeError(f"cfg: expected an InfoGANConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", InfoGANConfig)
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
         self.G = build_generator(cfg).to(self.device)

@@ -116,8 +116,7 @@ class LAPGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("z_dim", "width", "batch_size", "steps"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("z_dim", "width", "batch_size", "steps"))
         self.image_size = V.positive_int(self.image_size, "image_size", minimum=16)
         if self.image_size & (self.image_size - 1):
             raise ValueError(f"image_size: expected a power of two >= 16, got {self.image_size}")
@@ -131,8 +130,7 @@ class LAPGAN:
 
     def __init__(self, cfg: LAPGANConfig | None = None, device="cpu"):
         self.cfg = cfg = cfg or LAPGANConfig()
-        if not isinstance(cfg, LAPGANConfig):
-            raise TypeError(f"cfg: expected a LAPGANConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", LAPGANConfig)
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
         half = cfg.image_size // 2

@@ -80,8 +80,7 @@ class Pix2PixConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("in_channels", "out_channels", "ngf", "max_mult", "ndf", "steps", "batch_size"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("in_channels", "out_channels", "ngf", "max_mult", "ndf", "steps", "batch_size"))
         self.d_layers = V.positive_int(self.d_layers, "d_layers", minimum=0)
         self.size = V.positive_int(self.size, "size", minimum=8)
         V.choice(self.norm, "norm", NORMS)
@@ -89,8 +88,7 @@ class Pix2PixConfig:
         for name in ("skips", "conditional_d"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name}: expected a bool, got {type(getattr(self, name)).__name__}")
-        for name in ("lambda_gan", "lambda_l1"):
-            setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
+        V.fields(self, weights=("lambda_gan", "lambda_l1"))
         if self.lambda_gan == 0 and self.lambda_l1 == 0:
             raise ValueError("lambda_gan, lambda_l1: at least one loss must have a positive weight")
         self.lr = V.positive_float(self.lr, "lr")
@@ -155,8 +153,7 @@ class Pix2Pix:
 
     def __init__(self, cfg: Pix2PixConfig | None = None, device="cpu", d_loss=None, g_loss=None):
         self.cfg = cfg = cfg or Pix2PixConfig()
-        if not isinstance(cfg, Pix2PixConfig):
-            raise TypeError(f"cfg: expected a Pix2PixConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", Pix2PixConfig)
         for name, fn in (("d_loss", d_loss), ("g_loss", g_loss)):
             if fn is not None and not callable(fn):
                 raise TypeError(f"{name}: expected a function (D, x, real, fake), got {type(fn).__name__}")

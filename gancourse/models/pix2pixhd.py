@@ -71,10 +71,8 @@ class Pix2PixHDConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("n_labels", "out_channels", "ngf", "n_down", "ndf", "num_D", "d_layers", "batch_size"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
-        for name in ("n_blocks", "local_blocks", "global_steps", "local_steps", "joint_steps"):
-            setattr(self, name, V.positive_int(getattr(self, name), name, minimum=0))
+        V.fields(self, counts=("n_labels", "out_channels", "ngf", "n_down", "ndf", "num_D", "d_layers", "batch_size"))
+        V.fields(self, sizes=("n_blocks", "local_blocks", "global_steps", "local_steps", "joint_steps"))
         if not isinstance(self.boundary, bool):
             raise TypeError(f"boundary: expected True or False, got {self.boundary!r}")
         self.size = V.positive_int(self.size, "size", minimum=8)
@@ -85,8 +83,7 @@ class Pix2PixHDConfig:
             raise ValueError(f"ngf: expected an even width (G2's stem has ngf / 2 channels), got {self.ngf}")
         self.lambda_fm = V.positive_float(self.lambda_fm, "lambda_fm", allow_zero=True)
         self.lr = V.positive_float(self.lr, "lr")
-        for name in ("beta1", "beta2"):
-            V.unit_interval(getattr(self, name), name)
+        V.fields(self, betas=("beta1", "beta2"))
 
     @property
     def in_channels(self) -> int:
@@ -136,8 +133,7 @@ class CoarseToFineGenerator(nn.Module):
 
     def __init__(self, G1: GlobalGenerator, local_blocks: int = 2):
         super().__init__()
-        if not isinstance(G1, GlobalGenerator):
-            raise TypeError(f"G1: expected a GlobalGenerator, got {type(G1).__name__}")
+        V.instance(G1, "G1", GlobalGenerator)
         self.G1 = G1
         out_channels = G1.to_image[0][-1].out_channels
         self.G2 = LocalEnhancer(G1.in_channels, out_channels, G1.ngf // 2, local_blocks)
@@ -171,8 +167,7 @@ class Pix2PixHDModel:
     def __init__(self, G: nn.Module, cfg: Pix2PixHDConfig, device="cpu"):
         if not isinstance(G, (GlobalGenerator, CoarseToFineGenerator)):
             raise TypeError(f"G: expected a GlobalGenerator or a CoarseToFineGenerator, got {type(G).__name__}")
-        if not isinstance(cfg, Pix2PixHDConfig):
-            raise TypeError(f"cfg: expected a Pix2PixHDConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", Pix2PixHDConfig)
         self.cfg, self.device = cfg, torch.device(device)
         self.G, self.D = G.to(self.device), build_discriminator(cfg).to(self.device)
         betas = (cfg.beta1, cfg.beta2)
@@ -242,8 +237,7 @@ def train(cfg: Pix2PixHDConfig, inputs: torch.Tensor, images: torch.Tensor, devi
     :class:`GlobalGenerator` trained directly at S for the three stages' steps together. Each
     resolution has its own D (a fresh one at full resolution, as in the reference code, which
     trains G1 as a separate model first)."""
-    if not isinstance(cfg, Pix2PixHDConfig):
-        raise TypeError(f"cfg: expected a Pix2PixHDConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "cfg", Pix2PixHDConfig)
     V.images(inputs, "inputs", channels=cfg.in_channels)
     V.images(images, "images", channels=cfg.out_channels)
     side = (cfg.size, cfg.size)

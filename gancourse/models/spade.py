@@ -86,9 +86,8 @@ class SPADEConfig:
     lambda_kl: float = 0.05       # the weight of the style code's KL term (the paper's)
 
     def __post_init__(self):
-        for name in ("n_labels", "out_channels", "ngf", "n_up", "spade_hidden", "ndf", "num_D", "d_layers",
-                     "steps", "batch_size"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("n_labels", "out_channels", "ngf", "n_up", "spade_hidden", "ndf", "num_D", "d_layers",
+                               "steps", "batch_size"))
         self.size = V.positive_int(self.size, "size", minimum=8)
         if self.size % 2 ** self.n_up:
             raise ValueError(f"size: expected a multiple of 2^n_up = {2 ** self.n_up}, got {self.size}")
@@ -96,15 +95,13 @@ class SPADEConfig:
         self.z_dim = V.positive_int(self.z_dim, "z_dim", minimum=0)
         if self.z_dim and self.generator != "spade":
             raise ValueError(f"z_dim: a style code needs generator='spade', got generator={self.generator!r}")
-        for name in ("lambda_fm", "lambda_vgg", "lambda_kl"):
-            setattr(self, name, V.positive_float(getattr(self, name), name, allow_zero=True))
+        V.fields(self, weights=("lambda_fm", "lambda_vgg", "lambda_kl"))
         if self.lambda_vgg > 0 and not self.vgg_weights:
             raise ValueError("vgg_weights: lambda_vgg > 0 needs the path of torchvision's vgg19 ImageNet state dict "
                              "(not shipped: offline, the course trains with lambda_vgg = 0)")
         self.g_lr = V.positive_float(self.g_lr, "g_lr")
         self.d_lr = V.positive_float(self.d_lr, "d_lr")
-        for name in ("beta1", "beta2"):
-            V.unit_interval(getattr(self, name), name)
+        V.fields(self, betas=("beta1", "beta2"))
 
     @property
     def widths(self) -> list[int]:
@@ -288,8 +285,7 @@ class SPADEModel:
 
     def __init__(self, cfg: SPADEConfig | None = None, device="cpu", spade_layer=None):
         self.cfg = cfg = cfg or SPADEConfig()
-        if not isinstance(cfg, SPADEConfig):
-            raise TypeError(f"cfg: expected a SPADEConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", SPADEConfig)
         self.device = torch.device(device)
         self.G = build_generator(cfg, spade_layer).to(self.device)
         self.D = build_discriminator(cfg).to(self.device)
@@ -368,8 +364,7 @@ def synthesize(G: SPADEGenerator, maps: torch.Tensor, batch_size: int = 128) -> 
 
     G is used in the mode it is in (``G.eval()`` for the batch norms' running statistics, as the
     reference test script does)."""
-    if not isinstance(G, SPADEGenerator):
-        raise TypeError(f"G: expected a SPADEGenerator, got {type(G).__name__}")
+    V.instance(G, "G", SPADEGenerator)
     return in_batches(G, one_hot(maps, G.n_labels), batch_size=batch_size)
 
 
@@ -380,8 +375,7 @@ def train(cfg: SPADEConfig, maps: torch.Tensor, images: torch.Tensor, device="cp
     ``cfg.steps`` steps of ``cfg.batch_size``; return ``(model, history)``. ``fast``: GPU fast
     paths (``gancourse.fastpaths.FastPaths``; default automatic). ``spade_layer``: builds G's SPADE
     layers (:class:`SPADEGenerator`)."""
-    if not isinstance(cfg, SPADEConfig):
-        raise TypeError(f"cfg: expected a SPADEConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "cfg", SPADEConfig)
     V.tensor(maps, "maps", ndim=3, floating=False)
     V.images(images, "images", channels=cfg.out_channels)
     if maps.shape[0] != images.shape[0] or maps.shape[-2:] != images.shape[-2:]:

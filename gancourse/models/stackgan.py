@@ -295,8 +295,8 @@ class StackGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for name in ("z_dim", "text_dim", "c_dim", "width", "batch_size", "stage1_steps", "stage2_steps", "n_train"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("z_dim", "text_dim", "c_dim", "width", "batch_size", "stage1_steps", "stage2_steps",
+                               "n_train"))
         self.stage1_size = _power_of_two(self.stage1_size, "stage1_size", 8)
         self.image_size = _power_of_two(self.image_size, "image_size", 16)
         if self.image_size not in (32, 64) or self.image_size <= self.stage1_size:
@@ -333,8 +333,7 @@ class StackGAN:
 
     def __init__(self, cfg: StackGANConfig | None = None, device="cpu"):
         self.cfg = cfg = cfg or StackGANConfig()
-        if not isinstance(cfg, StackGANConfig):
-            raise TypeError(f"cfg: expected a StackGANConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", StackGANConfig)
         self.device = torch.device(device)
         torch.manual_seed(cfg.seed)
         self.text = TextEncoder(cfg.text_dim, cfg.text_noise, seed=cfg.seed).to(self.device)

@@ -217,12 +217,9 @@ class StarGAN(NCriticGAN):
 
     def __init__(self, cfg: StarGANConfig | None = None, device="cpu", g_loss=None):
         self.cfg = cfg = cfg or StarGANConfig()
-        if not isinstance(cfg, StarGANConfig):
-            raise TypeError(f"cfg: expected a StarGANConfig, got {type(cfg).__name__}")
-        if g_loss is not None and not callable(g_loss):
-            raise TypeError(f"g_loss: expected a function (G, D, x, c_org, c_trg, label_trg, class_loss, lambda_cls, "
-                            f"lambda_rec), got {type(g_loss).__name__}")
-        self.g_loss = g_loss or generator_loss
+        V.instance(cfg, "cfg", StarGANConfig)
+        self.g_loss = V.optional_function(g_loss, "g_loss", "(G, D, x, c_org, c_trg, label_trg, class_loss, "
+                                                            "lambda_cls, lambda_rec)") or generator_loss
         self.device = torch.device(device)
         self.G = init_dcgan(build_generator(cfg)).to(self.device)
         self.D = init_dcgan(build_discriminator(cfg)).to(self.device)
@@ -371,8 +368,7 @@ def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: in
 
 
 def _check_translation(G, x, c) -> None:
-    if not isinstance(G, StarGenerator):
-        raise TypeError(f"G: expected a StarGenerator, got {type(G).__name__}")
+    V.instance(G, "G", StarGenerator)
     V.images(x, "x", channels=3)
     V.tensor(c, "c", ndim=2, last_dim=G.code_dim)
     if c.shape[0] != x.shape[0]:
@@ -390,8 +386,7 @@ def translate_batch_stats(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, ba
 
 def code_for(cfg: StarGANConfig, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
     """G's code for labels (N, A) of ``dataset`` under a configuration (without a model object)."""
-    if not isinstance(cfg, StarGANConfig):
-        raise TypeError(f"cfg: expected a StarGANConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "cfg", StarGANConfig)
     if isinstance(dataset, bool) or not isinstance(dataset, int) or not 0 <= dataset < len(cfg.datasets):
         raise ValueError(f"dataset: expected an index in [0, {len(cfg.datasets) - 1}], got {dataset!r}")
     c = label_code(labels, cfg.datasets[dataset])

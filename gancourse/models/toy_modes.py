@@ -120,8 +120,7 @@ class ToyRunConfig:
         V.choice(self.mixture, "mixture", MIXTURES)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
             raise ValueError(f"seed: expected an int >= 0, got {self.seed!r}")
-        for name in ("steps", "batch_size", "hidden", "depth", "z_dim", "n_eval", "pack"):
-            setattr(self, name, V.positive_int(getattr(self, name), name))
+        V.fields(self, counts=("steps", "batch_size", "hidden", "depth", "z_dim", "n_eval", "pack"))
         if not isinstance(self.lr_decay, bool):
             raise TypeError(f"lr_decay: expected a bool, got {type(self.lr_decay).__name__}")
         self.r1_weight = V.positive_float(self.r1_weight, "r1_weight", allow_zero=True)
@@ -212,8 +211,7 @@ def train_toy(config: ToyRunConfig, progress: bool = True, device="cpu", log_eve
     the wall time of training alone (no evaluation), on the current machine. With ``checkpoint``
     (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does.
     """
-    if not isinstance(config, ToyRunConfig):
-        raise TypeError(f"config: expected a ToyRunConfig, got {type(config).__name__}")
+    V.instance(config, "config", ToyRunConfig)
     torch.manual_seed(config.seed)
     mixture = make_mixture(config.mixture)
     if config.objective in GAN_OBJECTIVES:
@@ -285,8 +283,7 @@ def train_cell(config: ToyRunConfig, seeds=(0, 1, 2), progress: bool = True, out
     """Train ``config`` once per seed; return the results and a summary: per-seed metrics and
     their mean and standard deviation (``summary["modes"] = [mean, std]``, ...). With ``out`` (a
     folder), each run checkpoints into ``out/ROW_MIXTURE_seedS/`` and ``resume`` continues it."""
-    if not isinstance(config, ToyRunConfig):
-        raise TypeError(f"config: expected a ToyRunConfig, got {type(config).__name__}")
+    V.instance(config, "config", ToyRunConfig)
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("seeds: expected at least one seed")

@@ -62,8 +62,7 @@ class VAE(nn.Module):
 
     def __init__(self, cfg: VAEConfig):
         super().__init__()
-        if not isinstance(cfg, VAEConfig):
-            raise TypeError(f"cfg: expected a VAEConfig, got {type(cfg).__name__}")
+        V.instance(cfg, "cfg", VAEConfig)
         self.cfg = cfg
         self.E = Encoder(cfg.image_size, cfg.z_dim, cfg.width)
         self.G = dcgan.Generator(cfg.image_size, cfg.z_dim, cfg.width)
@@ -94,8 +93,7 @@ class VAE(nn.Module):
 def train(cfg: VAEConfig, dataset, device="cpu", log_every: int = 50, progress: bool = True):
     """Train a VAE with Adam on an image dataset (e.g. ``data.Digits(16, "train")``: images
     (N, 1, S, S) in [-1, 1]); returns (model in eval mode, history)."""
-    if not isinstance(cfg, VAEConfig):
-        raise TypeError(f"cfg: expected a VAEConfig, got {type(cfg).__name__}")
+    V.instance(cfg, "cfg", VAEConfig)
     if not hasattr(dataset, "images"):
         raise TypeError(f"dataset: expected an image dataset with .images (N, 1, S, S), got {type(dataset).__name__}")
     V.images(dataset.images, "dataset.images", channels=1)

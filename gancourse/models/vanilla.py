@@ -94,12 +94,9 @@ class ToyGAN:
     def __init__(self, config: ToyGANConfig | None = None, device="cpu", generator: torch.Generator | None = None,
                  step=None):
         cfg = config or ToyGANConfig()
-        if not isinstance(cfg, ToyGANConfig):
-            raise TypeError(f"config: expected a ToyGANConfig, got {type(cfg).__name__}")
-        if step is not None and not callable(step):
-            raise TypeError(f"step: expected a function (G, D, opt_G, opt_D, real_batch, noise, k, g_loss), "
-                            f"got {type(step).__name__}")
-        self.step = step or algorithm1_step
+        V.instance(cfg, "config", ToyGANConfig)
+        self.step = V.optional_function(step, "step", "(G, D, opt_G, opt_D, real_batch, noise, k, g_loss)") \
+            or algorithm1_step
         V.choice(cfg.g_loss, "config.g_loss", _G_LOSSES)
         V.positive_int(cfg.k, "config.k")
         V.positive_int(cfg.batch_size, "config.batch_size")

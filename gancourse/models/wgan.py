@@ -429,8 +429,7 @@ def digits_model(config: DigitsConfig, device="cpu", critic_loss=None) -> WGAN:
     """The model object of a digits run: ``dcgan.generator`` and ``dcgan.discriminator`` with its
     batch norm replaced by layer norm (:func:`without_batch_norm`), under the objective's preset.
     ``critic_loss``: WGAN-GP's critic loss, as in :class:`WGAN`."""
-    if not isinstance(config, DigitsConfig):
-        raise TypeError(f"config: expected a DigitsConfig, got {type(config).__name__}")
+    V.instance(config, "config", DigitsConfig)
     V.choice(config.objective, "objective", ("wgan", "wgan-gp"))
     G = dcgan.generator(config.image_size, config.z_dim, config.g_width, config.channels).to(device)
     D = without_batch_norm(dcgan.discriminator(config.image_size, config.d_width, config.channels)).to(device)

@@ -46,7 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
-from .images import SPLITS, TEXTURE_NAMES, TensorImageDataset, texture_image
+from .images import SPLITS, TEXTURE_NAMES, TensorImageDataset, check_procedural, texture_image
 
 CLASSES = ("normal", "scratch", "spot", "crack")
 DEFECT_CLASSES = CLASSES[1:]
@@ -249,17 +249,6 @@ def paint(clean: torch.Tensor, kind: int, seed: int = 0) -> tuple[torch.Tensor, 
     return torch.cat(images), torch.cat(masks)
 
 
-def _check_args(n_per_class, size, split, seed) -> None:
-    V.positive_int(n_per_class, "n_per_class")
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size: expected an int, got {type(size).__name__}")
-    if size not in SIZES:
-        raise ValueError(f"size: expected one of {SIZES}, got {size}")
-    V.choice(split, "split", SPLITS)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
-
-
 def make_defects(n_per_class: int, size: int = 32, split: str = "train", seed: int = 0) -> dict:
     """The tensors of :class:`Defects`: ``{"images", "labels", "masks", "clean", "textures"}``.
 
@@ -267,7 +256,7 @@ def make_defects(n_per_class: int, size: int = 32, split: str = "train", seed: i
     [-1, 1]; masks: (N, 1, size, size) opacity in [0, 1] (zeros for normal samples); labels and
     textures: (N,) int64 (``CLASSES``, index into ``TEXTURE_NAMES``).
     """
-    _check_args(n_per_class, size, split, seed)
+    check_procedural(n_per_class, size, split, seed, SIZES, n_name="n_per_class")
     g = _generator(int(seed), split, size, n_per_class)
     n = N_CLASSES * n_per_class
     labels = torch.arange(n) % N_CLASSES

@@ -72,6 +72,21 @@ class TensorImageDataset(Dataset):
         return f"{type(self).__name__}(n={len(self)}, shape=({c}, {h}, {w}), classes={len(self.classes)})"
 
 
+def check_procedural(n, size, split, seed, sizes, splits=SPLITS, n_name: str = "n") -> int:
+    """The arguments every procedural dataset takes (shapes, scenes, defects): a count ``n`` (named
+    ``n_name``) >= 1, a ``size`` among ``sizes``, a split among ``splits``, a non-negative int seed.
+    Returns ``n``."""
+    n = V.positive_int(n, n_name)
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise TypeError(f"size: expected an int, got {type(size).__name__}")
+    if size not in sizes:
+        raise ValueError(f"size: expected one of {sizes}, got {size}")
+    V.choice(split, "split", splits)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    return n
+
+
 def _check_split(split) -> str:
     return V.choice(split, "split", SPLITS)
 

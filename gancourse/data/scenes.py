@@ -38,7 +38,7 @@ from torch.utils.data import Dataset
 
 from .. import _validate as V
 from ..nn.conditioning import one_hot as _one_hot
-from .images import SPLITS, texture_image
+from .images import SPLITS, check_procedural, texture_image
 
 CLASSES = ("sky", "ground", "water", "trees", "buildings")
 SKY, GROUND, WATER, TREES, BUILDINGS = range(5)
@@ -321,17 +321,6 @@ def _generator(seed: int, split: str) -> torch.Generator:
     return torch.Generator().manual_seed(int(state))
 
 
-def _check_args(n, size, split, seed) -> None:
-    V.positive_int(n, "n")
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size: expected an int, got {type(size).__name__}")
-    if size not in SIZES:
-        raise ValueError(f"size: expected one of {SIZES}, got {size}")
-    V.choice(split, "split", SPLITS)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
-
-
 def _make(n: int, size: int, split: str, seed: int, renders: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
     g = _generator(int(seed), split)
     layout = _sample_layout(n, g)
@@ -353,7 +342,7 @@ def make_scenes(n: int, size: int = 32, split: str = "train", seed: int = 0) -> 
     ``size`` is 16, 32 or 64. Random numbers are drawn in bulk, so the scenes depend on ``n`` too:
     compare datasets built with the same ``n``.
     """
-    _check_args(n, size, split, seed)
+    check_procedural(n, size, split, seed, SIZES)
     labels, images = _make(n, size, split, seed, renders=1)
     return labels, images[0]
 
@@ -366,7 +355,7 @@ def render_variants(n: int, k: int, size: int = 32, split: str = "train", seed: 
     How much a map leaves open: two renders of one map are two equally right answers for a
     translation network (notebook 10 measures their L1 distance).
     """
-    _check_args(n, size, split, seed)
+    check_procedural(n, size, split, seed, SIZES)
     k = V.positive_int(k, "k")
     labels, images = _make(n, size, split, seed, renders=k)
     return labels, torch.stack(images)
@@ -376,7 +365,7 @@ def make_instances(n: int, size: int = 32, split: str = "train", seed: int = 0) 
     """The label maps of ``make_scenes(n, size, split, seed)`` and their **instance** maps, both
     (n, size, size) int64: 0 where no object is, 1-3 the buildings, 4-7 the trees. Two trees that
     touch are one blob in the label map and two ids here (what pix2pixHD's instance maps add)."""
-    _check_args(n, size, split, seed)
+    check_procedural(n, size, split, seed, SIZES)
     return _rasterize(_sample_layout(n, _generator(int(seed), split)), size)
 
 

@@ -51,7 +51,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
-from .images import TensorImageDataset
+from .images import TensorImageDataset, check_procedural
 
 ATTRIBUTES = ("shape", "color", "fill", "size", "background")
 VALUES = {
@@ -190,14 +190,7 @@ def make_shapes(n: int, size: int = 32, split: str = "train", seed: int = 0,
     ``fixed`` pins attributes, e.g. ``{"fill": "striped"}`` (by name or index); each distinct
     ``fixed`` draws from its own random stream. ``size`` is 32 or 64.
     """
-    n = V.positive_int(n, "n")
-    if isinstance(size, bool) or not isinstance(size, int):
-        raise TypeError(f"size: expected an int, got {type(size).__name__}")
-    if size not in SIZES:
-        raise ValueError(f"size: expected one of {SIZES}, got {size}")
-    V.choice(split, "split", SPLITS)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed: expected a non-negative int, got {seed!r}")
+    n = check_procedural(n, size, split, seed, SIZES, SPLITS)
     fixed = _check_fixed(fixed)
     images, labels, masks, params = [], [], [], []
     for block in range(math.ceil(n / BLOCK)):

@@ -242,15 +242,16 @@ def generator_loss(G, F, D_X, D_Y, x, y, fake_y, fake_x, lambda_cyc: float, lamb
 
 def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", progress: bool = True,
           checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 25, fast=None,
-          g_loss=None):
+          g_loss=None, model_class=None):
     """Train CycleGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S) for ``cfg.steps``
     steps; return ``(model, history)``. ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``).
     Each step draws a shuffled batch from each set, independently. ``g_loss``: the generators' loss,
-    as in :class:`CycleGAN`."""
+    as in :class:`CycleGAN`. ``model_class``: a subclass of :class:`CycleGAN` to train instead (DiscoGAN)."""
+    V.instance(cfg, "cfg", CycleGANConfig)
     V.images(X, "X", channels=cfg.channels)
     V.images(Y, "Y", channels=cfg.channels)
     seed_everything(cfg.seed)
-    model = prepare(CycleGAN(cfg, device, g_loss), fast)  # GPU fast paths; DDP under torchrun
+    model = prepare((model_class or CycleGAN)(cfg, device, g_loss), fast)  # GPU fast paths; DDP under torchrun
     streams = [batches(TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["domain"]),
                        cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k), device=device)
                for k, images in enumerate((X, Y))]

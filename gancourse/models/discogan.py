@@ -36,13 +36,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .. import _validate as V
 from .. import losses, pretrained, recipes
-from ..data import TensorImageDataset, batches
 from ..data.shapes import cyclegan_domains
-from ..runtime import seed_everything
-from ..train import fit
-from .cyclegan import CycleGAN, CycleGANConfig, build_generator, evaluate_shapes, shapes_config, translate
+from . import cyclegan
+from .cyclegan import CycleGAN, CycleGANConfig, build_generator, evaluate_shapes, shapes_config
 
 PRETRAINED_NAME = "discogan-shapes"
 
@@ -84,30 +81,12 @@ class DiscoGAN(CycleGAN):
 
 
 def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", progress: bool = True,
-          desc: str = "DiscoGAN", log_every: int = 25, checkpoint=None, resume: bool | str = False):
-    """Train DiscoGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S); ``(model, history)``.
-    With ``checkpoint`` (a ``gancourse.train.Checkpointer``), saves and resumes as ``fit`` does."""
-    if not isinstance(cfg, CycleGANConfig):
-        raise TypeError(f"cfg: expected a CycleGANConfig (see discogan_config), got {type(cfg).__name__}")
-    V.images(X, "X", channels=cfg.channels)
-    V.images(Y, "Y", channels=cfg.channels)
-    seed_everything(cfg.seed)
-    model = DiscoGAN(cfg, device)
-    streams = [batches(TensorImageDataset(images, torch.zeros(images.shape[0], dtype=torch.long), ["domain"]),
-                       cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k), device=device)
-               for k, images in enumerate((X, Y))]
-
-    def step(i):
-        model.set_input(next(streams[0])[0], next(streams[1])[0])
-        return model.optimize_parameters()
-
-    if checkpoint is not None:          # grid: rows of 8, x, G(x), y, F(y)
-        x_grid, y_grid = X[:8], Y[:8]
-        checkpoint.track(model, batches_X=streams[0], batches_Y=streams[1], samples=lambda: torch.cat(
-            [x_grid, translate(model.G, x_grid), y_grid, translate(model.F, y_grid)]))
-    history = fit(step, cfg.steps, log_every=log_every, desc=desc, progress=progress, checkpoint=checkpoint,
-                  resume=resume)
-    return model, history
+          desc: str = "DiscoGAN", log_every: int = 25, checkpoint=None, resume: bool | str = False, fast=None):
+    """Train DiscoGAN on unpaired image sets X (N, C, S, S) and Y (M, C, S, S) (a ``cfg`` from
+    :func:`discogan_config`): CycleGAN's training loop (:func:`gancourse.models.cyclegan.train`) with
+    :class:`DiscoGAN` as the model object; returns ``(model, history)``."""
+    return cyclegan.train(cfg, X, Y, device=device, progress=progress, checkpoint=checkpoint, resume=resume,
+                          desc=desc, log_every=log_every, fast=fast, model_class=DiscoGAN)
 
 
 def load_pretrained():

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
@@ -57,6 +58,17 @@ def predict_in_batches(net: nn.Module, images: torch.Tensor, read: Callable[[tor
     if images.shape[0] == 0:
         return empty
     return in_batches(net, images.float(), batch_size=batch_size, eval_mode=True, read=read)
+
+
+def blur_and_noise(images: torch.Tensor, mix: torch.Tensor, noise_std: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Two nuisances a generator's output has and a rendered image has not, per image: a blur (the
+    3x3 box filter mixed in with weight ``mix`` (N,)) and Gaussian pixel noise of std ``noise_std``
+    (N,). Images (N, C, H, W) -> the same shape (not clipped)."""
+    n = images.shape[0]
+    blurred = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    x = (1 - mix.view(n, 1, 1, 1)) * images + mix.view(n, 1, 1, 1) * blurred
+    return x + noise_std.view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator).to(x.device)
 
 
 def load_judge(name: str, build: Callable[[dict], nn.Module], module: str = "classifier", device="cpu") -> nn.Module:

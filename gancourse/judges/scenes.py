@@ -31,7 +31,7 @@ from ..data import TensorImageDataset, batches
 from ..data.scenes import CLASSES, N_CLASSES, Scenes
 from ..metrics import mean_iou
 from ..runtime import seed_everything
-from .fitting import fit_judge, load_judge, predict_in_batches
+from .fitting import blur_and_noise, fit_judge, load_judge, predict_in_batches
 
 PRETRAINED_NAME = "scene-segmenter"
 PRETRAINED_NAMES = {32: PRETRAINED_NAME, 64: "scene-segmenter-64"}   # one judge per image size
@@ -94,10 +94,7 @@ def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> t
     V.images(images, "images", channels=3)
     n = images.shape[0]
     u = torch.rand(n, 4, generator=generator).to(images.device)
-    blurred = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    mix = (0.7 * u[:, 0]).view(n, 1, 1, 1)
-    x = (1 - mix) * images + mix * blurred
-    x = x + (0.1 * u[:, 1]).view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator).to(x.device)
+    x = blur_and_noise(images, 0.7 * u[:, 0], 0.1 * u[:, 1], generator)
     x = x * (0.8 + 0.4 * u[:, 2]).view(n, 1, 1, 1) + (0.2 * u[:, 3] - 0.1).view(n, 1, 1, 1)
     return x.clamp(-1, 1)
 

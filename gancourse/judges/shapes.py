@@ -33,7 +33,7 @@ from ..data import TensorImageDataset, batches
 from ..data.shapes import ATTRIBUTES, N_VALUES, VALUES, Shapes, foreground_mask
 from ..metrics import high_frequency_energy, l1_error, mask_iou
 from ..runtime import seed_everything
-from .fitting import fit_judge, load_judge, predict_in_batches
+from .fitting import blur_and_noise, fit_judge, load_judge, predict_in_batches
 
 PRETRAINED_NAME = "shapes-classifier"
 _OFFSETS = [sum(N_VALUES[:k]) for k in range(len(N_VALUES) + 1)]
@@ -122,10 +122,7 @@ def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> t
     V.images(images, "images", channels=3)
     n = images.shape[0]
     u = torch.rand(n, 2, generator=generator).to(images.device)
-    blurred = F.avg_pool2d(F.pad(images, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
-    mix = (0.6 * u[:, 0]).view(n, 1, 1, 1)
-    x = (1 - mix) * images + mix * blurred
-    x = x + (0.08 * u[:, 1]).view(n, 1, 1, 1) * torch.randn(x.shape, generator=generator).to(x.device)
+    x = blur_and_noise(images, 0.6 * u[:, 0], 0.08 * u[:, 1], generator)
     shift = torch.randint(-1, 2, (2,), generator=generator)
     x = torch.roll(x, shifts=(int(shift[0]), int(shift[1])), dims=(2, 3))
     return x.clamp(-1, 1)

@@ -5,6 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from ._core import check_variant, close, exercise
+from ._nets import TinyTwoHeadD
 
 
 @exercise("12.3", "the mask vector", points=3, difficulty="core")
@@ -75,24 +76,10 @@ class _TinyG(torch.nn.Module):
         return torch.tanh(self.conv(torch.cat([x, c_map], 1)))
 
 
-class _TinyD(torch.nn.Module):
-    """D(x) -> (score map (N, 1, h, w), class logits (N, C)) for the check."""
-
-    def __init__(self, c_dim):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, 2, 1), torch.nn.LeakyReLU(0.2))
-        self.src = torch.nn.Conv2d(4, 1, 3, 1, 1)
-        self.cls = torch.nn.Linear(4, c_dim)
-
-    def forward(self, x):
-        h = self.body(x)
-        return self.src(h), self.cls(h.mean((2, 3)))
-
-
 def _star_nets(seed=0):
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return _TinyG(7), _TinyD(7)
+        return _TinyG(7), TinyTwoHeadD(3, 7)
 
 
 def _class_loss(logits, labels):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 
 from ._core import check_variant, close, exercise
+from ._nets import TinyTwoHeadD
 
 
 @exercise("14.2", "layer-wise composition", points=2, difficulty="warm-up")
@@ -43,22 +44,10 @@ class _TinyLayerG(torch.nn.Module):
         return x * (1 - m) + f * m, f, m
 
 
-class _TinyTwoHeadD(torch.nn.Module):
-    def __init__(self, n_domains):
-        super().__init__()
-        self.body = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, 2, 1), torch.nn.LeakyReLU(0.2))
-        self.src = torch.nn.Conv2d(4, 1, 3, 1, 1)
-        self.cls = torch.nn.Linear(4, n_domains)
-
-    def forward(self, x):
-        h = self.body(x)
-        return self.src(h), self.cls(h.mean((2, 3)))
-
-
 def _defect_nets(seed=0):
     with torch.random.fork_rng():
         torch.manual_seed(seed)
-        return _TinyLayerG(4), _TinyTwoHeadD(4)
+        return _TinyLayerG(4), TinyTwoHeadD(1, 4)
 
 
 @exercise("14.1", "Defect-GAN's generator loss", points=5, difficulty="core", kind="build")

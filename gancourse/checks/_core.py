@@ -207,6 +207,18 @@ def check_variant(t: Tester, answer, measure: dict, how: str, lower: str, **tole
                                                      "by your own numbers")
 
 
+def check_backward(t: Tester, total, ref_total, pairs, hint: str) -> bool:
+    """Require the student's ``total`` loss to be differentiable and to send each network the gradients
+    the reference's ``ref_total`` sends its twin: ``pairs`` = [(net, reference net), ...], the twins
+    built with the same weights. ``hint`` says what to look for when the gradients differ."""
+    if not t.require(total.requires_grad, "the total loss must be differentiable: no .item(), no detach"):
+        return False
+    total.backward()
+    ref_total.backward()
+    return t.require(all(p.grad is not None and close(p.grad, q.grad, atol=1e-6)
+                         for net, ref in pairs for p, q in zip(net.parameters(), ref.parameters())), hint)
+
+
 def answer_number(answer, key: str) -> float:
     """``float(answer[key])``, or NaN when it is missing or not a number: a measured-answer check
     then fails with its hint instead of raising."""

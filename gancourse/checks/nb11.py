@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import check_variant, close, exercise
+from ._core import check_backward, check_variant, close, exercise
 
 
 def _nets(seed=0):
@@ -77,14 +77,9 @@ def ex11_generator_loss(t, cyclegan_g_loss):
             t.require(close(_value(total), _value(ref_total), rtol=1e-5),
                       "total: G_adv + lambda_cyc * cycle + lambda_id * lambda_cyc * identity")
         # gradients reach G and F as the reference's do (no detach anywhere on the generators' side)
-        if not t.require(total.requires_grad, "the total loss must be differentiable: no .item(), no detach"):
-            continue
-        total.backward()
-        ref_total.backward()
-        same = all(p.grad is not None and close(p.grad, q.grad, atol=1e-6)
-                   for net, ref_net in ((G, R), (F, Rf)) for p, q in zip(net.parameters(), ref_net.parameters()))
-        t.require(same, "the gradients reaching G and F differ from the loss's: do not detach the translations "
-                        "(the adversarial terms reach G through D) and use the given fake_y = G(x), fake_x = F(y)")
+        check_backward(t, total, ref_total, ((G, R), (F, Rf)),
+                       "the gradients reaching G and F differ from the loss's: do not detach the translations "
+                       "(the adversarial terms reach G through D) and use the given fake_y = G(x), fake_x = F(y)")
 
 
 @exercise("11.4", "the Gram matrix of a feature map", points=2, difficulty="core")

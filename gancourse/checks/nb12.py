@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._core import check_variant, close, exercise
+from ._core import check_backward, check_variant, close, exercise
 from ._nets import TinyTwoHeadD
 
 
@@ -148,14 +148,9 @@ def ex12_generator_loss(t, stargan_g_loss):
                       "G_rec: the mean |x - G(G(x, c_trg), c_org)|")
         t.require(close(float(total.detach()), float(ref_total.detach()), rtol=1e-5),
                   "total: G_adv + lambda_cls * G_cls + lambda_rec * G_rec")
-        if not t.require(total.requires_grad, "the total loss must be differentiable: no .item(), no detach"):
-            continue
-        total.backward()
-        ref_total.backward()
-        t.require(all(p.grad is not None and close(p.grad, q.grad, atol=1e-6)
-                      for p, q in zip(G.parameters(), RG.parameters())),
-                  "the gradient reaching G differs from the loss's: G gets gradients through both of its calls "
-                  "(the translation and the way back); do not detach the translation")
+        check_backward(t, total, ref_total, ((G, RG),),
+                       "the gradient reaching G differs from the loss's: G gets gradients through both of its calls "
+                       "(the translation and the way back); do not detach the translation")
 
 
 @exercise("12.2", "what the reconstruction keeps, measured", points=3, difficulty="core", kind="variant")

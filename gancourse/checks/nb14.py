@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._core import check_variant, close, exercise
+from ._core import check_backward, check_variant, close, exercise
 from ._nets import TinyTwoHeadD
 
 
@@ -108,14 +108,9 @@ def ex14_generator_loss(t, defectgan_g_loss):
         t.require(close(float(total.detach()), float(ref_total.detach()), rtol=1e-5),
                   "total: G_adv + λ_cls^f·G_cls + λ_rec·G_rec + λ_sd-cyc·G_sd_cyc + λ_sd-con·G_sd_con, "
                   "the weights read from cfg (lambda_cls_fake, lambda_rec, lambda_sd_cyc, lambda_sd_con)")
-        if not t.require(total.requires_grad, "the total loss must be differentiable: no .item(), no detach"):
-            continue
-        total.backward()
-        ref_total.backward()
-        t.require(all(p.grad is not None and close(p.grad, q.grad, atol=1e-6)
-                      for p, q in zip(G.parameters(), RG.parameters())),
-                  "the gradient reaching G differs from the loss's: G learns through both of its calls and "
-                  "through both masks; do not detach the translation")
+        check_backward(t, total, ref_total, ((G, RG),),
+                       "the gradient reaching G differs from the loss's: G learns through both of its calls and "
+                       "through both masks; do not detach the translation")
 
 
 @exercise("14.3", "a control map that places a defect", points=3, difficulty="core")

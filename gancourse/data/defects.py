@@ -46,6 +46,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import _validate as V
+from .folders import class_folders
 from .images import SPLITS, TEXTURE_NAMES, TensorImageDataset, check_procedural, texture_image
 
 CLASSES = ("normal", "scratch", "spot", "crack")
@@ -339,6 +340,22 @@ def few_shot(n_normal: int, n_real_defects: int, size: int = 32, seed: int = 0):
     return ds.images[idx], ds.labels[idx], ds
 
 
+def folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, list]:
+    """Real defects from ``root/<class>/...`` (MVTec AD's ``test/`` layout): RGB images (N, 3, size,
+    size) in [-1, 1], domain labels (N,) with the normal class (``good`` or ``normal``) as domain 0,
+    and the class names in domain order."""
+    folder = class_folders(root, size, channels=3)
+    names = list(folder.classes)
+    normal = next((n for n in ("good", "normal") if n in names), None)
+    if normal is None or len(names) < 2:
+        raise ValueError(f"data: expected class sub-folders of {root} including 'good' or 'normal' and at least "
+                         f"one defect class, got {names}")
+    order = [normal] + [n for n in names if n != normal]
+    remap = torch.tensor([order.index(n) for n in names])
+    images, labels = folder.tensors()
+    return images, remap[labels], order
+
+
 def _register() -> None:
     from . import register_dataset
 
@@ -347,4 +364,4 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "few_shot", "make_defects", "paint", "random_regions"]
+__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "few_shot", "folder_domains", "make_defects", "paint", "random_regions"]

@@ -62,8 +62,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import distributed, losses, pretrained, recipes
-from ..data import class_folders
-from ..data.defects import Defects, few_shot, random_regions
+from ..data.defects import Defects, few_shot, folder_domains, random_regions
 from ..distributed import unwrap
 from ..fastpaths import prepare
 from ..judges.defects import evaluate_synthesizer
@@ -487,21 +486,6 @@ def load_pretrained() -> tuple[DefectGenerator, DefectGANConfig]:
     G = build_generator(cfg)
     G.load_state_dict(state["modules"]["G"])
     return G.eval(), cfg
-
-
-def folder_domains(root, size: int) -> tuple[torch.Tensor, torch.Tensor, list]:
-    """RGB images (N, 3, size, size) in [-1, 1], domain labels (N,) and the class names, from
-    ``root/<class>/...`` with the normal class (``good`` or ``normal``) as domain 0."""
-    folder = class_folders(root, size, channels=3)
-    names = list(folder.classes)
-    normal = next((n for n in ("good", "normal") if n in names), None)
-    if normal is None or len(names) < 2:
-        raise ValueError(f"data: expected class sub-folders of {root} including 'good' or 'normal' and at least "
-                         f"one defect class, got {names}")
-    order = [normal] + [n for n in names if n != normal]
-    remap = torch.tensor([order.index(n) for n in names])
-    images, labels = folder.tensors()
-    return images, remap[labels], order
 
 
 # the recipe: python -m gancourse.train defectgan, on notebook 14's few-shot set or a --data folder

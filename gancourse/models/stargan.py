@@ -65,25 +65,13 @@ from ..distributed import unwrap
 from ..fastpaths import prepare
 from ..inference import in_batches, in_batches_with_batch_stats
 from ..judges.shapes import evaluate_attribute_translator
-from ..nn.conditioning import int_labels, label_code, mask_vector
+from ..nn.conditioning import int_labels, label_code, label_groups, mask_vector
 from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
 from ..runtime import pick, seed_everything
 from ..train import fit, linear_decay
 from .ncritic import NCriticGAN
-
-
-def _groups(datasets) -> tuple[tuple[int, ...], ...]:
-    """Validate ``datasets``: a non-empty sequence of non-empty sequences of ints >= 2."""
-    if isinstance(datasets, (str, bytes)) or not isinstance(datasets, (tuple, list)) or not datasets:
-        raise TypeError(f"datasets: expected a sequence of label groups per dataset, e.g. ((4, 3),), got {datasets!r}")
-    out = []
-    for k, groups in enumerate(datasets):
-        if isinstance(groups, (str, bytes)) or not isinstance(groups, (tuple, list)) or not groups:
-            raise TypeError(f"datasets[{k}]: expected a non-empty sequence of group sizes, got {groups!r}")
-        out.append(tuple(V.positive_int(g, f"datasets[{k}]", minimum=2) for g in groups))
-    return tuple(out)
 
 
 @dataclass
@@ -112,7 +100,7 @@ class StarGANConfig:
     seed: int = 0
 
     def __post_init__(self):
-        self.datasets = _groups(self.datasets)
+        self.datasets = label_groups(self.datasets)
         if isinstance(self.names, (str, bytes)) or not isinstance(self.names, (tuple, list)) or \
                 len(self.names) != len(self.datasets) or \
                 any(isinstance(n, (str, bytes)) or len(n) != len(g) for n, g in zip(self.names, self.datasets)):

@@ -99,6 +99,19 @@ def int_labels(labels, name: str) -> torch.Tensor:
     return labels
 
 
+def label_groups(datasets, name: str = "datasets") -> tuple[tuple[int, ...], ...]:
+    """Check StarGAN's label layout: for each dataset, the number of values of each of its categorical
+    attributes (its *groups*), e.g. ``((4, 3),)`` or ``((4,), (3,))``; each at least 2."""
+    if isinstance(datasets, (str, bytes)) or not isinstance(datasets, (tuple, list)) or not datasets:
+        raise TypeError(f"{name}: expected a sequence of label groups per dataset, e.g. ((4, 3),), got {datasets!r}")
+    out = []
+    for k, groups in enumerate(datasets):
+        if isinstance(groups, (str, bytes)) or not isinstance(groups, (tuple, list)) or not groups:
+            raise TypeError(f"{name}[{k}]: expected a non-empty sequence of group sizes, got {groups!r}")
+        out.append(tuple(V.positive_int(g, f"{name}[{k}]", minimum=2) for g in groups))
+    return tuple(out)
+
+
 def label_code(labels: torch.Tensor, groups) -> torch.Tensor:
     """Concatenated one-hot codes of categorical attributes: labels (N, A) int -> (N, Σ groups).
 
@@ -106,9 +119,7 @@ def label_code(labels: torch.Tensor, groups) -> torch.Tensor:
     shape; column a of ``labels`` holds values in [0, groups[a]). A single attribute may be given
     as labels of shape (N,).
     """
-    if isinstance(groups, (str, bytes)) or not isinstance(groups, (tuple, list)) or not groups:
-        raise TypeError(f"groups: expected a non-empty sequence of group sizes, e.g. (4, 3), got {groups!r}")
-    groups = tuple(V.positive_int(g, "groups", minimum=2) for g in groups)
+    groups = label_groups([groups], "groups")[0]
     labels = int_labels(labels, "labels")
     if labels.ndim == 1:
         labels = labels.unsqueeze(1)

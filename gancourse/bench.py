@@ -1,11 +1,13 @@
 """Training speed of every model of the course: ``python -m gancourse.bench``.
 
 For each model and configuration the benchmark builds the course's model object with its fast
-paths (``gancourse.fastpaths``; automatic: on for a GPU, off for a CPU) and a reference: the same
-architecture with every fast path off — for DCGAN a step written plainly by hand (no model object,
-no validation), for the others the same model object — driven by a bare ``for`` loop. It times
-full training steps (D and G updates, optimizer steps included) of both, alternately, in the
-same process:
+paths (``gancourse.fastpaths``; automatic: on for a GPU, off for a CPU) and a reference. For DCGAN,
+Pix2Pix, CycleGAN, StarGAN and SPADE the reference is the paper's training step written plainly in
+this file, as the reference implementations write it (no model object, no validation, no course
+code in the step), on the same networks and batch; for the other families it is the course's own
+model object with every fast path off (on a CPU, the same computation). Both are driven by a bare
+``for`` loop. It times full training steps (D and G updates, optimizer steps included) of both,
+alternately (A/B, interleaved), in the same process, on the same threads (``--threads`` pins them):
 
 - ``--warmup`` untimed steps first (cuDNN autotuning, allocator, first-call overheads);
 - ``--reps`` timed repetitions of ``--steps`` steps each; the table gives the median steps per
@@ -91,6 +93,172 @@ def _dcgan_plain(size, width, channels, batch):
             opt_G.zero_grad()
             loss_G.backward()
             opt_G.step()
+        return step
+    return build
+
+
+# The papers' reference training steps written plainly (no model object, no validation, no course
+# code in the step), on the same networks (built by the course's factories) and the same batch:
+# what the course's step is compared with.
+
+def _adam(net, lr=2e-4, betas=(0.5, 0.999)):
+    return torch.optim.Adam(net.parameters(), lr=lr, betas=betas)
+
+
+def _pix2pix_plain(size, ngf, ndf, d_layers, batch):
+    """pix2pix's reference step (junyanz/pytorch-CycleGAN-and-pix2pix): D on (a, b) and (a, G(a))
+    with BCE, halved; then G with BCE + 100·L1."""
+    def build(device):
+        cfg = pix2pix.Pix2PixConfig(size=size, in_channels=3, ngf=ngf, max_mult=8 if size >= 256 else 4, ndf=ndf,
+                                    d_layers=d_layers, batch_size=batch)
+        G, D = pix2pix.build_generator(cfg).to(device), pix2pix.build_discriminator(cfg).to(device)
+        opt_G, opt_D = _adam(G), _adam(D)
+        bce = torch.nn.BCEWithLogitsLoss()
+        a, b = _images(batch, 3, size, device), _images(batch, 3, size, device)
+
+        def step():
+            fake = G(a)
+            real_s, fake_s = D(torch.cat([a, b], 1)), D(torch.cat([a, fake.detach()], 1))
+            loss_D = 0.5 * (bce(real_s, torch.ones_like(real_s)) + bce(fake_s, torch.zeros_like(fake_s)))
+            opt_D.zero_grad()
+            loss_D.backward()
+            opt_D.step()
+            for p in D.parameters():
+                p.requires_grad_(False)
+            fake_s = D(torch.cat([a, fake], 1))
+            loss_G = bce(fake_s, torch.ones_like(fake_s)) + 100 * (fake - b).abs().mean()
+            opt_G.zero_grad()
+            loss_G.backward()
+            opt_G.step()
+            for p in D.parameters():
+                p.requires_grad_(True)
+        return step
+    return build
+
+
+def _cyclegan_plain(size, ngf, n_blocks, ndf, d_layers, norm, batch):
+    """CycleGAN's reference step: G and F with LSGAN + 10·cycle + 5·identity (Ds frozen), then D_X
+    and D_Y with LSGAN, halved (no image pool: its cost is a copy)."""
+    def build(device):
+        cfg = cyclegan.CycleGANConfig(size=size, ngf=ngf, n_blocks=n_blocks, ndf=ndf, d_layers=d_layers, norm=norm,
+                                      batch_size=batch)
+        G, F = (cyclegan.build_generator(cfg).to(device) for _ in range(2))
+        D_X, D_Y = (cyclegan.build_discriminator(cfg).to(device) for _ in range(2))
+        opt_G = torch.optim.Adam(list(G.parameters()) + list(F.parameters()), lr=2e-4, betas=(0.5, 0.999))
+        opt_D = torch.optim.Adam(list(D_X.parameters()) + list(D_Y.parameters()), lr=2e-4, betas=(0.5, 0.999))
+        mse = torch.nn.MSELoss()
+        x, y = _images(batch, 3, size, device), _images(batch, 3, size, device)
+        lam, lam_id = cfg.lambda_cyc, cfg.lambda_id * cfg.lambda_cyc
+
+        def step():
+            fake_y, fake_x = G(x), F(y)
+            for p in list(D_X.parameters()) + list(D_Y.parameters()):
+                p.requires_grad_(False)
+            sy, sx = D_Y(fake_y), D_X(fake_x)
+            loss_G = mse(sy, torch.ones_like(sy)) + mse(sx, torch.ones_like(sx)) \
+                + lam * ((F(fake_y) - x).abs().mean() + (G(fake_x) - y).abs().mean())
+            if lam_id > 0:
+                loss_G = loss_G + lam_id * ((G(y) - y).abs().mean() + (F(x) - x).abs().mean())
+            opt_G.zero_grad()
+            loss_G.backward()
+            opt_G.step()
+            for p in list(D_X.parameters()) + list(D_Y.parameters()):
+                p.requires_grad_(True)
+            loss_D = 0
+            for D, real, fake in ((D_Y, y, fake_y), (D_X, x, fake_x)):
+                rs, fs = D(real), D(fake.detach())
+                loss_D = loss_D + 0.5 * (mse(rs, torch.ones_like(rs)) + mse(fs, torch.zeros_like(fs)))
+            opt_D.zero_grad()
+            loss_D.backward()
+            opt_D.step()
+        return step
+    return build
+
+
+def _stargan_plain(size, ngf, n_blocks, ndf, d_layers, norm, batch):
+    """StarGAN's reference iteration (yunjey/stargan): D with WGAN-GP + classification on real images;
+    every 5th iteration G with adversarial + classification + 10·reconstruction."""
+    def build(device):
+        cfg = stargan.StarGANConfig(size=size, ngf=ngf, n_blocks=n_blocks, ndf=ndf, d_layers=d_layers, norm=norm,
+                                    batch_size=batch, n_critic=5)
+        G, D = stargan.build_generator(cfg).to(device), stargan.build_discriminator(cfg).to(device)
+        opt_G, opt_D = _adam(G, 1e-4), _adam(D, 1e-4)
+        x = _images(batch, 3, size, device)
+        groups = cfg.datasets[0]
+        labels = torch.stack([torch.randint(0, n, (batch,)) for n in groups], 1).to(device)
+        onehot = lambda lab: torch.cat([torch.nn.functional.one_hot(lab[:, k], n).float()  # noqa: E731
+                                        for k, n in enumerate(groups)], 1)
+        ce = torch.nn.functional.cross_entropy
+
+        def cls_loss(logits, lab):
+            out, start = 0, 0
+            for k, n in enumerate(groups):
+                out, start = out + ce(logits[:, start:start + n], lab[:, k]), start + n
+            return out
+        counter = iter(range(10**9))
+
+        def step():
+            trg = labels[torch.randperm(batch, device=device)]
+            c_org, c_trg = onehot(labels), onehot(trg)
+            src_r, cls_r = D(x)
+            fake = G(x, c_trg).detach()
+            src_f, _ = D(fake)
+            alpha = torch.rand(batch, 1, 1, 1, device=device)
+            x_hat = (alpha * x + (1 - alpha) * fake).requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(x_hat)[0].sum(), x_hat, create_graph=True)
+            gp = ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+            loss_D = -src_r.mean() + src_f.mean() + 10 * gp + cls_loss(cls_r, labels)
+            opt_D.zero_grad()
+            loss_D.backward()
+            opt_D.step()
+            if (next(counter) + 1) % 5 == 0:
+                fake = G(x, c_trg)
+                src, cls = D(fake)
+                loss_G = -src.mean() + cls_loss(cls, trg) + 10 * (G(fake, c_org) - x).abs().mean()
+                opt_G.zero_grad()
+                loss_G.backward()
+                opt_G.step()
+        return step
+    return build
+
+
+def _spade_plain(size, ngf, n_up, ndf, num_d, d_layers, batch):
+    """SPADE's reference iteration (NVlabs/SPADE): G with hinge + 10·feature matching over the scales
+    (D on fake and real in one pass), then D with hinge on the same fakes, detached; TTUR rates."""
+    def build(device):
+        cfg = spade.SPADEConfig(size=size, ngf=ngf, n_up=n_up, ndf=ndf, num_D=num_d, d_layers=d_layers,
+                                batch_size=batch)
+        G, D = spade.build_generator(cfg).to(device), spade.build_discriminator(cfg).to(device)
+        opt_G = torch.optim.Adam(G.parameters(), lr=cfg.g_lr, betas=(cfg.beta1, cfg.beta2))
+        opt_D = torch.optim.Adam(D.parameters(), lr=cfg.d_lr, betas=(cfg.beta1, cfg.beta2))
+        labels = torch.randint(0, cfg.n_labels, (batch, size, size), device=device)
+        maps = torch.nn.functional.one_hot(labels, cfg.n_labels).permute(0, 3, 1, 2).float()
+        x = _images(batch, 3, size, device)
+        relu = torch.nn.functional.relu
+
+        def both(fake):
+            out = D(torch.cat([torch.cat([maps, fake], 1), torch.cat([maps, x], 1)]))
+            return [((s[:batch], [f[:batch] for f in fs]), (s[batch:], [f[batch:] for f in fs])) for s, fs in out]
+
+        def step():
+            for p in D.parameters():
+                p.requires_grad_(False)
+            fake = G(maps)
+            scales = both(fake)
+            adv = sum(-sf.mean() for (sf, _), _ in scales) / len(scales)
+            fm = sum(sum((a - b.detach()).abs().mean() for a, b in zip(ff, fr)) for (_, ff), (_, fr) in scales) \
+                / len(scales)
+            loss_G = adv + 10 * fm
+            opt_G.zero_grad()
+            loss_G.backward()
+            opt_G.step()
+            for p in D.parameters():
+                p.requires_grad_(True)
+            scales = both(fake.detach())
+            loss_D = sum(relu(1 - sr).mean() + relu(1 + sf).mean() for (sf, _), (sr, _) in scales) / len(scales)
+            opt_D.zero_grad()
+            loss_D.backward()
+            opt_D.step()
         return step
     return build
 
@@ -212,17 +380,22 @@ CASES = [
     Case("cgan", "standard", "32x32 RGB, widths 64, batch 64", 64, _cgan("cgan", 32, 64, 3, 64)),
     Case("acgan", "small", "16x16 digits, widths 32, batch 64", 64, _cgan("acgan", 16, 32, 1, 64)),
     Case("acgan", "standard", "32x32 RGB, widths 64, batch 64", 64, _cgan("acgan", 32, 64, 3, 64)),
-    Case("pix2pix", "small", "32x32 scenes, ngf 16, batch 16", 16, _pix2pix(32, 16, 32, 2, 16)),
-    Case("pix2pix", "standard", "256x256, U-Net ngf 64, 70x70 PatchGAN, batch 1", 1, _pix2pix(256, 64, 64, 3, 1)),
-    Case("cyclegan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 4", 4, _cyclegan(32, 16, 4, 32, 2, "batch", 4)),
+    Case("pix2pix", "small", "32x32 scenes, ngf 16, batch 16", 16, _pix2pix(32, 16, 32, 2, 16),
+         _pix2pix_plain(32, 16, 32, 2, 16)),
+    Case("pix2pix", "standard", "256x256, U-Net ngf 64, 70x70 PatchGAN, batch 1", 1, _pix2pix(256, 64, 64, 3, 1),
+         _pix2pix_plain(256, 64, 64, 3, 1)),
+    Case("cyclegan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 4", 4, _cyclegan(32, 16, 4, 32, 2, "batch", 4),
+         _cyclegan_plain(32, 16, 4, 32, 2, "batch", 4)),
     Case("cyclegan", "standard", "256x256, ngf 64, 9 blocks, 70x70 PatchGAN, batch 1", 1,
-         _cyclegan(256, 64, 9, 64, 3, "instance", 1)),
-    Case("stargan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 8", 8, _stargan(32, 16, 4, 32, 3, "batch", 8)),
+         _cyclegan(256, 64, 9, 64, 3, "instance", 1), _cyclegan_plain(256, 64, 9, 64, 3, "instance", 1)),
+    Case("stargan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 8", 8, _stargan(32, 16, 4, 32, 3, "batch", 8),
+         _stargan_plain(32, 16, 4, 32, 3, "batch", 8)),
     Case("stargan", "standard", "128x128, ngf 64, 6 blocks, D 5 stride-2 layers (paper: 6, then a 2x2 head), batch 16",
-         16, _stargan(128, 64, 6, 64, 5, "instance", 16)),
-    Case("spade", "small", "32x32 scenes, ngf 16, 2 D scales, batch 16", 16, _spade(32, 16, 3, 32, 2, 2, 16)),
+         16, _stargan(128, 64, 6, 64, 5, "instance", 16), _stargan_plain(128, 64, 6, 64, 5, "instance", 16)),
+    Case("spade", "small", "32x32 scenes, ngf 16, 2 D scales, batch 16", 16, _spade(32, 16, 3, 32, 2, 2, 16),
+         _spade_plain(32, 16, 3, 32, 2, 2, 16)),
     Case("spade", "standard", "256x256, ngf 64, 2 D scales of 4 layers, batch 4 (paper: 32 over 8 GPUs)", 4,
-         _spade(256, 64, 5, 64, 2, 3, 4)),
+         _spade(256, 64, 5, 64, 2, 3, 4), _spade_plain(256, 64, 5, 64, 2, 3, 4)),
     Case("defectgan", "small", "32x32 texture crops, ngf 16, batch 16", 16, _defectgan(32, 1, 16, 2, 2, 16, 3, 16)),
     Case("defectgan", "standard", "128x128 RGB, ngf 64, 6 residual blocks, batch 16", 16,
          _defectgan(128, 3, 64, 2, 6, 64, 5, 16)),
@@ -259,8 +432,8 @@ def run_case(case: Case, device, steps: int, reps: int, warmup: int) -> dict:
     if torch.device(device).type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     fast_step = case.build(device, FastPaths())
-    # The reference: the same architecture written plainly where the case has it, else the same
-    # model object with every fast path off; either way driven by a bare loop.
+    # The reference: the paper's step written plainly on the same networks where the case has it,
+    # else the same model object with every fast path off; either way driven by a bare loop.
     plain_step = case.plain(device) if case.plain is not None else case.build(device, FastPaths.off())
     for _ in range(warmup):
         fast_step()
@@ -270,11 +443,12 @@ def run_case(case: Case, device, steps: int, reps: int, warmup: int) -> dict:
         plain.append(_time(plain_step, steps, device))
         fast.append(_time(fast_step, steps, device))
     fast_m, plain_m = statistics.median(fast), statistics.median(plain)
+    sig = lambda x: float(f"{x:.4g}")    # noqa: E731  (4 significant digits: slow rows keep their precision)
     return {"model": case.model, "config": case.config, "description": case.description, "batch": case.batch,
-            "steps_per_s": round(fast_m, 3), "images_per_s": round(fast_m * case.batch, 1),
-            "spread_steps_per_s": [round(min(fast), 3), round(max(fast), 3)],
-            "plain_steps_per_s": round(plain_m, 3),
-            "plain_spread_steps_per_s": [round(min(plain), 3), round(max(plain), 3)],
+            "steps_per_s": sig(fast_m), "images_per_s": sig(fast_m * case.batch),
+            "spread_steps_per_s": [sig(min(fast)), sig(max(fast))],
+            "plain_steps_per_s": sig(plain_m),
+            "plain_spread_steps_per_s": [sig(min(plain)), sig(max(plain))],
             "speedup": round(fast_m / plain_m, 3), "peak_memory_mb": round(_peak_memory_mb(device), 1),
             "plain": "hand-written step" if case.plain is not None else "model with fast paths off",
             "fast_paths": {k: v for k, v in vars(FastPaths().resolve(device)).items() if v}}
@@ -290,13 +464,16 @@ def environment(device) -> dict:
 def markdown(results: list[dict], env: dict) -> str:
     memory = "peak GPU memory (MB)" if env["device"].startswith("cuda") else "process peak RSS (MB)"
     lines = [f"Device: {env['device_name']} ({env['device']}), torch {env['torch']}, {env['threads']} threads.", "",
-             f"| model | config | batch | steps/s (min–max) | images/s | plain loop steps/s | course / plain | {memory} |",
+             f"| model | config | batch | steps/s (min–max) | images/s | reference steps/s (min–max) | course / "
+             f"reference | {memory} |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
-        lo, hi = r["spread_steps_per_s"]
+        (lo, hi), (plo, phi) = r["spread_steps_per_s"], r["plain_spread_steps_per_s"]
+        kind = "plain step" if r["plain"] == "hand-written step" else "fast paths off"
         lines.append(f"| {r['model']} | {r['config']}: {r['description']} | {r['batch']} | "
                      f"{r['steps_per_s']:.3g} ({lo:.3g}–{hi:.3g}) | {r['images_per_s']:.4g} | "
-                     f"{r['plain_steps_per_s']:.3g} | {r['speedup']:.2f} | {r['peak_memory_mb']:.0f} |")
+                     f"{r['plain_steps_per_s']:.3g} ({plo:.3g}–{phi:.3g}), {kind} | {r['speedup']:.2f} | "
+                     f"{r['peak_memory_mb']:.0f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -309,6 +486,8 @@ def main(argv=None) -> int:
     parser.add_argument("--steps", type=int, default=None, help="steps per timed repetition (default 10 small, 3 standard)")
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions (default 5)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (default 3)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for both sides (default: torch's current setting, recorded in the table)")
     parser.add_argument("--json", default=None, help="write the results as JSON here")
     parser.add_argument("--markdown", default=None, help="write the table as markdown here")
     args = parser.parse_args(argv)
@@ -319,6 +498,10 @@ def main(argv=None) -> int:
         value = getattr(args, name)
         if value is not None and value < (0 if name == "warmup" else 1):
             parser.error(f"--{name}: expected a positive integer, got {value}")
+    if args.threads is not None:
+        if args.threads < 1:
+            parser.error(f"--threads: expected a positive integer, got {args.threads}")
+        torch.set_num_threads(args.threads)      # pinned: both sides of every row run on the same threads
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     cases = [c for c in CASES if c.model in args.models and args.config in (c.config, "both")]
     env, results = environment(device), []

@@ -23,7 +23,9 @@ def test_benchmark_runs_every_model_and_writes_the_table(tmp_path, capsys):
         assert r["speedup"] == pytest.approx(r["steps_per_s"] / r["plain_steps_per_s"], rel=0.01)
         assert r["fast_paths"] == {}            # automatic fast paths are all off on a CPU
     table = out_md.read_text()
-    assert table.count("\n| ") == len(results) + 1 and "course / plain" in table
+    assert table.count("\n| ") == len(results) + 1 and "course / reference" in table
+    plain = {r["model"] for r in results if r["plain"] == "hand-written step"}
+    assert plain == {"dcgan", "pix2pix", "cyclegan", "stargan", "spade"}, plain   # the papers' steps, written plainly
     assert table in capsys.readouterr().out
 
 
@@ -38,6 +40,8 @@ def test_bad_arguments_are_refused(capsys):
     assert "--models: unknown ['biggan']" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         bench.main(["--reps", "0"])
+    with pytest.raises(SystemExit):
+        bench.main(["--threads", "0"])
 
 
 def test_standard_configurations_build_and_take_one_step():
@@ -50,3 +54,5 @@ def test_standard_configurations_build_and_take_one_step():
             assert isinstance(out, dict) and out, f"{case.model}: the step returned no losses"
             for name, value in out.items():
                 assert torch.isfinite(torch.as_tensor(value)).all(), f"{case.model} standard: {name} = {value}"
+            if case.plain is not None:               # the plain reference step runs at that size too
+                case.plain("cpu")()

@@ -1,7 +1,10 @@
 """Training recipes outside notebooks: ``python -m gancourse.train RECIPE [options]``.
 
-A recipe is a function ``run(args) -> dict`` in the file of the model it trains (one file per GAN
-family), listed in the table ``RECIPES`` below by its import path. Every recipe accepts the same options:
+A recipe is a :class:`Recipe` (what differs from model to model: config, data, train, evaluate,
+publish) at the end of the file of the model it trains (one file per GAN family), run by
+:func:`run_recipe` (what every recipe does the same way), and listed in the table ``RECIPES`` below
+by its import path; the two experiments that train a table of runs (``toy-modes``, ``deepi2i``) are
+functions ``run(args) -> dict``. Every recipe accepts the same options:
 
   --data PATH        a folder of the user's images (layout documented per recipe); default: the
                      embedded dataset of the notebooks

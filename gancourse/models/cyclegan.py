@@ -48,6 +48,7 @@ from ..data import TensorImageDataset, batches, cyclegan_folders
 from ..data.shapes import Shapes, cyclegan_domains
 from ..distributed import unwrap
 from ..fastpaths import prepare
+from ..inference import in_batches
 from ..judges.shapes import attribute_classifier, fill_translation_scores
 from ..metrics import l1_error
 from ..nn.image_pool import ImagePool
@@ -57,7 +58,6 @@ from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
 from ..runtime import pick, seed_everything
 from ..train import fit, linear_decay
-from .pix2pix import translate
 
 
 @dataclass
@@ -275,6 +275,12 @@ def train(cfg: CycleGANConfig, X: torch.Tensor, Y: torch.Tensor, device="cpu", p
 # ------------------------------------------------------------------------------------------------
 # Measuring a solid <-> striped model on the shapes, and the shipped checkpoints
 # ------------------------------------------------------------------------------------------------
+
+def translate(G: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """G applied to images x (N, C, S, S) in batches, in the mode G is in; the output on the CPU."""
+    V.images(x, "x")
+    return in_batches(G, x, batch_size=batch_size)
+
 
 @torch.no_grad()
 def evaluate_shapes(G: nn.Module, F: nn.Module, X, Y, classifier=None) -> dict:

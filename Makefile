@@ -1,5 +1,6 @@
 # The course's commands. Each target is idempotent and says what it is doing.
-#   make lab      set up .venv (once), register the kernel, open JupyterLab on notebooks/
+#   make lab      set up .venv (once), write the student notebooks if missing, open JupyterLab on them
+#   make lab-instructor   the same on notebooks/, the instructor's versions with the solutions
 #   make test     set up .venv (once), run the unit tests and every notebook in quick mode
 #   make course   run every notebook in full mode, headless, into build/course/
 #   make student  write the student versions of the notebooks into build/student/
@@ -16,10 +17,10 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 # Quick mode: notebooks shrink their step counts; they never skip a section.
 QUICK_ENV := GANCOURSE_QUICK=1 PYTHONHASHSEED=0
 
-.PHONY: setup kernel lab test unit notebooks course student clean help
+.PHONY: setup kernel lab lab-instructor test unit notebooks course student clean help
 
 help:
-	@echo "make lab | make test | make course | make student | make clean"
+	@echo "make lab | make lab-instructor | make test | make course | make student | make clean"
 
 $(STAMP): pyproject.toml
 	@echo "==> [setup] creating the virtual environment $(VENV) (if missing)"
@@ -35,13 +36,23 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# For a Jupyter installed elsewhere: a kernel running this environment's Python. `make lab` does
+# not need it (its JupyterLab runs in .venv, whose default "Python 3" kernel is this environment).
 kernel: setup
 	@echo "==> [kernel] registering the Jupyter kernel '$(KERNEL)'"
 	@$(BIN)/python -m ipykernel install --user --name $(KERNEL) --display-name "Python (gancourse)" > /dev/null
 
-lab: kernel
-	@echo "==> [lab] opening JupyterLab on notebooks/ (Ctrl-C to stop)"
-	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)  # root: containers, CI
+build/student/.written:
+	@$(MAKE) --no-print-directory student
+	@touch $@
+
+lab: setup build/student/.written
+	@echo "==> [lab] opening JupyterLab on build/student/, the student versions (Ctrl-C to stop)"
+	$(BIN)/jupyter lab build/student/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)  # root: containers, CI
+
+lab-instructor: setup
+	@echo "==> [lab] opening JupyterLab on notebooks/, the instructor's versions with the solutions"
+	$(BIN)/jupyter lab notebooks/ $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 unit: setup
 	@echo "==> [test] unit tests"

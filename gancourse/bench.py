@@ -190,7 +190,7 @@ def _stargan_plain(size, ngf, n_blocks, ndf, d_layers, norm, batch):
                                         for k, n in enumerate(groups)], 1)
         ce = torch.nn.functional.cross_entropy
 
-        def cls_loss(logits, lab):
+        def cls_loss(logits, lab):             # one cross-entropy per attribute, summed
             out, start = 0, 0
             for k, n in enumerate(groups):
                 out, start = out + ce(logits[:, start:start + n], lab[:, k]), start + n

@@ -108,3 +108,13 @@ def test_bad_input():
         losses.get_losses("wgan-gp")
     with pytest.raises(TypeError, match="floating-point"):
         losses.d_loss_bce(torch.tensor([1, 2]), torch.tensor([0.0, 1.0]))
+
+
+def test_grouped_cross_entropy_sums_one_cross_entropy_per_attribute():
+    g = torch.Generator().manual_seed(0)
+    logits, labels = torch.randn(6, 7, generator=g), torch.stack([torch.randint(0, 4, (6,), generator=g),
+                                                                  torch.randint(0, 3, (6,), generator=g)], 1)
+    expected = F.cross_entropy(logits[:, :4], labels[:, 0]) + F.cross_entropy(logits[:, 4:], labels[:, 1])
+    assert torch.allclose(losses.grouped_cross_entropy(logits, labels, (4, 3)), expected)
+    with pytest.raises(ValueError, match="logits"):
+        losses.grouped_cross_entropy(logits, labels, (4, 4))

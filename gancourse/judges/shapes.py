@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
-from .. import recipes
+from .. import losses, recipes
 from ..data import TensorImageDataset, batches
 from ..data.shapes import ATTRIBUTES, N_VALUES, VALUES, Shapes, foreground_mask
 from ..metrics import high_frequency_energy, l1_error, mask_iou
@@ -111,8 +111,7 @@ class AttributeClassifier(nn.Module):
 
 def loss(classifier: AttributeClassifier, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Sum over the five attributes of the cross-entropy of their heads; labels (N, 5)."""
-    out = classifier(images)
-    return sum(F.cross_entropy(classifier.logits(out, a), labels[:, k]) for k, a in enumerate(ATTRIBUTES))
+    return losses.grouped_cross_entropy(classifier(images), labels, N_VALUES)
 
 
 def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -54,7 +54,6 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from .. import _validate as V
@@ -229,13 +228,8 @@ class StarGAN(NCriticGAN):
         reading **only the active dataset's block** of them (the other datasets' outputs get no
         gradient: their labels are unknown for this batch)."""
         V.tensor(logits, "logits", ndim=2, last_dim=self.cfg.c_dim)
-        groups = self.cfg.datasets[dataset]
         block = logits[:, self._offsets[dataset]:self._offsets[dataset + 1]]
-        total, start = 0.0, 0
-        for a, n in enumerate(groups):
-            total = total + F.cross_entropy(block[:, start:start + n], labels[:, a].to(logits.device))
-            start += n
-        return total
+        return losses.grouped_cross_entropy(block, labels, self.cfg.datasets[dataset])
 
     # ---- one iteration ----------------------------------------------------------------------
     def set_input(self, x: torch.Tensor, labels: torch.Tensor, dataset: int = 0) -> None:

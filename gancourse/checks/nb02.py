@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..divergences import js
 from ._core import close, exercise
 
 
@@ -29,8 +30,6 @@ def ex02_optimal_d(t, optimal_d):
 @exercise("02.2", "the virtual training criterion C(G)", points=3, difficulty="core")
 def ex02_criterion(t, criterion):
     """``criterion(p, q)``: discrete p_data, p_g -> C(G) = Σ p log D* + Σ q log(1 - D*)."""
-    from ..divergences import js
-
     rng = np.random.default_rng(7)
     for k in range(3):
         p = rng.random(6)

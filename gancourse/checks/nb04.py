@@ -5,6 +5,8 @@ import math
 
 import torch
 
+from .. import losses
+from ..models.vanilla import algorithm1_step
 from ._core import answer_number, close, exercise, has_keys
 
 
@@ -94,9 +96,6 @@ def ex04_gan_step(t, gan_step):
     ``gan_step(G, D, opt_G, opt_D, real_batch, noise, k, g_loss) -> (loss_D, loss_G)``: k times, D's
     binary cross-entropy on a fresh real batch and fresh fakes G(noise()) detached, zero_grad,
     backward, step; then G's loss ``g_loss(D(G(noise())))`` on fresh noise, zero_grad, backward, step."""
-    from .. import losses
-    from ..models.vanilla import algorithm1_step
-
     for k in (1, 3):
         results = {}
         for who, fn in (("yours", gan_step), ("reference", algorithm1_step)):

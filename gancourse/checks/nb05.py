@@ -4,6 +4,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .. import metrics
+from ..data import Digits
+from ..judges.digits import digit_classifier
+from ..models import dcgan
 from ._core import check_variant, close, exercise
 
 
@@ -71,8 +75,6 @@ def ex05_dcgan_nets(t, build_generator, build_discriminator, init_weights):
     """The build exercise of notebook 05, used by its training run: ``build_generator(z_dim, width)``
     and ``build_discriminator(width)`` for 16x16 grey images, as in the paper's guidelines, and
     ``init_weights(module)`` (N(0, 0.02) convolutions, N(1, 0.02) batch-norm scales, zero shifts)."""
-    from ..models import dcgan
-
     torch.manual_seed(0)
     G, err = t.call(build_generator, 20, 8, what="build_generator")
     if err is None and t.require(isinstance(G, nn.Module), "build_generator should return an nn.Module"):
@@ -138,10 +140,6 @@ def ex05_diffaugment(t, answer, G_with, G_without, n=2000):
     ``answer`` = {"frechet_with": ..., "frechet_without": ..., "lower": "with" or "without"}, the
     Fréchet distances the student measured (course classifier, n samples from seed 1, against the
     held-out digits). The check measures both generators again."""
-    from .. import metrics
-    from ..data import Digits
-    from ..judges.digits import digit_classifier
-
     clf = digit_classifier()
     reference = metrics.classifier_features(Digits(getattr(G_with, "image_size", 16), "test").images, clf)
 

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from scipy import linalg
 
+from .. import metrics
+from ..data import Digits
+from ..judges.digits import digit_classifier
+from ..models import dcgan
 from ._core import answer_number, close, exercise, has_keys
 
 
 def _reference_frechet(a, b) -> float:
-    from scipy import linalg
-
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     covmean = linalg.sqrtm(cov_a @ cov_b)
@@ -18,8 +21,6 @@ def _reference_frechet(a, b) -> float:
 
 def _variant_frechet(a, b, biased=False, elementwise=False) -> float:
     """The formula with one of two plausible mistakes, to name it in the hint."""
-    from scipy import linalg
-
     cov_a, cov_b = np.cov(a, rowvar=False, bias=biased), np.cov(b, rowvar=False, bias=biased)
     root = np.sqrt(np.abs(cov_a @ cov_b)) if elementwise else np.real(linalg.sqrtm(cov_a @ cov_b))
     return float(((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root))
@@ -71,11 +72,6 @@ def ex06_sample_size(t, answer):
     """The variant exercise of notebook 06: the Fréchet distance of the shipped DCGAN's samples
     (noise seed 7) to the training digits' features, at two sample sizes: ``answer`` =
     {"n_small": ..., "fd_small": ..., "n_large": ..., "fd_large": ..., "larger": "small" or "large"}."""
-    from .. import metrics
-    from ..data import Digits
-    from ..judges.digits import digit_classifier
-    from ..models import dcgan
-
     if not has_keys(t, answer, ["n_small", "fd_small", "n_large", "fd_large", "larger"]):
         return
     try:

@@ -6,6 +6,7 @@ import scipy.stats
 import torch
 from torch import nn
 
+from ..models.wgan import clipped_critic_step
 from ._core import check_variant, close, exercise
 
 
@@ -25,8 +26,6 @@ def ex07_critic_step(t, critic_step):
     lines 3-7): ``critic_step(D, opt_D, real, fake, clip) -> estimate``: the critic ascends
     E f(real) − E f(fake) (one optimiser step on its negative, gradients cleared first), then every
     parameter, weights and biases, is clipped to [−clip, clip] in place. Returns the estimate."""
-    from ..models.wgan import clipped_critic_step
-
     g = torch.Generator().manual_seed(71)
     real, fake = torch.randn(16, 2, generator=g) + 1.0, torch.randn(16, 2, generator=g)
     for c, scale in ((0.01, 3.0), (0.5, 0.3)):

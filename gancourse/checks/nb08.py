@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..models.wgan import gp_critic_loss
 from ._core import check_variant, close, exercise
 
 
@@ -47,8 +48,6 @@ def ex08_gp_critic_loss(t, critic_loss):
     Algorithm 1): ``critic_loss(D, real, fake, gp_weight) -> (loss, penalty)`` with loss = E D(fake) −
     E D(real) + λ·penalty, penalty = E(‖∇_x̂ D(x̂)‖₂ − 1)² at x̂ = ε·real + (1 − ε)·fake, one ε ~ U[0, 1] per
     sample (``torch.rand`` of shape (N, 1, ...)), the gradient taken with respect to x̂ with its graph kept."""
-    from ..models.wgan import gp_critic_loss
-
     g = torch.Generator().manual_seed(81)
     for kind in ("points", "images"):
         for gp_weight in (10.0, 0.1):

@@ -6,6 +6,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..judges.digits import digit_classifier
+from ..models import cgan
 from ._core import check_variant, close, exercise
 
 
@@ -159,9 +161,6 @@ def ex09_class_term(t, answer, G_with, G_without, per_class=1000):
     class term in G's loss; ``answer`` = {"mean_with": ..., "mean_without": ..., "lower": "with" or
     "without"}, the mean per-class accuracies the student measured (``cgan.class_accuracy`` with the
     course's classifier, ``per_class`` samples per class, seed 1). The check measures both again."""
-    from ..judges.digits import digit_classifier
-    from ..models import cgan
-
     clf = digit_classifier()
 
     def mean_accuracy(G):

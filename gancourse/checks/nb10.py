@@ -4,6 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .. import metrics
+from ..metrics import high_frequency_energy
+from ..models import pix2pix
 from ._core import answer_number, close, exercise, has_keys, lower_of
 
 
@@ -151,8 +154,6 @@ def ex10_pix2pix_losses(t, d_loss, g_loss):
 @exercise("10.3", "high-frequency energy", points=3, difficulty="core")
 def ex10_hf_energy(t, hf_energy):
     """``hf_energy(images)``: (N, C, H, W) -> mean squared response of the 3x3 Laplacian, no padding."""
-    from ..metrics import high_frequency_energy
-
     g = torch.Generator().manual_seed(11)
     for shape in ((3, 3, 16, 16), (2, 1, 5, 9)):
         x = torch.rand(shape, generator=g) * 2 - 1
@@ -173,9 +174,6 @@ def ex10_hf_energy(t, hf_energy):
 
 def _l1_in_training_mode(G, inputs, targets, seeds=(0, 1, 2)):
     """The L1 error of G's translations (training mode: batch statistics, dropout on), for a few seeds."""
-    from .. import metrics
-    from ..models import pix2pix
-
     values = []
     for seed in seeds:
         with torch.random.fork_rng():

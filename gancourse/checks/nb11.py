@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import torch
 
+from ..judges.shapes import attribute_classifier
+from ..models import cyclegan
+from ..models.cyclegan import generator_loss
 from ._core import check_backward, check_variant, close, exercise
 
 
@@ -29,8 +32,6 @@ def ex11_generator_loss(t, cyclegan_g_loss):
     fake_x, lambda_cyc, lambda_id) -> (total, parts)``, total = E(D_Y(G(x)) - 1)² + E(D_X(F(y)) - 1)²
     + λ_cyc·(|F(G(x)) - x| + |G(F(y)) - y|) + λ_id·λ_cyc·(|G(y) - y| + |F(x) - x|) and ``parts`` =
     {"G_adv", "cycle", "identity"} (identity when λ_id > 0). x and y batches of different sizes."""
-    from ..models.cyclegan import generator_loss
-
     g = torch.Generator().manual_seed(11)
     x, y = torch.rand(4, 3, 8, 8, generator=g) * 2 - 1, torch.rand(5, 3, 8, 8, generator=g) * 2 - 1
     for lambda_cyc, lambda_id in ((10.0, 0.5), (10.0, 0.0), (0.0, 0.5), (3.0, 2.0)):
@@ -156,9 +157,6 @@ def ex11_cycle_off(t, answer, with_cycle, without_cycle, X_test, Y_test):
     {"iou_with": ..., "iou_without": ..., "lower": "with" or "without"}, the outline IoU of the
     X -> Y translations the student measured (``cyclegan.evaluate_shapes`` on the test shapes).
     The check measures both again."""
-    from ..judges.shapes import attribute_classifier
-    from ..models import cyclegan
-
     clf = attribute_classifier()
 
     def iou(pair):

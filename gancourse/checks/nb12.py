@@ -4,6 +4,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..judges.shapes import attribute_classifier
+from ..models import stargan
+from ..models.stargan import generator_loss
 from ._core import check_backward, check_variant, close, exercise
 from ._nets import TinyTwoHeadD
 
@@ -97,8 +100,6 @@ def ex12_generator_loss(t, stargan_g_loss):
     adversarial term): ``stargan_g_loss(G, D, x, c_org, c_trg, label_trg, class_loss, lambda_cls,
     lambda_rec) -> (total, parts)``, total = -E D_src(G(x, c)) + λ_cls·class_loss(D_cls(G(x, c)), c)
     + λ_rec·mean|x - G(G(x, c), c')|, parts = {"G_adv", "G_cls", "G_rec"}."""
-    from ..models.stargan import generator_loss
-
     g = torch.Generator().manual_seed(12)
     x = torch.rand(5, 3, 8, 8, generator=g) * 2 - 1
     label_org = torch.stack([torch.randint(0, 4, (5,), generator=g), torch.randint(0, 3, (5,), generator=g)], 1)
@@ -159,9 +160,6 @@ def ex12_reconstruction_off(t, answer, G_with, G_without, cfg, test):
     λ_rec = 0; ``answer`` = {"iou_with": ..., "iou_without": ..., "lower": "with" or "without"}: the
     outline IoU between each test image and its translations (``stargan.evaluate_shapes(G, cfg,
     test)["iou"]``). The check measures both again."""
-    from ..judges.shapes import attribute_classifier
-    from ..models import stargan
-
     clf = attribute_classifier()
 
     def iou(G):

@@ -6,6 +6,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..judges.scenes import scene_segmenter
+from ..models import spade
+from ..nn.spade import SPADE
 from ._core import check_variant, close, exercise
 
 
@@ -50,8 +53,6 @@ def ex13_spade_layer(t, spade_layer):
     ``forward(h, segmap)`` returns BN(h)·(1 + γ(m)) + β(m): a parameter-free batch norm of h
     (N, C, H, W); the one-hot map (N, L, H_m, W_m) resized to H x W (nearest); a shared 3x3 conv to
     ``hidden`` channels + ReLU; two 3x3 convs from it give γ and β, (N, C, H, W) each."""
-    from ..nn.spade import SPADE
-
     with torch.random.fork_rng():
         torch.manual_seed(13)
         layer, err = t.call(spade_layer, 4, 3, 6, what="spade_layer(4, 3, 6)")
@@ -149,9 +150,6 @@ def ex13_feature_matching_off(t, answer, G_with, G_without, maps):
     length; ``answer`` = {"miou_with": ..., "miou_without": ..., "lower": "with" or "without"}: the
     segmenter's mIoU on the generators' images of the held-out ``maps`` (``spade.evaluate``). The
     check measures both again."""
-    from ..judges.scenes import scene_segmenter
-    from ..models import spade
-
     segmenter = scene_segmenter()
     check_variant(t, answer, {"miou_with": lambda: spade.evaluate(G_with, maps, segmenter)["miou"],
                               "miou_without": lambda: spade.evaluate(G_without, maps, segmenter)["miou"]},

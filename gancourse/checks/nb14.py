@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
+from ..judges.defects import defect_classifier
+from ..models import defectgan
+from ..models.defectgan import DefectGANConfig, control_map, generator_loss
 from ._core import check_backward, check_variant, close, exercise
 from ._nets import TinyTwoHeadD
 
@@ -57,9 +61,6 @@ def ex14_generator_loss(t, defectgan_g_loss):
     G(x, A_trg), x'', m₂ = G(x', A_org) (G returns (image, foreground, mask)) and parts = {"G_adv":
     −E D_src(x'), "G_cls": CE(D_cls(x'), c), "G_rec": mean |x'' − x|, "G_sd_cyc": mean |m₁ − m₂|,
     "G_sd_con": mean |m₁| + mean |m₂|}, total weighted by cfg's λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con."""
-    import torch.nn.functional as F
-
-    from ..models.defectgan import DefectGANConfig, control_map, generator_loss
 
     g = torch.Generator().manual_seed(143)
     x = torch.rand(6, 1, 8, 8, generator=g) * 2 - 1
@@ -142,9 +143,6 @@ def ex14_composition_off(t, answer, G_with, G_without, test):
     composition, the same length; ``answer`` = {"change_with": ..., "change_without": ..., "lower":
     "with" or "without"}: ``defectgan.evaluate(G, test, seed=0)["change_all"]``, the mean |d − n| over
     all pixels of the defaced held-out normal crops. The check measures both again."""
-    from ..judges.defects import defect_classifier
-    from ..models import defectgan
-
     judge = defect_classifier()
     check_variant(t, answer, {"change_with": lambda: defectgan.evaluate(G_with, test, judge, seed=0)["change_all"],
                               "change_without": lambda: defectgan.evaluate(G_without, test, judge, seed=0)["change_all"]},

@@ -4,6 +4,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..judges.styled import styled_digit_classifier
+from ..models import deepi2i
+from ..models.deepi2i import Adaptor
 from ._core import check_variant, close, exercise
 
 
@@ -41,8 +44,6 @@ def ex15_adaptor(t, adaptor):
     ``adaptor(encoder_widths, generator_widths)`` builds an ``nn.Module`` with one small network per
     scale (conv 3x3 from the encoder's width to the generator's, LeakyReLU(0.2), conv 3x3 keeping it,
     sizes kept); ``forward({side: (N, c_E, s, s)})`` returns ``{side: (N, c_G, s, s)}``."""
-    from ..models.deepi2i import Adaptor
-
     enc, gen = {8: 6, 4: 10}, {8: 5, 4: 7}
     with torch.random.fork_rng():
         torch.manual_seed(15)
@@ -135,9 +136,6 @@ def ex15_feature_weight(t, answer, model_small, model_large, inputs, reference):
     reference code's) and ω = 1; ``answer`` = {"error_small": ..., "error_large": ..., "lower": "small" or
     "large"}: the background error of their translations of ``inputs`` (``deepi2i.evaluate(model.translate,
     inputs, reference, judge)["background_error"]``). The check measures both again."""
-    from ..judges.styled import styled_digit_classifier
-    from ..models import deepi2i
-
     judge = styled_digit_classifier()
 
     def background_error(model):

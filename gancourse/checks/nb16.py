@@ -6,6 +6,9 @@ import math
 import torch
 import torch.nn.functional as F
 
+from ..judges.digits import digit_classifier
+from ..models import infogan
+from ..models.bigan import JointDiscriminator
 from ._core import check_variant, close, exercise
 
 
@@ -73,8 +76,6 @@ def ex16_joint_discriminator(t, joint_discriminator):
     through ``bigan.image_trunk(image_size, width)`` (flattened), z through two linear layers of
     ``hidden`` units with LeakyReLU(0.2) after each, the two concatenated and read by a joint MLP
     (one hidden layer of ``hidden`` units, LeakyReLU(0.2), then one output)."""
-    from ..models.bigan import JointDiscriminator
-
     with torch.random.fork_rng():
         torch.manual_seed(16)
         D, err = t.call(joint_discriminator, 16, 8, 8, 32, what="joint_discriminator(16, 8, 8, 32)")
@@ -123,9 +124,6 @@ def ex16_information_off(t, answer, G_with, cfg_with, G_without, cfg_without, n_
     categorical information term), the same length; ``answer`` = {"agreement_with": ...,
     "agreement_without": ..., "lower": "with" or "without"}: the code-digit agreement after matching
     (``infogan.evaluate(G, cfg, n_noise=n_noise)["code_class_agreement"]``). The check measures both."""
-    from ..judges.digits import digit_classifier
-    from ..models import infogan
-
     clf = digit_classifier()
 
     def agreement(G, cfg):

@@ -57,7 +57,9 @@ def in_batches_with_batch_stats(net: nn.Module, *inputs: torch.Tensor, batch_siz
     inputs' order, on the CPU."""
     if not isinstance(net, nn.Module):
         raise TypeError(f"net: expected a torch.nn.Module, got {type(net).__name__}")
+    if not inputs or not all(isinstance(x, torch.Tensor) for x in inputs):
+        raise TypeError("inputs: expected one or more tensors")
     batch_size = V.positive_int(batch_size, "batch_size", minimum=2)
-    perm = torch.randperm(inputs[0].shape[0] if inputs else 0, generator=torch.Generator().manual_seed(seed))
+    perm = torch.randperm(inputs[0].shape[0], generator=torch.Generator().manual_seed(seed))
     out = in_batches(copy.deepcopy(net).train(), *(x[perm] for x in inputs), batch_size=batch_size)
     return out[torch.argsort(perm)]

@@ -174,11 +174,20 @@ def batches(dataset, batch_size: int, generator: torch.Generator | None = None,
                    workers=workers, pin_memory=pin_memory)
 
 
+def index_batches(n: int, batch_size: int, generator: torch.Generator | None = None) -> Batches:
+    """Shuffled minibatches of the row indices 0..n-1: ``_, idx = next(stream)`` gives a batch (B,) of
+    indices, so that one draw picks the images and every label or map that goes with them. Resumable
+    like :class:`Batches` (it is one, over a dataset of indices)."""
+    n = V.positive_int(n, "n")
+    index = TensorImageDataset(torch.zeros(n, 1, 1, 1), torch.arange(n), ["index"])
+    return batches(index, batch_size, generator=generator)
+
+
 __all__ = [
     "Digits", "Faces", "Textures", "TensorImageDataset", "TEXTURE_NAMES", "texture_image",
     "ToyDistribution", "Gaussian1D", "GaussianMixture", "GaussianMixture1D", "ParallelLine",
     "SwissRoll", "grid", "ring", "make_toy", "TOY_NAMES",
-    "load_dataset", "register_dataset", "dataset_names", "batches", "Batches",
+    "load_dataset", "register_dataset", "dataset_names", "batches", "Batches", "index_batches",
     "ImageFolder", "PairedImageFolder", "ScanReport", "image_folder", "class_folders", "cyclegan_folders",
     "paired_folders", "side_by_side_folder", "open_folder", "detect_layout", "convert_image",
     "fetch", "load_real", "datasets_dir", "real_dataset_names", "DatasetUnavailableError", "DownloadError",

@@ -27,7 +27,7 @@ from .. import _validate as V
 from .. import recipes
 from ..data import Digits, batches
 from ..runtime import seed_everything
-from .fitting import fit_judge, load_judge, predict_in_batches
+from .fitting import fit_judge, load_judge, predict_in_batches, to_working_size
 
 PRETRAINED_NAME = "digit-classifier"
 
@@ -82,11 +82,7 @@ class DigitClassifier(nn.Module):
         V.images(images, "images", channels=1)
         if images.shape[-1] < 8 or images.shape[-2] < 8:
             raise ValueError(f"images: expected at least 8x8 pixels, got shape {tuple(images.shape)}")
-        x = images.to(next(self.parameters()).device, torch.float32)
-        if x.shape[-2:] != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                              antialias=x.shape[-1] > self.size)
-        return x
+        return to_working_size(self, images, self.size)
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Penultimate activations, shape (N, ``features``): the space of the course's Fréchet distance."""

@@ -60,6 +60,15 @@ def predict_in_batches(net: nn.Module, images: torch.Tensor, read: Callable[[tor
     return in_batches(net, images.float(), batch_size=batch_size, eval_mode=True, read=read)
 
 
+def to_working_size(net: nn.Module, images: torch.Tensor, size: int) -> torch.Tensor:
+    """A batch (N, C, H, W) as float32 on ``net``'s device, resized to ``size`` x ``size`` (bilinear,
+    antialiased when shrinking): a judge reads images of any size at the one it was trained on."""
+    x = images.to(next(net.parameters()).device, torch.float32)
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=x.shape[-1] > size)
+    return x
+
+
 def blur_and_noise(images: torch.Tensor, mix: torch.Tensor, noise_std: torch.Tensor,
                    generator: torch.Generator | None = None) -> torch.Tensor:
     """Two nuisances a generator's output has and a rendered image has not, per image: a blur (the

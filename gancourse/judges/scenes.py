@@ -27,7 +27,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import recipes
-from ..data import TensorImageDataset, batches
+from ..data import index_batches
 from ..data.scenes import CLASSES, N_CLASSES, Scenes
 from ..metrics import mean_iou
 from ..runtime import seed_everything
@@ -108,8 +108,7 @@ def train_segmenter(config: SegmenterConfig | None = None, device="cpu", progres
     V.instance(cfg, "config", SegmenterConfig)
     seed_everything(cfg.seed)
     data = Scenes(cfg.n_train, cfg.size, "train", seed=cfg.seed)
-    index = TensorImageDataset(torch.zeros(len(data), 1, 1, 1), torch.arange(len(data)), ["index"])
-    stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    stream = index_batches(len(data), cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1))
     gen = torch.Generator().manual_seed(cfg.seed)
     net = SceneSegmenter(cfg.width).to(device)
 

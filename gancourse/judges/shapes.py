@@ -29,11 +29,11 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, recipes
-from ..data import TensorImageDataset, batches
+from ..data import index_batches
 from ..data.shapes import ATTRIBUTES, N_VALUES, VALUES, Shapes, foreground_mask
 from ..metrics import high_frequency_energy, l1_error, mask_iou
 from ..runtime import seed_everything
-from .fitting import blur_and_noise, fit_judge, load_judge, predict_in_batches
+from .fitting import blur_and_noise, fit_judge, load_judge, predict_in_batches, to_working_size
 
 PRETRAINED_NAME = "shapes-classifier"
 _OFFSETS = [sum(N_VALUES[:k]) for k in range(len(N_VALUES) + 1)]
@@ -82,11 +82,7 @@ class AttributeClassifier(nn.Module):
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         V.images(images, "images", channels=3)
-        x = images.to(next(self.parameters()).device, torch.float32)
-        if x.shape[-2:] != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                              antialias=x.shape[-1] > self.size)
-        return x
+        return to_working_size(self, images, self.size)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.body(self.prepare(images)))
@@ -137,8 +133,7 @@ def train_attribute_classifier(config: AttributeClassifierConfig | None = None, 
     seed_everything(cfg.seed)
     data = Shapes(cfg.n_train, cfg.size, "train", seed=cfg.seed)
     # batches of indices, so that one draw gives the images and all five labels
-    index = TensorImageDataset(torch.zeros(len(data), 1, 1, 1), torch.arange(len(data)), ["index"])
-    stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1))
+    stream = index_batches(len(data), cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + 1))
     gen = torch.Generator().manual_seed(cfg.seed)
     net = AttributeClassifier(cfg.size, cfg.width, cfg.features).to(device)
 

@@ -544,7 +544,7 @@ def run(args) -> dict:
     points measured after the resume)."""
     if args.data is not None:
         raise SystemExit("deepi2i: trains on the embedded styled digits only; --data is not supported")
-    device = pick_device(args.device) if args.device else torch.device("cpu")
+    device = pick_device(args.device)          # default: the best available, as --help says
     source = load_source()
     test, pool = StyledDigits(16, "test"), StyledDigits(16, "pool")
     test_images, pool_images = test.images[:pick(None, 64)], pool.images[:pick(None, 64)]  # quick mode: tests

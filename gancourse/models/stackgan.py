@@ -51,7 +51,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, pretrained, recipes
-from ..data import TensorImageDataset, batches
+from ..data import index_batches
 from ..data.shapes import ATTRIBUTES, VALUES, Shapes
 from ..judges.shapes import attribute_classifier
 from ..metrics import classifier_features, frechet_distance
@@ -443,8 +443,7 @@ def train(cfg: StackGANConfig, device="cpu", progress: bool = True, checkpoint=N
     images, captions = training_data(cfg)
     model = StackGAN(cfg, device)
     # batches of indices, so that one draw gives the images and their three caption labels
-    index = TensorImageDataset(torch.zeros(len(images), 1, 1, 1), torch.arange(len(images)), ["index"])
-    stream = batches(index, cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed))
+    stream = index_batches(len(images), cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed))
 
     def step(i):
         model.step = i                   # the stage follows the step, also after a resume

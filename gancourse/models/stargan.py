@@ -58,7 +58,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import losses, pretrained, recipes
-from ..data import TensorImageDataset, batches, class_folders
+from ..data import class_folders, index_batches
 from ..data.shapes import STARGAN_LABELS, VALUES, stargan_datasets
 from ..distributed import unwrap
 from ..fastpaths import prepare
@@ -316,8 +316,7 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
             raise ValueError(f"data[{k}]: {images.shape[0]} images but {labels.shape[0]} labels")
     seed_everything(cfg.seed)
     model = prepare(StarGAN(cfg, device, g_loss), fast)  # GPU fast paths; DDP under torchrun
-    streams = [batches(TensorImageDataset(torch.zeros(len(labels), 1, 1, 1), torch.arange(len(labels)), ["index"]),
-                       cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k))
+    streams = [index_batches(len(labels), cfg.batch_size, generator=torch.Generator().manual_seed(cfg.seed + k))
                for k, (_, labels) in enumerate(data)]
 
     def step(i):

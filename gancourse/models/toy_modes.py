@@ -395,6 +395,8 @@ def run(args) -> dict:
     the 48 runs checkpoints into its own folder of ``--out``."""
     if args.data is not None or args.image_size is not None:
         raise SystemExit("toy-modes: trains on PacGAN's toy mixtures; --data and --image-size do not apply")
+    if args.device not in (None, "cpu"):
+        raise SystemExit("toy-modes: the table times each run on one CPU thread; --device does not apply")
     torch.set_num_threads(1)
     out = {}
     for mixture in MIXTURES:
@@ -407,7 +409,6 @@ def run(args) -> dict:
                          checkpoint_every=args.checkpoint_every or 1000)
             out[f"{row}/{mixture}"] = {k: s[k] for k in ("modes", "modes_strict", "hq_percent", "seconds")}
     return out
-
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -271,12 +271,31 @@ def find_leaks(student_nb, instructor_nb) -> list[str]:
     return leaks
 
 
+STUB_WIDTH = 88  # characters per line of a stub, so that it fits a notebook cell without scrolling
+
+
+def _literal(text: str) -> str:
+    literal = json.dumps(text, ensure_ascii=False)
+    return repr(text) if '\\"' in literal else literal  # a hint quoting code: single quotes need no backslashes
+
+
 def _stub_line(indent: str, ex_id: str, hint: str) -> str:
+    """``raise NotImplementedError("Exercise NN.k: <hint>")``, the message split into adjacent string
+    literals of at most about STUB_WIDTH characters a line (Python joins them into one string)."""
     message = f"Exercise {ex_id}: {hint}"
-    literal = json.dumps(message, ensure_ascii=False)
-    if '\\"' in literal:       # a hint that quotes code: Python's single quotes need no backslashes
-        literal = repr(message)
-    return f"{indent}raise NotImplementedError({literal})"
+    one_line = f"{indent}raise NotImplementedError({_literal(message)})"
+    if len(one_line) <= STUB_WIDTH:
+        return one_line
+    inner = indent + "    "
+    pieces, current = [], ""
+    for word in re.split(r"(?<= )", message):  # words with their trailing space, so the pieces rejoin exactly
+        if current and len(inner) + len(_literal(current + word)) > STUB_WIDTH:
+            pieces.append(current)
+            current = ""
+        current += word
+    pieces.append(current)
+    body = "\n".join(inner + _literal(piece) for piece in pieces)
+    return f"{indent}raise NotImplementedError(\n{body})"
 
 
 def strip_source(source: str, ex_id: str | None, where: str, markdown: bool = False) -> str:

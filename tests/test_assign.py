@@ -1,5 +1,6 @@
 """Student versions (``python -m gancourse.assign``): no solution left, hints in place, and every
 check fails with its hint. Every notebook in notebooks/ is covered, including future ones."""
+import ast
 import json
 import re
 
@@ -61,13 +62,21 @@ def test_student_version_contains_no_solution(name):
     assert find_leaks(mine, theirs) == []
 
 
+def stub_messages(source: str) -> list[str]:
+    """The messages of the ``raise NotImplementedError("...")`` statements in ``source`` (a stub may
+    spread its message over several string literals, which Python joins)."""
+    return [node.exc.args[0].value for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+            and getattr(node.exc.func, "id", "") == "NotImplementedError"]
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_student_version_has_a_stub_with_the_hint_in_every_exercise(name):
     mine = student(name)
     hints = {g.id: g.hints for g in find_exercises(instructor(name), name)}
     for g in exercises(mine, name):
         text = "\n".join(mine.cells[i].source for i in g.exercise_cells)
-        stubs = re.findall(r'raise NotImplementedError\("Exercise (\d\d\.\d+): (.+)"\)', text)
+        stubs = [re.match(r"Exercise (\d\d\.\d+): (.+)", message).groups() for message in stub_messages(text)]
         assert stubs and all(ex_id == g.id for ex_id, _ in stubs), f"{name}: exercise {g.id} has no stub"
         assert [h for _, h in stubs] == hints[g.id]  # the HINT comment stays above each stub too
 
@@ -250,3 +259,17 @@ def test_command_writes_student_notebooks_and_refuses_the_instructor_folder(tmp_
     nbformat.write(broken, source / "03_broken.ipynb")
     assert assign.main(["--out", str(out), str(source / "03_broken.ipynb")]) == 1
     assert "FAILED" in capsys.readouterr().out and not (out / "03_broken.ipynb").exists()
+
+
+def test_a_long_hint_becomes_a_stub_that_fits_the_cell():
+    hint = "keep only the indices where p > 0, " * 6 + 'then use reduction="mean".'
+    exercise = f"def my_tv(p, q):\n    # HINT: {hint}\n    ### BEGIN SOLUTION\n    return 0\n    ### END SOLUTION"
+    mine, _ = make_student(_course_nb(exercise=exercise), "t.ipynb")
+    stub = mine.cells[3].source
+    raise_lines = stub[stub.index("raise"):].splitlines()
+    assert all(len(line) <= 90 for line in raise_lines) and len(raise_lines) >= 4
+    ns = {}
+    exec(stub, ns)
+    with pytest.raises(NotImplementedError) as err:
+        ns["my_tv"](0, 0)
+    assert str(err.value) == f"Exercise 03.1: {hint}"

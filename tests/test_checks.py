@@ -74,3 +74,14 @@ def test_feedback_never_contains_solution_code(capsys):
     out = capsys.readouterr().out
     for solution_line in ["np.log(p[mask] / q[mask])", "-torch.sigmoid(l)", "F.softplus(-fake_logits)"]:
         assert solution_line not in out
+
+
+def test_an_exercise_not_done_shows_its_message_alone_in_a_notebook():
+    """IPython shows ``_render_traceback_``'s lines instead of the frames of the check machinery."""
+    from gancourse.checks._core import ExerciseIncomplete
+
+    exc = ExerciseIncomplete("Exercise 03.2 (KL) is not done yet. Hint: " + "keep only the indices where p > 0; " * 6)
+    lines = exc._render_traceback_()
+    assert lines[0].startswith("ExerciseIncomplete: Exercise 03.2 (KL) is not done yet.")
+    assert all(len(line) <= 100 for line in lines) and len(lines) >= 2
+    assert " ".join(lines).count("keep only the indices") == 6

@@ -203,6 +203,45 @@ def test_stored_outputs_have_no_machine_paths(path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_stored_widgets_are_frozen(path):
+    """A widget stored as a view shows as its repr in JupyterLab until the cell runs (issue 25)."""
+    nb = read(path)
+    views = [i for i, cell in enumerate(nb.cells) for out in cell.get("outputs", [])
+             if "application/vnd.jupyter.widget-view+json" in out.get("data", {})]
+    assert not views and "widgets" not in nb.metadata, (
+        f"{path.name} stores live widgets (cells {views}); run it with python -m gancourse.run_notebooks, "
+        "which freezes them")
+
+
+def test_freezing_widgets_keeps_what_they_showed():
+    from gancourse.run_notebooks import freeze_widgets
+    view = "application/vnd.jupyter.widget-view+json"
+    state = {
+        "bar": {"model_name": "HBoxModel", "state": {"children": ["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]}},
+        "l": {"model_name": "HTMLModel", "state": {"value": "loss:\u2007100%"}},
+        "p": {"model_name": "FloatProgressModel", "state": {"value": 50.0, "max": 50.0}},
+        "r": {"model_name": "HTMLModel", "state": {"value": "\u200750/50\u2007[00:01&lt;00:00]"}},
+        "ui": {"model_name": "VBoxModel", "state": {"children": ["IPY_MODEL_s", "IPY_MODEL_o"]}},
+        "s": {"model_name": "FloatSliderModel", "state": {"description": "theta", "value": 0.4}},
+        "o": {"model_name": "OutputModel", "state": {"outputs": [
+            {"output_type": "display_data", "metadata": {}, "data": {"image/png": "iVBOR"}}]}},
+    }
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": state}}
+    nb.cells = [nbformat.v4.new_code_cell("train()", outputs=[nbformat.v4.new_output(
+                    "display_data", data={view: {"model_id": "bar"}, "text/plain": "loss: 0%"})]),
+                nbformat.v4.new_code_cell("interact()", outputs=[nbformat.v4.new_output(
+                    "display_data", data={view: {"model_id": "ui"}, "text/plain": "interactive(children=..."})]),
+                nbformat.v4.new_markdown_cell("text")]
+    assert freeze_widgets(nb) == 2
+    assert nb.cells[0].outputs[0].text == "loss: 100%|\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588\u2588| 50/50 [00:01<00:00]\n"
+    assert "theta=0.4" in nb.cells[1].outputs[0].text
+    assert nb.cells[1].outputs[1].data == {"image/png": "iVBOR"}
+    assert "widgets" not in nb.metadata and "outputs" not in nb.cells[2]
+    nbformat.validate(nb)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_outputs_come_from_one_clean_run(path):
     problems = order_problems(read(path))
     assert not problems, f"{path.name}: " + "; ".join(problems)

@@ -42,10 +42,10 @@ def _draw(fig):
 def test_image_grids_report_images_shown_too_small(capsys):
     viz.use_course_style()
     images = torch.rand(16, 1, 16, 16) * 2 - 1
-    ax = viz.show_images(images, nrow=8, title="default size")  # 1 inch per image at 72 dpi
+    ax = viz.show_images(images, nrow=8, title="default size")  # 1 inch per image at 96 dpi
     _draw(ax.figure)
     assert "below the course's minimum" not in capsys.readouterr().out
-    fig, axes = matplotlib.pyplot.subplots(1, 2, figsize=(6, 2))  # 16 images in 2.4 inches: about 20 px each
+    fig, axes = matplotlib.pyplot.subplots(1, 2, figsize=(6, 2))  # 16 images in 2.4 inches: about 25 px each
     viz.show_images(images, nrow=8, ax=axes[0], title="cramped")
     _draw(fig)
     _draw(fig)

@@ -13,11 +13,12 @@ raises :class:`ExerciseIncomplete` carrying the stub's hint, so that "Run all" s
 """
 from __future__ import annotations
 
-import torch
-
 import functools
 import re
+import textwrap
 from dataclasses import dataclass
+
+import torch
 
 DIFFICULTIES = ("warm-up", "core", "challenge")
 # "build": the student writes the code the notebook is about, before the training run that then uses
@@ -31,7 +32,14 @@ FEEDBACK = re.compile(
 
 
 class ExerciseIncomplete(NotImplementedError):
-    """The exercise still holds the stub from the student version."""
+    """The exercise still holds the stub from the student version.
+
+    In a notebook it shows as its message alone, wrapped to the cell's width: the frames of the
+    check machinery say nothing to a student (IPython calls ``_render_traceback_`` when present).
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return textwrap.wrap(f"{type(self).__name__}: {self}", width=100)
 
 
 @dataclass(frozen=True)

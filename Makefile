@@ -4,6 +4,7 @@
 #   make test     set up .venv (once), run the unit tests and every notebook in quick mode
 #   make course   run every notebook in full mode, headless, into build/course/
 #   make student  write the student versions of the notebooks into build/student/
+#   make nbgrader write an nbgrader course folder (one assignment per notebook) into build/nbgrader/
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -17,10 +18,10 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 # Quick mode: notebooks shrink their step counts; they never skip a section.
 QUICK_ENV := GANCOURSE_QUICK=1 PYTHONHASHSEED=0
 
-.PHONY: setup kernel lab lab-instructor test unit notebooks course student clean help
+.PHONY: setup kernel lab lab-instructor test unit notebooks course student nbgrader clean help
 
 help:
-	@echo "make lab | make lab-instructor | make test | make course | make student | make clean"
+	@echo "make lab | make lab-instructor | make test | make course | make student | make nbgrader | make clean"
 
 $(STAMP): pyproject.toml
 	@echo "==> [setup] creating the virtual environment $(VENV) (if missing)"
@@ -73,6 +74,10 @@ course: setup
 student: setup
 	@echo "==> [student] writing student notebooks into build/student/"
 	$(BIN)/python -m gancourse.assign --out build/student notebooks/*.ipynb
+
+nbgrader: setup
+	@echo "==> [nbgrader] writing the nbgrader course folder build/nbgrader/"
+	$(BIN)/python -m gancourse.nbgrader_course --course build/nbgrader notebooks/*.ipynb
 
 clean:
 	@echo "==> [clean] removing build/ (the virtual environment stays; rm -rf $(VENV) to remove it)"

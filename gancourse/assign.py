@@ -325,6 +325,13 @@ def strip_source(source: str, ex_id: str | None, where: str, markdown: bool = Fa
     return "\n".join(out)
 
 
+def first_exercise_cell(nb, exercises: list[ExerciseCells] | None = None) -> int:
+    """The index of the first exercise or check cell (``len(nb.cells)`` if none): the student
+    versions keep the outputs above it and clear them from there on."""
+    exercises = find_exercises(nb, strict=False) if exercises is None else exercises
+    return min([i for g in exercises for i in g.exercise_cells + [g.check_cell]], default=len(nb.cells))
+
+
 def make_student(nb, name: str = "notebook"):
     """The student version of an instructor notebook (a new notebook; ``nb`` is not modified).
 
@@ -334,7 +341,7 @@ def make_student(nb, name: str = "notebook"):
     """
     exercises = find_exercises(nb, name, strict=True)
     owner = {i: g.id for g in exercises for i in g.exercise_cells}
-    first_exercise = min([i for g in exercises for i in g.exercise_cells + [g.check_cell]], default=len(nb.cells))
+    first_exercise = first_exercise_cell(nb, exercises)
     check_cells = {g.check_cell for g in exercises}
     student = copy.deepcopy(nb)
     kept = []

@@ -52,6 +52,14 @@ class Case:
     batch: int
     build: Callable
     plain: Callable | None = None   # (device) -> step of the same architecture written plainly
+    rebatch: Callable | None = None  # (batch) -> the same case at another batch size
+
+
+def _case(model: str, config: str, description: str, builder: Callable, *args, plain: Callable | None = None) -> Case:
+    """A case from its builder and the builder's arguments, the last being the batch size (the plain
+    reference step, when there is one, takes the same arguments)."""
+    return Case(model, config, description, args[-1], builder(*args), plain(*args) if plain else None,
+                rebatch=lambda batch: _case(model, config, description, builder, *args[:-1], batch, plain=plain))
 
 
 def _images(n, c, s, device):
@@ -371,36 +379,38 @@ def _deepi2i(size, width, batch):
 
 
 CASES = [
-    Case("dcgan", "small", "16x16 digits, widths 64, batch 64", 64, _dcgan(16, 64, 1, 64), _dcgan_plain(16, 64, 1, 64)),
-    Case("dcgan", "standard", "64x64 RGB, widths 128 (G: 1024-512-256-128), batch 128", 128, _dcgan(64, 128, 3, 128),
-         _dcgan_plain(64, 128, 3, 128)),
-    Case("wgan-gp", "small", "16x16 digits, widths 32, batch 64, n_critic 5", 64, _wgan_gp(16, 32, 1, 64)),
-    Case("wgan-gp", "standard", "64x64 RGB DCGAN nets, widths 64, batch 64, n_critic 5", 64, _wgan_gp(64, 64, 3, 64)),
-    Case("cgan", "small", "16x16 digits, widths 32, batch 64", 64, _cgan("cgan", 16, 32, 1, 64)),
-    Case("cgan", "standard", "32x32 RGB, widths 64, batch 64", 64, _cgan("cgan", 32, 64, 3, 64)),
-    Case("acgan", "small", "16x16 digits, widths 32, batch 64", 64, _cgan("acgan", 16, 32, 1, 64)),
-    Case("acgan", "standard", "32x32 RGB, widths 64, batch 64", 64, _cgan("acgan", 32, 64, 3, 64)),
-    Case("pix2pix", "small", "32x32 scenes, ngf 16, batch 16", 16, _pix2pix(32, 16, 32, 2, 16),
-         _pix2pix_plain(32, 16, 32, 2, 16)),
-    Case("pix2pix", "standard", "256x256, U-Net ngf 64, 70x70 PatchGAN, batch 1", 1, _pix2pix(256, 64, 64, 3, 1),
-         _pix2pix_plain(256, 64, 64, 3, 1)),
-    Case("cyclegan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 4", 4, _cyclegan(32, 16, 4, 32, 2, "batch", 4),
-         _cyclegan_plain(32, 16, 4, 32, 2, "batch", 4)),
-    Case("cyclegan", "standard", "256x256, ngf 64, 9 blocks, 70x70 PatchGAN, batch 1", 1,
-         _cyclegan(256, 64, 9, 64, 3, "instance", 1), _cyclegan_plain(256, 64, 9, 64, 3, "instance", 1)),
-    Case("stargan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 8", 8, _stargan(32, 16, 4, 32, 3, "batch", 8),
-         _stargan_plain(32, 16, 4, 32, 3, "batch", 8)),
-    Case("stargan", "standard", "128x128, ngf 64, 6 blocks, D 5 stride-2 layers (paper: 6, then a 2x2 head), batch 16",
-         16, _stargan(128, 64, 6, 64, 5, "instance", 16), _stargan_plain(128, 64, 6, 64, 5, "instance", 16)),
-    Case("spade", "small", "32x32 scenes, ngf 16, 2 D scales, batch 16", 16, _spade(32, 16, 3, 32, 2, 2, 16),
-         _spade_plain(32, 16, 3, 32, 2, 2, 16)),
-    Case("spade", "standard", "256x256, ngf 64, 2 D scales of 4 layers, batch 4 (paper: 32 over 8 GPUs)", 4,
-         _spade(256, 64, 5, 64, 2, 3, 4), _spade_plain(256, 64, 5, 64, 2, 3, 4)),
-    Case("defectgan", "small", "32x32 texture crops, ngf 16, batch 16", 16, _defectgan(32, 1, 16, 2, 2, 16, 3, 16)),
-    Case("defectgan", "standard", "128x128 RGB, ngf 64, 6 residual blocks, batch 16", 16,
-         _defectgan(128, 3, 64, 2, 6, 64, 5, 16)),
-    Case("deepi2i", "small", "16x16 digits source GAN, widths 32, batch 32", 32, _deepi2i(16, 32, 32)),
-    Case("deepi2i", "standard", "128x128 RGB source GAN, widths 64, batch 16", 16, _deepi2i(128, 64, 16)),
+    _case("dcgan", "small", "16x16 digits, widths 64, batch 64", _dcgan, 16, 64, 1, 64, plain=_dcgan_plain),
+    _case("dcgan", "standard", "64x64 RGB, widths 128 (G: 1024-512-256-128), batch 128",
+          _dcgan, 64, 128, 3, 128, plain=_dcgan_plain),
+    _case("wgan-gp", "small", "16x16 digits, widths 32, batch 64, n_critic 5", _wgan_gp, 16, 32, 1, 64),
+    _case("wgan-gp", "standard", "64x64 RGB DCGAN nets, widths 64, batch 64, n_critic 5",
+          _wgan_gp, 64, 64, 3, 64),
+    _case("cgan", "small", "16x16 digits, widths 32, batch 64", _cgan, "cgan", 16, 32, 1, 64),
+    _case("cgan", "standard", "32x32 RGB, widths 64, batch 64", _cgan, "cgan", 32, 64, 3, 64),
+    _case("acgan", "small", "16x16 digits, widths 32, batch 64", _cgan, "acgan", 16, 32, 1, 64),
+    _case("acgan", "standard", "32x32 RGB, widths 64, batch 64", _cgan, "acgan", 32, 64, 3, 64),
+    _case("pix2pix", "small", "32x32 scenes, ngf 16, batch 16",
+          _pix2pix, 32, 16, 32, 2, 16, plain=_pix2pix_plain),
+    _case("pix2pix", "standard", "256x256, U-Net ngf 64, 70x70 PatchGAN, batch 1",
+          _pix2pix, 256, 64, 64, 3, 1, plain=_pix2pix_plain),
+    _case("cyclegan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 4",
+          _cyclegan, 32, 16, 4, 32, 2, "batch", 4, plain=_cyclegan_plain),
+    _case("cyclegan", "standard", "256x256, ngf 64, 9 blocks, 70x70 PatchGAN, batch 1",
+          _cyclegan, 256, 64, 9, 64, 3, "instance", 1, plain=_cyclegan_plain),
+    _case("stargan", "small", "32x32 shapes, ngf 16, 4 blocks, batch 8",
+          _stargan, 32, 16, 4, 32, 3, "batch", 8, plain=_stargan_plain),
+    _case("stargan", "standard", "128x128, ngf 64, 6 blocks, D 5 stride-2 layers (paper: 6, then a 2x2 head), batch 16",
+          _stargan, 128, 64, 6, 64, 5, "instance", 16, plain=_stargan_plain),
+    _case("spade", "small", "32x32 scenes, ngf 16, 2 D scales, batch 16",
+          _spade, 32, 16, 3, 32, 2, 2, 16, plain=_spade_plain),
+    _case("spade", "standard", "256x256, ngf 64, 2 D scales of 4 layers, batch 4 (paper: 32 over 8 GPUs)",
+          _spade, 256, 64, 5, 64, 2, 3, 4, plain=_spade_plain),
+    _case("defectgan", "small", "32x32 texture crops, ngf 16, batch 16",
+          _defectgan, 32, 1, 16, 2, 2, 16, 3, 16),
+    _case("defectgan", "standard", "128x128 RGB, ngf 64, 6 residual blocks, batch 16",
+          _defectgan, 128, 3, 64, 2, 6, 64, 5, 16),
+    _case("deepi2i", "small", "16x16 digits source GAN, widths 32, batch 32", _deepi2i, 16, 32, 32),
+    _case("deepi2i", "standard", "128x128 RGB source GAN, widths 64, batch 16", _deepi2i, 128, 64, 16),
 ]
 MODELS = list(dict.fromkeys(c.model for c in CASES))
 

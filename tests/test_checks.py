@@ -85,3 +85,28 @@ def test_an_exercise_not_done_shows_its_message_alone_in_a_notebook():
     assert lines[0].startswith("ExerciseIncomplete: Exercise 03.2 (KL) is not done yet.")
     assert all(len(line) <= 100 for line in lines) and len(lines) >= 2
     assert " ".join(lines).count("keep only the indices") == 6
+
+
+def test_strict_mode_raises_on_no_points_and_shows_partial_points(monkeypatch, capsys):
+    """Under nbgrader a graded cell that does not raise earns full marks, and a number as the
+    cell's result is read as partial credit: strict mode gives it both."""
+    from IPython.core.formatters import PlainTextFormatter
+
+    def tv(p, q):
+        return 0.5 * float(np.abs(np.asarray(p) - np.asarray(q)).sum())
+
+    relaxed = checks.ex03_tv(tv)
+    assert relaxed.passed and hasattr(relaxed, "_ipython_display_")  # the line is printed, no result shown
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    assert checks.strict_mode()
+    full = checks.ex03_tv(tv)
+    assert full.passed and not hasattr(full, "_ipython_display_")
+    assert PlainTextFormatter()(full) == f"{full.max_points:g}"
+    with pytest.raises(checks.ExerciseFailed, match=r"Exercise 03\.1 .*not yet, 0/"):
+        checks.ex03_tv(lambda p, q: "not a number")
+    monkeypatch.delenv("NBGRADER_EXECUTION")
+    monkeypatch.setenv("GANCOURSE_STRICT_CHECKS", "1")
+    assert checks.strict_mode()
+    monkeypatch.setenv("GANCOURSE_STRICT_CHECKS", "0")
+    assert not checks.strict_mode() and checks.ex03_tv(lambda p, q: "not a number") == 0
+    assert "not yet, 0/" in capsys.readouterr().out

@@ -7,7 +7,7 @@ import gancourse
 
 ROOT = Path(__file__).resolve().parent.parent
 
-CONDA_NAMES = {"torch": "pytorch"}  # conda-forge spells some packages differently
+CONDA_NAMES = {"torch": "pytorch", "jupyterlab-rise": "jupyterlab_rise"}  # conda-forge spells some packages differently
 
 
 def _pyproject():

@@ -12,8 +12,8 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._core import (DIFFICULTIES, FEEDBACK, REGISTRY, CheckResult, Exercise, ExerciseIncomplete,
-                    exercises_of)
+from ._core import (DIFFICULTIES, FEEDBACK, REGISTRY, CheckResult, Exercise, ExerciseFailed, ExerciseIncomplete,
+                    exercises_of, strict_mode)
 
 _loaded = False
 
@@ -34,5 +34,5 @@ def _load_all() -> None:
 
 _load_all()
 
-__all__ = ["CheckResult", "Exercise", "ExerciseIncomplete", "REGISTRY", "FEEDBACK", "DIFFICULTIES",
-           "exercises_of"] + sorted(n for n in globals() if n.startswith("ex") and n[2:4].isdigit())
+__all__ = ["CheckResult", "Exercise", "ExerciseFailed", "ExerciseIncomplete", "REGISTRY", "FEEDBACK",
+           "DIFFICULTIES", "exercises_of", "strict_mode"] + sorted(n for n in globals() if n.startswith("ex") and n[2:4].isdigit())

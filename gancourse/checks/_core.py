@@ -10,10 +10,18 @@ outcome into one feedback line and a :class:`CheckResult` (a float: the points e
 Points are shared equally among the sub-tests that pass. Hints describe what is wrong, never the
 solution. An exercise that is not attempted yet (its function still raises NotImplementedError)
 raises :class:`ExerciseIncomplete` carrying the stub's hint, so that "Run all" stops right there.
+
+**Strict mode**, for nbgrader (on when nbgrader runs the notebook, which sets ``NBGRADER_EXECUTION``,
+or when ``GANCOURSE_STRICT_CHECKS=1``): nbgrader counts a graded cell that does not raise as full
+marks, and reads partial credit from the cell's result. So a check that earns nothing raises
+:class:`ExerciseFailed` with its hint, and a check cell's result shows the points earned (a
+number) instead of nothing. The feedback line, the points and the course's own grader are the same
+in both modes.
 """
 from __future__ import annotations
 
 import functools
+import os
 import re
 import textwrap
 from dataclasses import dataclass
@@ -29,6 +37,21 @@ FEEDBACK = re.compile(
     r"^Exercise (?P<id>\d\d\.\d+) \[(?P<difficulty>[\w-]+)\] (?P<title>.+?): "
     r"(?P<verdict>correct|not yet), (?P<points>\d+(?:\.\d+)?)/(?P<max>\d+(?:\.\d+)?) points"
 )
+
+
+STRICT_VARIABLES = ("GANCOURSE_STRICT_CHECKS", "NBGRADER_EXECUTION")
+
+
+def strict_mode() -> bool:
+    """True under nbgrader (``NBGRADER_EXECUTION`` set) or when ``GANCOURSE_STRICT_CHECKS=1``."""
+    return bool(os.environ.get("NBGRADER_EXECUTION")) or os.environ.get("GANCOURSE_STRICT_CHECKS", "0") not in ("", "0")
+
+
+class ExerciseFailed(AssertionError):
+    """Strict mode: a check earned no points (its message is the feedback line, hint included)."""
+
+    def _render_traceback_(self) -> list[str]:
+        return textwrap.wrap(f"{type(self).__name__}: {self}", width=100)
 
 
 class ExerciseIncomplete(NotImplementedError):
@@ -76,9 +99,17 @@ class CheckResult(float):
     def __repr__(self):
         return f"CheckResult({float(self):g}/{self.max_points:g} points, exercise {self.exercise.id})"
 
+    @property
     def _ipython_display_(self):
-        # The feedback line is already printed; showing the float again would only add noise.
-        pass
+        # The feedback line is already printed; showing the float again would only add noise. In
+        # strict mode the attribute is missing, so IPython shows the points as the cell's result
+        # (via _repr_pretty_), where nbgrader reads partial credit.
+        if strict_mode():
+            raise AttributeError("_ipython_display_")
+        return lambda: None
+
+    def _repr_pretty_(self, printer, cycle):
+        printer.text(f"{float(self):g}")
 
 
 class Tester:
@@ -152,6 +183,8 @@ def exercise(id: str, title: str, points: float = 2, difficulty: str = "core", k
                 line = (f"Exercise {id} [{difficulty}] {title}: not yet, {earned:g}/{ex.points:g} points. "
                         f"Hint: {t.hints[0]}")
             print(line)
+            if earned == 0 and strict_mode():
+                raise ExerciseFailed(line) from None
             return CheckResult(earned, ex, line)
 
         if id in REGISTRY and REGISTRY[id].check.__qualname__ != check.__qualname__:

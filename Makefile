@@ -5,6 +5,8 @@
 #   make course   run every notebook in full mode, headless, into build/course/
 #   make student  write the student versions of the notebooks into build/student/
 #   make nbgrader write an nbgrader course folder (one assignment per notebook) into build/nbgrader/
+#   make site     build the course's website (offline) into build/site/
+#   make slides   build reveal.js slides of every notebook (offline) into build/slides/
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -18,10 +20,10 @@ PIP    := $(BIN)/python -m pip --disable-pip-version-check
 # Quick mode: notebooks shrink their step counts; they never skip a section.
 QUICK_ENV := GANCOURSE_QUICK=1 PYTHONHASHSEED=0
 
-.PHONY: setup kernel lab lab-instructor test unit notebooks course student nbgrader clean help
+.PHONY: setup kernel lab lab-instructor test unit notebooks course student nbgrader site slides clean help
 
 help:
-	@echo "make lab | make lab-instructor | make test | make course | make student | make nbgrader | make clean"
+	@echo "make lab | make lab-instructor | make test | make course | make student | make nbgrader | make site | make slides | make clean"
 
 $(STAMP): pyproject.toml
 	@echo "==> [setup] creating the virtual environment $(VENV) (if missing)"
@@ -78,6 +80,14 @@ student: setup
 nbgrader: setup
 	@echo "==> [nbgrader] writing the nbgrader course folder build/nbgrader/"
 	$(BIN)/python -m gancourse.nbgrader_course --course build/nbgrader notebooks/*.ipynb
+
+site: setup
+	@echo "==> [site] building the website of the executed notebooks into build/site/ (offline)"
+	$(BIN)/python -m gancourse.website site --out build/site
+
+slides: setup
+	@echo "==> [slides] building reveal.js slides of the executed notebooks into build/slides/ (offline)"
+	$(BIN)/python -m gancourse.website slides --out build/slides
 
 clean:
 	@echo "==> [clean] removing build/ (the virtual environment stays; rm -rf $(VENV) to remove it)"

@@ -242,6 +242,24 @@ def test_freezing_widgets_keeps_what_they_showed():
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_every_cell_has_its_place_in_the_lecture(path):
+    """Slide metadata on every cell (JupyterLab's slideshow extension and make slides read it); the
+    title opens the deck and the exercises stay off the projector."""
+    from gancourse.assign import find_exercises
+    from gancourse.website import SLIDE_TYPES, slide_type
+
+    nb = read(path)
+    missing = [i for i, cell in enumerate(nb.cells) if "slideshow" not in cell.metadata
+               or slide_type(cell) not in SLIDE_TYPES]
+    assert not missing, (f"{path.name}: cells {missing[:5]} have no slide type; run python -m gancourse.website "
+                         "slide-metadata on it")
+    assert slide_type(nb.cells[0]) == "slide"
+    shown = [i for g in find_exercises(nb, path.name) for i in g.exercise_cells + [g.check_cell]
+             if slide_type(nb.cells[i]) != "skip"]
+    assert not shown, f"{path.name}: exercise cells {shown} would be shown on slides"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_outputs_come_from_one_clean_run(path):
     problems = order_problems(read(path))
     assert not problems, f"{path.name}: " + "; ".join(problems)

@@ -34,6 +34,8 @@ $(STAMP): pyproject.toml
 	@echo "==> [setup] installing gancourse and its dev extras (editable)"
 	@$(PIP) install -q -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
 	@$(BIN)/python -c "import gancourse, nbval, pytest" || (echo "gancourse failed to install" && exit 1)
+	@# nbgrader is here for its tests and for instructors; its menus stay out of the students' JupyterLab
+	@$(BIN)/jupyter labextension disable @jupyter/nbgrader > /dev/null 2>&1 || true
 	@touch $(STAMP)
 	@echo "==> [setup] done"
 

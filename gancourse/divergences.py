@@ -197,7 +197,6 @@ def wasserstein_dual_lp(xs, p, ys, q) -> DualSolution:
     f is defined up to an additive constant; the solution is shifted so that ``min f = 0``.
     """
     xs, p, ys, q = _lp_inputs(xs, p, ys, q)
-    n = len(xs)
     points = np.vstack([xs, ys])
     k = len(points)
     weights = np.concatenate([p, -q])

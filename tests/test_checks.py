@@ -1,5 +1,4 @@
 """Exercise checks: wrong answers get hints (never the solution), stubs stop with their hint."""
-import math
 
 import numpy as np
 import pytest

@@ -1,7 +1,5 @@
 """Toy distributions and embedded datasets: shapes, ranges, exact densities, splits, bad input."""
-import math
 
-import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings

@@ -12,11 +12,9 @@ import tarfile
 import threading
 import time
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gancourse import data

@@ -1,5 +1,4 @@
 """Adversarial losses: values against the textbook formulas, stability, gradient penalties."""
-import math
 
 import pytest
 import torch

@@ -3,7 +3,6 @@ resume, an unwritable --out, another recipe's folder, a zero-length checkpoint, 
 a killed write, non-finite weights, and the small input checks (empty batches, NaN std, float32
 probability vectors)."""
 import math
-import warnings
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 import matplotlib
 
 matplotlib.use("agg")
-import numpy as np
 import pytest
 import torch
 

@@ -70,14 +70,14 @@ def reader_version(nb, name: str = "notebook"):
     Raises ``assign.SolutionLeak``'s cause as ValueError if a solution line would be shown."""
     exercises = find_exercises(nb, name, strict=True)
     owner = {i: g.id for g in exercises for i in g.exercise_cells}
-    answer_cells = set(owner) | {g.check_cell for g in exercises}
+    check_cells = {g.check_cell for g in exercises}
     shown = copy.deepcopy(nb)
     for index, cell in enumerate(shown.cells):
         cell.source = strip_source(cell.source, owner.get(index), f"{name}, cell {index}",
                                    markdown=cell.cell_type == "markdown")
-        if cell.cell_type == "code" and index in answer_cells:
+        if cell.cell_type == "code" and (index in owner or index in check_cells):
             cell.outputs = []
-            cell.metadata["gancourse_exercise"] = True
+            cell.metadata["gancourse_exercise"] = "check" if index in check_cells else "answer"
     leaks = find_leaks(shown, nb)
     if leaks:
         raise ValueError(f"{name}: the website would show solution text: {leaks[:3]}")
@@ -154,8 +154,10 @@ def cell_html(cell) -> str:
         return f'<div class="cell markdown">{markdown_html(cell.source)}</div>'
     if cell.cell_type != "code":
         return ""
-    exercise = cell.metadata.get("gancourse_exercise", False)
-    note = '<p class="exercise-note">Exercise cell: yours to write and run in the notebook.</p>' if exercise else ""
+    exercise = cell.metadata.get("gancourse_exercise")
+    note = {"answer": "Exercise cell: yours to write, in the notebook.",
+            "check": "Check cell: run it in the notebook to check your answer."}.get(exercise, "")
+    note = f'<p class="exercise-note">{note}</p>' if note else ""
     css = "cell code exercise-cell" if exercise else "cell code"
     return f'<div class="{css}">{note}{_code_html(cell.source)}{outputs_html(cell)}</div>'
 

@@ -116,7 +116,6 @@ def test_a_submission_that_edits_the_checks_stops_the_grader_naming_it(tmp_path,
 def _readme_sandbox_command():
     """The bubblewrap command of README's instructor section, as an argument list."""
     import re
-    import shlex
 
     readme = (REPO / "README.md").read_text()
     block = next(b for b in re.findall(r"```bash\n(.*?)```", readme, re.S) if "bwrap" in b)

@@ -67,7 +67,7 @@ class Page:
 def reader_version(nb, name: str = "notebook"):
     """The notebook as the website shows it: the student's exercises (solutions replaced by the
     stub, hidden tests removed, exercise and check cells without outputs), every other output kept.
-    Raises ``assign.SolutionLeak``'s cause as ValueError if a solution line would be shown."""
+    Raises ValueError (naming the lines) if a solution line would still be shown."""
     exercises = find_exercises(nb, name, strict=True)
     owner = {i: g.id for g in exercises for i in g.exercise_cells}
     check_cells = {g.check_cell for g in exercises}

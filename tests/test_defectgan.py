@@ -288,7 +288,7 @@ def test_placement_scores_a_generator_that_paints_only_where_asked():
             mask = 1 - A[:, :1]
             return DG.compose(x, torch.ones_like(x), mask), torch.ones_like(x), mask
 
-    G = Obedient(**{k: v for k, v in dict(channels=1, n_domains=4, ngf=4, n_res=0, spade_hidden=4).items()})
+    G = Obedient(DG.DefectGANConfig(channels=1, n_domains=4, ngf=4, n_res=0, spade_hidden=4))
     test = Defects(3, 16, "test")
     out = judges.defects.evaluate_synthesizer(lambda x, d, seed: DG.apply(G, x, d, seed=seed), test, 4,
                                               DefectClassifier(width=4), n_placements=40)

@@ -1,13 +1,12 @@
 r"""Defect-GAN: defect synthesis by defacement and restoration (Zhang, Cui, Hung, Lu, WACV 2021).
 
-The course's summit: StarGAN's one-generator-many-domains training (notebook 12), its
-discriminator (PatchGAN + auxiliary classifier, WGAN-GP: notebooks 08-10), CycleGAN's cycle
-(notebook 11) and SPADE's spatially-adaptive normalisation (notebook 13), plus Defect-GAN's own
-idea: **layer-wise composition**.
+The course's summit: StarGAN's one generator for many domains and its D (PatchGAN + auxiliary
+classifier, WGAN-GP: notebooks 08-12), CycleGAN's cycle (notebook 11), SPADE's spatially-adaptive
+normalisation (notebook 13), and Defect-GAN's own idea: **layer-wise composition**.
 
 Domains: normal surfaces and K defect classes (here normal, scratch, spot, crack). One generator
-does both directions: **defacement** adds a defect to a normal image n, **restoration** removes
-one from a defect image d. G never paints a whole image; it paints a *layer* over its input:
+**defaces** a normal image n (adds a defect) and **restores** a defect image d (removes it). G never
+paints a whole image, only a *layer* over its input:
 
 .. math::
     f_d, m_d = G(n, A_{n\to d}), \qquad d = n \odot (1 - m_d) + f_d \odot m_d
@@ -15,25 +14,18 @@ one from a defect image d. G never paints a whole image; it paints a *layer* ove
     f_{\hat n}, m_{\hat n} = G(d, A_{d\to\hat n}), \qquad \hat n = d \odot (1 - m_{\hat n}) + f_{\hat n} \odot m_{\hat n}
 
 f is the foreground (what the defect looks like), m ∈ [0, 1] the *spatial distribution map* (where
-it is). Wherever m = 0 the input passes through untouched, so everything outside the defect is
-kept by construction, not by a loss.
+it is): wherever m = 0 the input passes through untouched, kept by construction, not by a loss.
 
-**The spatial & categorical control map** A (N, C, H, W), C = K + 1 domains, tells G what to do
-where: a one-hot domain per pixel, read by SPADE layers in G's decoder
-(:class:`gancourse.nn.spade.ResBlock`). In the paper's training A is the target domain repeated
-over the image; at inference it may vary in space (normal here, crack there). **Noise** ξ ~ N(0, 1),
-one map per decoder level scaled by learned per-channel weights (StyleGAN's noise inputs, Karras
-et al. 2019), is meant to give stochastic variation: the same n and A with new noise, another defect.
+**The spatial & categorical control map** A (N, K + 1, H, W), a one-hot domain per pixel, read by
+SPADE layers in G's decoder (:class:`gancourse.nn.spade.ResBlock`): constant in the paper's
+training, it may vary in space at inference (normal here, crack there). **Noise** ξ ~ N(0, 1), one
+map per decoder level scaled by learned per-channel weights (StyleGAN's noise inputs, Karras et al.
+2019), is meant to give another defect for the same n and A. Nothing in the paper's L_G rewards
+following a varying map or the noise, so the course adds :func:`control_losses` (a placement term
+for random regions, :func:`random_regions`, and a diversity hinge).
 
-Trained only on constant maps, G follows neither a map that varies in space nor the noise (nothing
-in L_G rewards either), so the course adds :func:`control_losses`: a share ``spatial_share`` of the
-defacements asks for the defect inside a random region (:func:`random_regions`), with a penalty on
-the mask outside it (``lambda_place``), and a hinge asks two noise draws for different results
-(``lambda_div``).
-
-**Losses** (the paper's method section: its L_D and L_G). With D = (D_src, D_cls), real images x of
-domain c', target domain c, the first translation x' = G(x, A_c) with mask m₁ and the way back
-x'' = G(x', A_c') with mask m₂::
+**Losses** (the paper's L_D and L_G). With D = (D_src, D_cls), real images x of domain c', target
+domain c, the translation x' = G(x, A_c) with mask m₁ and the way back x'' = G(x', A_c') with mask m₂::
 
     L_D = −L_adv + λ_cls^r L_cls^r                      L_adv   = E D_src(x) − E D_src(x') − λ_gp GP
     L_G =  L_adv + λ_cls^f L_cls^f + λ_rec L_rec        L_cls^r = CE(D_cls(x), c'),  L_cls^f = CE(D_cls(x'), c)
@@ -41,16 +33,12 @@ x'' = G(x', A_c') with mask m₂::
                                                         L_sd-cyc = E |m₁ − m₂|₁ (restoration removes what defacement put)
                                                         L_sd-con = E |m₁|₁ + E |m₂|₁ (masks as small as possible)
 
-A batch mixes normal and defect images: a normal image is defaced towards a random defect class,
-a defect image is restored towards normal, and each goes back to its own domain (both cycles).
+A batch mixes normal images (defaced towards a random defect class) and defect images (restored).
 
-**Weights.** (λ_cls^r, λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con) = (2, 5, 5, 5, 1), λ_gp = 10, one G
-update per 5 D updates, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6,
-as a public re-implementation's notes quote the paper's implementation details
-(github.com/jason2714/de-i2i-gan); λ_gp = 10 is WGAN-GP's and StarGAN's. The paper: 128x128 crops,
-batch 4, 500k iterations; the course: 32x32, batch 16, 15,000 iterations, widths of 32, and noise at
-the 8x8 bottleneck only (``noise_levels = 1``: at full resolution, noise asked for variation painted
-speckles instead of moving the defect).
+**Weights.** (λ_cls^r, λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con) = (2, 5, 5, 5, 1), λ_gp = 10 (WGAN-GP's and
+StarGAN's), n_critic = 5, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6,
+as a public re-implementation quotes the paper's details (github.com/jason2714/de-i2i-gan). The
+paper: 128x128 crops, batch 4, 500k iterations; the course: 32x32, batch 16, 15,000 iterations.
 """
 from __future__ import annotations
 
@@ -135,9 +123,7 @@ class DefectGANConfig:
             raise ValueError(f"lr_end: expected at most lr = {self.lr}, got {self.lr_end}")
 
 
-# ------------------------------------------------------------------------------------------------
-# The control map
-# ------------------------------------------------------------------------------------------------
+# ---- The control map -----------------------------------------------------------------------------
 
 def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Layer-wise composition (Defect-GAN's d = n ⊙ (1 − m) + f ⊙ m): background ⊙ (1 − m) + foreground ⊙ m.
@@ -153,12 +139,11 @@ def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tens
     return background * (1 - mask) + foreground * mask
 
 
-# ------------------------------------------------------------------------------------------------
-# Networks
-# ------------------------------------------------------------------------------------------------
+# ---- Networks ------------------------------------------------------------------------------------
 
 class DefectGenerator(nn.Module):
-    """G(x, A, noise) -> (output, foreground, mask): images (N, C, S, S), control maps (N, D, S, S).
+    """G(x, A, noise) -> (output, foreground, mask): images (N, C, S, S), control maps (N, D, S, S);
+    its sizes and switches come from a :class:`DefectGANConfig`.
 
     Encoder (the image only): 3x3 conv to ``ngf`` channels, then ``n_down`` 4x4 stride-2 convs
     doubling the width, instance norm + ReLU; ``n_res`` residual blocks (instance norm, zero
@@ -171,21 +156,13 @@ class DefectGenerator(nn.Module):
     f itself, a whole new image (the mask returned is then 1 everywhere: every pixel is repainted).
     """
 
-    def __init__(self, channels: int = 1, n_domains: int = 4, ngf: int = 32, n_down: int = 2, n_res: int = 2,
-                 spade_hidden: int = 32, noise: bool = True, composition: bool = True, noise_levels: int | None = None):
+    def __init__(self, cfg: DefectGANConfig):
         super().__init__()
-        self.composition = bool(composition)
-        self.channels = V.positive_int(channels, "channels")
-        self.n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
-        ngf = V.positive_int(ngf, "ngf")
-        self.n_down = V.positive_int(n_down, "n_down")
-        n_res = V.positive_int(n_res, "n_res", minimum=0)
-        self.use_noise = bool(noise)
-        self.noise_levels = self.n_down + 1 if noise_levels is None else V.positive_int(noise_levels, "noise_levels")
-        if self.noise_levels > self.n_down + 1:
-            raise ValueError(f"noise_levels: expected at most n_down + 1 = {self.n_down + 1}, got {noise_levels}")
-        w = [ngf * 2 ** k for k in range(self.n_down + 1)]           # widths at S, S/2, ..., S/2^n_down
-        self.widths = w
+        V.instance(cfg, "cfg", DefectGANConfig)           # the widths and levels were checked there
+        self.channels, self.n_domains, self.n_down = cfg.channels, cfg.n_domains, cfg.n_down
+        self.composition, self.use_noise, self.noise_levels = cfg.composition, cfg.noise, cfg.noise_levels
+        self.widths = w = [cfg.ngf * 2 ** k for k in range(self.n_down + 1)]   # at S, S/2, ..., S/2^n_down
+        spade_hidden, n_res = cfg.spade_hidden, cfg.n_res
         self.stem = nn.Sequential(nn.Conv2d(self.channels, w[0], 3, padding=1), nn.InstanceNorm2d(w[0]), nn.ReLU())
         self.down = nn.ModuleList(
             nn.Sequential(nn.Conv2d(w[k], w[k + 1], 4, stride=2, padding=1), nn.InstanceNorm2d(w[k + 1]), nn.ReLU())
@@ -246,8 +223,7 @@ class DefectGenerator(nn.Module):
 
 
 def build_generator(cfg: DefectGANConfig) -> DefectGenerator:
-    return DefectGenerator(cfg.channels, cfg.n_domains, cfg.ngf, cfg.n_down, cfg.n_res, cfg.spade_hidden, cfg.noise,
-                           cfg.composition, cfg.noise_levels)
+    return DefectGenerator(cfg)
 
 
 def build_discriminator(cfg: DefectGANConfig) -> PatchDiscriminator:
@@ -256,17 +232,27 @@ def build_discriminator(cfg: DefectGANConfig) -> PatchDiscriminator:
     return PatchDiscriminator(cfg.channels, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.n_domains)
 
 
-# ------------------------------------------------------------------------------------------------
-# The model object
-# ------------------------------------------------------------------------------------------------
+# ---- The model object ----------------------------------------------------------------------------
+
+def check_domains(images: torch.Tensor, labels: torch.Tensor, cfg: DefectGANConfig, name: str = "images") -> None:
+    """A training batch: ``images`` (N, C, S, S) with C = cfg.channels, ``labels`` (N,) their domains."""
+    V.images(images, name, channels=cfg.channels)
+    _check_labels(labels, cfg.n_domains)
+    if labels.shape[0] != images.shape[0]:
+        raise ValueError(f"labels: expected {images.shape[0]} labels, one per image, got {labels.shape[0]}")
+
+
+def _check_labels(labels, n_domains: int) -> None:
+    V.tensor(labels, "labels", ndim=1, floating=False)
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_domains):
+        raise ValueError(f"labels: expected domains in [0, {n_domains - 1}]")
+
 
 def targets_for(labels: torch.Tensor, n_domains: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Training targets: a random defect class (1 .. n_domains − 1) for every normal image (label 0),
     normal (0) for every defect image. labels (N,) int -> targets (N,) int."""
     n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
-    V.tensor(labels, "labels", ndim=1, floating=False)
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_domains):
-        raise ValueError(f"labels: expected domains in [0, {n_domains - 1}]")
+    _check_labels(labels, n_domains)
     random_defect = torch.randint(1, n_domains, labels.shape, generator=generator).to(labels.device)
     return torch.where(labels == 0, random_defect, torch.zeros_like(labels))
 
@@ -298,10 +284,7 @@ class DefectGAN(NCriticGAN):
         return control_map(domains, self.cfg.n_domains, self.cfg.size).to(self.device)
 
     def set_input(self, x: torch.Tensor, labels: torch.Tensor) -> None:
-        V.images(x, "x", channels=self.cfg.channels)
-        V.tensor(labels, "labels", ndim=1, floating=False)
-        if labels.shape[0] != x.shape[0]:
-            raise ValueError(f"labels: expected {x.shape[0]} labels, got {labels.shape[0]}")
+        check_domains(x, labels, self.cfg, "x")
         self.real = x.to(self.device)
         self.label_org = labels.to(self.device)
         label_trg = targets_for(labels, self.cfg.n_domains, self.targets_generator)
@@ -387,9 +370,7 @@ def control_losses(G, x, A_trg, label_trg, diversity_target: float = 0.03):
     return place, div
 
 
-# ------------------------------------------------------------------------------------------------
-# Data, training
-# ------------------------------------------------------------------------------------------------
+# ---- Data, training ------------------------------------------------------------------------------
 
 def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, device="cpu", progress: bool = True,
           checkpoint=None, resume: bool = False, desc: str | None = None, log_every: int = 50, fast=None,
@@ -400,13 +381,8 @@ def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, devi
     ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic). ``g_loss``: G's
     loss, as in :class:`DefectGAN`."""
     V.instance(cfg, "cfg", DefectGANConfig)
-    V.images(images, "images", channels=cfg.channels)
-    V.tensor(labels, "labels", ndim=1, floating=False)
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"labels: expected {images.shape[0]} labels, got {labels.shape[0]}")
+    check_domains(images, labels, cfg, "images")
     counts = torch.bincount(labels, minlength=cfg.n_domains).float()
-    if labels.numel() and int(labels.max()) >= cfg.n_domains:
-        raise ValueError(f"labels: expected domains in [0, {cfg.n_domains - 1}]")
     if (counts == 0).any():
         raise ValueError(f"labels: every domain needs training images, got counts {counts.long().tolist()}")
     seed_everything(cfg.seed)
@@ -430,9 +406,7 @@ def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, devi
     return model, history
 
 
-# ------------------------------------------------------------------------------------------------
-# Using the generator, and measuring it
-# ------------------------------------------------------------------------------------------------
+# ---- Using the generator, and measuring it -------------------------------------------------------
 
 @torch.no_grad()
 def apply(G: DefectGenerator, x: torch.Tensor, domains: torch.Tensor, seed: int | None = None,

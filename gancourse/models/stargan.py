@@ -34,20 +34,14 @@ D's classifier has an output block per dataset, and the classification losses us
 active dataset's block. After training on both, G can translate an image of dataset 1 along the
 labels of dataset 2 (the paper's CelebA faces with RaFD expressions).
 
-Here a configuration lists the label groups (categorical attributes, by their number of values)
-of each dataset: ``datasets=((4, 3),)`` is one dataset labelled with colour (4 values) and
-background (3 values); ``datasets=((4,), (3,))`` is two datasets, one labelled with colour only,
-the other with background only, trained with the mask vector. Recipes: ``python -m gancourse.train
-stargan`` (shapes, colour x background, or ``--data FOLDER`` with one sub-folder per domain) and
-``stargan-mask`` (the two-dataset shapes setting of notebook 12).
-
-Colour x *shape* (recipe ``stargan-shape``) is harder: a change of shape moves the outline, a
-geometric change that CycleGAN-style generators make poorly (Zhu et al. 2017, Section 5.3). Its
-settings (:data:`SHAPES_SETTINGS`) go beyond the paper: D and G at lr 3e-4, Gaussian "instance noise"
-on every image D sees (``d_noise``; Sønderby et al. 2017), and D shipped beside G
-(:func:`load_pretrained_discriminator`); appendix notebook 12a measures it. ``lambda_id``
-(CycleGAN's identity term) is the other option beyond the paper, off by default. The recipes run a
-tenth of the paper's G updates or less; notebook 12 measures what they reach.
+A configuration lists the label groups (categorical attributes, by their number of values) of
+each dataset: ``datasets=((4, 3),)`` is one dataset labelled with colour (4 values) and background
+(3 values); ``datasets=((4,), (3,))`` two datasets, one labelled with colour only, the other with
+background only, trained with the mask vector. Recipes (``python -m gancourse.train ...``):
+``stargan`` (shapes, colour x background, or ``--data FOLDER`` with one sub-folder per domain),
+``stargan-mask`` (two shapes datasets) and ``stargan-shape`` (colour x shape, with two options that
+are not the paper's, :data:`SHAPES_SETTINGS`; appendix notebook 12a). Notebook 12 measures what they
+reach with a tenth of the paper's G updates or less.
 """
 from __future__ import annotations
 
@@ -134,20 +128,15 @@ class StarGANConfig:
 
 def shapes_config(**overrides) -> StarGANConfig:
     """The configuration of the course's shapes models (recipes ``stargan``, ``stargan-mask``,
-    notebook 12): the defaults with batch instead of instance norm in G, because instance norm
-    erases the tint of a flat image, so G cannot keep the background's colour (measured in notebook
-    11). Batch statistics also carry the label channels, constant over an image but not over a batch.
-
-    With **several datasets** each training batch comes from one dataset, so the running statistics
-    blend statistics G never saw together: a two-dataset G runs, as Pix2Pix's reference runs its G at
-    test time, with the statistics of the test batch (:func:`translate_batch_stats`,
-    ``batch_stats=True`` in :func:`evaluate_shapes`; notebook 12, section 6, compares the two)."""
+    notebook 12): the defaults with batch norm in G, because instance norm erases the tint of a flat
+    image, the background's colour (notebook 11); batch statistics also carry the label channels,
+    constant over an image but not over a batch. A two-dataset G, whose training batches each come
+    from one dataset, runs at test time on the test batch's statistics (:func:`translate_batch_stats`,
+    ``batch_stats=True`` in :func:`evaluate_shapes`), as Pix2Pix's reference runs its G."""
     return StarGANConfig(**({"norm": "batch"} | overrides))
 
 
-# ------------------------------------------------------------------------------------------------
-# Networks
-# ------------------------------------------------------------------------------------------------
+# ---- Networks ------------------------------------------------------------------------------------
 
 class StarGenerator(nn.Module):
     """G(x, c): images (N, 3, H, W) and codes (N, code_dim) -> images (N, 3, H, W) in [-1, 1].
@@ -183,9 +172,7 @@ def build_discriminator(cfg: StarGANConfig) -> PatchDiscriminator:
     return PatchDiscriminator(3, base=cfg.ndf, n_layers=cfg.d_layers, norm="none", n_classes=cfg.c_dim)
 
 
-# ------------------------------------------------------------------------------------------------
-# The model object
-# ------------------------------------------------------------------------------------------------
+# ---- The model object ----------------------------------------------------------------------------
 
 class StarGAN(NCriticGAN):
     """G, D, their optimisers and schedules; the training iteration of StarGAN.
@@ -338,9 +325,7 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
     return model, history
 
 
-# ------------------------------------------------------------------------------------------------
-# Translating and measuring
-# ------------------------------------------------------------------------------------------------
+# ---- Translating and measuring -------------------------------------------------------------------
 
 def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
     """G(x, c) in batches, in the mode G is in; x (N, 3, S, S), c (N, code_dim); output on the CPU."""
@@ -398,9 +383,7 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
         G.train(was_training)
 
 
-# ------------------------------------------------------------------------------------------------
-# The shipped models and their recipes: python -m gancourse.train stargan | stargan-mask | stargan-shape
-# ------------------------------------------------------------------------------------------------
+# ---- The shipped models and their recipes: python -m gancourse.train stargan | stargan-mask | stargan-shape ----
 
 PRETRAINED = {"single": "stargan-shapes", "mask": "stargan-shapes-mask", "shape": "stargan-shapes-shape"}
 # what each setting changes in shapes_config: the two-dataset model has CycleGAN's identity term (without

@@ -52,8 +52,9 @@ MARKDOWN_STUB = "*Your answer here.*"
 SETUP_TAGS = {"setup", "parameters"}
 
 _CHECK_CALL = re.compile(r"\bchecks\.(ex\d\d_\w+)\s*\(")
-_HEADING = re.compile(r"^#{2,4}\s*Exercise\s+(?P<id>\d\d\.\d+)\s*\((?P<difficulty>[\w-]+)\)\s*:\s*(?P<title>.+?)\s*$",
-                      re.MULTILINE)
+# an exercise's heading, "### Exercise 03.1 (core): title" (also read by gancourse.website)
+EXERCISE_HEADING = re.compile(r"^#{2,4}\s*Exercise\s+(?P<id>\d\d\.\d+)\s*\((?P<difficulty>[\w-]+)\)\s*:\s*(?P<title>.+?)\s*$",
+                              re.MULTILINE)
 
 
 class NotebookFormatError(ValueError):
@@ -166,7 +167,7 @@ def find_exercises(nb, name: str = "notebook", strict: bool = True) -> list[Exer
     for index, cell in enumerate(nb.cells):
         where = f"{name}, cell {index}"
         if cell.cell_type == "markdown":
-            ids = [m["id"] for m in _HEADING.finditer(cell.source)]
+            ids = [m["id"] for m in EXERCISE_HEADING.finditer(cell.source)]
             if ids:
                 if strict and pending:
                     raise NotebookFormatError(f"{name}, cell {pending[0]}: exercise cell without a check cell after it")
@@ -218,7 +219,7 @@ def headings(nb) -> dict[str, tuple[str, str]]:
     out = {}
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            for m in _HEADING.finditer(cell.source):
+            for m in EXERCISE_HEADING.finditer(cell.source):
                 out[m["id"]] = (m["difficulty"], m["title"])
     return out
 

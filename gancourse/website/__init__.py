@@ -30,7 +30,7 @@ from pygments import highlight
 from pygments.formatters import HtmlFormatter
 from pygments.lexers import PythonLexer
 
-from ..assign import _HEADING as EXERCISE_HEADING
+from ..assign import EXERCISE_HEADING
 from ..assign import find_exercises, find_leaks, strip_source, tags_of
 
 ASSETS = Path(__file__).resolve().parent / "assets"

@@ -424,3 +424,43 @@ def test_checked_outputs_are_the_same_when_run_twice(path):
     assert all(text for _, text in first), f"{path.name}: a checked cell printed nothing"
     for (i, a), (_, b) in zip(first, second):
         assert a == b, f"{path.name}, cell {i}: checked output differs between two runs\n--- run 1\n{a}\n--- run 2\n{b}"
+
+
+def _png_dpi(png: bytes) -> float | None:
+    """The resolution a PNG declares in its pHYs chunk (pixels per metre -> dots per inch), or None."""
+    at = png.find(b"pHYs")
+    if at < 0:
+        return None
+    return int.from_bytes(png[at + 4:at + 8], "big") * 0.0254
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_stored_figures_are_drawn_at_the_course_dpi(path):
+    """Figures stored at 72 dpi show legends about 7 px tall in JupyterLab; ``viz.use_course_style``
+    draws at the browser's 96 dpi. A notebook executed without it (or before it) fails here."""
+    import base64
+
+    low = []
+    for i, cell in enumerate(read(path).cells):
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            data = out.get("data", {}).get("image/png")
+            if data:
+                dpi = _png_dpi(base64.b64decode(data if isinstance(data, str) else "".join(data)))
+                if dpi is None or round(dpi) < 96:
+                    low.append(f"cell {i}: {dpi if dpi is None else round(dpi)} dpi")
+    assert not low, f"{path.name} stores figures below 96 dpi (re-execute it):\n" + "\n".join(low)
+
+
+def test_png_dpi_reads_matplotlibs_resolution():
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    for dpi in (72, 96):
+        fig = plt.figure(figsize=(1, 1))
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=dpi)
+        plt.close(fig)
+        assert round(_png_dpi(buf.getvalue())) == dpi

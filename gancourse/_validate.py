@@ -115,6 +115,25 @@ def images(x, name: str, channels: int | None = None) -> torch.Tensor:
     return x
 
 
+def class_indices(labels, name: str, n_classes: int | None = None, ndim: int | tuple[int, ...] | None = None,
+                  count: int | None = None) -> torch.Tensor:
+    """Check class indices: an integer tensor (not bool) of rank ``ndim``, values in [0, ``n_classes``),
+    ``count`` of them along the first axis (one per image); returned unchanged."""
+    if not isinstance(labels, torch.Tensor):
+        raise TypeError(f"{name}: expected a torch.Tensor of class indices, got {type(labels).__name__}")
+    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
+        raise TypeError(f"{name}: expected integer class indices, got dtype {labels.dtype}")
+    allowed = (ndim,) if isinstance(ndim, int) else ndim
+    if (allowed is not None and labels.ndim not in allowed) or (count is not None and labels.shape[0] != count):
+        rank = f" with {' or '.join(map(str, allowed))} dimensions" if allowed else ""
+        each = f", {count} along the first (one per image)" if count is not None else ""
+        raise ValueError(f"{name}: expected a tensor{rank}{each}, got shape {tuple(labels.shape)}")
+    if n_classes is not None and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
+        raise ValueError(f"{name}: expected classes in [0, {n_classes - 1}], "
+                         f"got values from {int(labels.min())} to {int(labels.max())}")
+    return labels
+
+
 def unit_interval(value, name: str):
     """A real number in [0, 1), e.g. Adam's β's or an average's decay; returned unchanged."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value < 1:

@@ -474,16 +474,8 @@ def mean_iou(pred: torch.Tensor, target: torch.Tensor, n_classes: int) -> tuple[
     ``iou``) and the per-class tensor (n_classes,).
     """
     n_classes = V.positive_int(n_classes, "n_classes", minimum=2)
-    for value, name in ((pred, "pred"), (target, "target")):
-        if not isinstance(value, torch.Tensor) or value.is_floating_point() or value.is_complex() \
-                or value.dtype == torch.bool:
-            raise TypeError(f"{name}: expected an integer tensor of class indices, got "
-                            f"{value.dtype if isinstance(value, torch.Tensor) else type(value).__name__}")
-        if value.ndim != 3:
-            raise ValueError(f"{name}: expected label maps (N, H, W), got shape {tuple(value.shape)}")
-        if value.numel() and (int(value.min()) < 0 or int(value.max()) >= n_classes):
-            raise ValueError(f"{name}: expected classes in [0, {n_classes - 1}], got values from "
-                             f"{int(value.min())} to {int(value.max())}")
+    V.class_indices(pred, "pred", n_classes, ndim=3)           # label maps (N, H, W)
+    V.class_indices(target, "target", n_classes, ndim=3)
     if pred.shape != target.shape:
         raise ValueError(f"pred and target: expected the same shape, got {tuple(pred.shape)} and {tuple(target.shape)}")
     p, t = pred.reshape(-1).long().cpu(), target.reshape(-1).long().cpu()

@@ -302,13 +302,15 @@ def test_translate_batch_stats_keeps_the_order_and_leaves_G_alone():
     x, labels = batch(n=10)
     c = SG.code_for(cfg, labels)
     before = {k: v.clone() for k, v in G.state_dict().items()}
-    out = SG.translate_batch_stats(G, x, c, batch_size=10)
+    out = SG.translate(G, x, c, batch_size=10, batch_stats=True)
     assert all(torch.equal(before[k], v) for k, v in G.state_dict().items()) and not G.training
     with torch.no_grad():
         direct = G.train()(x, c)             # one batch of all 10: the same statistics, the input's order
     assert torch.allclose(out, direct, atol=1e-5)
     with pytest.raises(ValueError, match="batch_size"):
-        SG.translate_batch_stats(G, x, c, batch_size=1)
+        SG.translate(G, x, c, batch_size=1, batch_stats=True)
+    with pytest.raises(TypeError, match="batch_stats"):
+        SG.translate(G, x, c, batch_stats="yes")
 
 
 def test_evaluate_shapes_translates_to_every_target():

@@ -44,12 +44,7 @@ class TensorImageDataset(Dataset):
         if images.numel() and (images.min() < -1 - 1e-4 or images.max() > 1 + 1e-4):
             raise ValueError(f"images: expected values in [-1, 1] (the range of a tanh generator), got "
                              f"[{float(images.min()):.3g}, {float(images.max()):.3g}]; map [0, 1] data with x * 2 - 1")
-        if not isinstance(labels, torch.Tensor):
-            raise TypeError(f"labels: expected a torch.Tensor of class indices, got {type(labels).__name__}")
-        if labels.is_floating_point() or labels.is_complex():
-            raise TypeError(f"labels: expected integer class indices, got dtype {labels.dtype}")
-        if labels.ndim != 1 or labels.shape[0] != images.shape[0]:
-            raise ValueError(f"labels: expected shape ({images.shape[0]},), got {tuple(labels.shape)}")
+        V.class_indices(labels, "labels", ndim=1, count=images.shape[0])
         if isinstance(classes, str) or not all(isinstance(c, str) for c in classes):
             raise TypeError("classes: expected a list of class names (strings)")
         self.images = images.float().contiguous()

@@ -94,11 +94,7 @@ def augment(images: torch.Tensor, generator: torch.Generator | None = None) -> t
 
 def _check_labelled(images, labels, n_classes: int = N_CLASSES) -> None:
     V.images(images, "images", channels=1)
-    V.tensor(labels, "labels", ndim=1, floating=False)
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"labels: expected {images.shape[0]} labels (one per image), got {labels.shape[0]}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
-        raise ValueError(f"labels: expected classes in [0, {n_classes - 1}]")
+    V.class_indices(labels, "labels", n_classes, ndim=1, count=images.shape[0])
 
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, steps: int = 1500, batch_size: int = 64,

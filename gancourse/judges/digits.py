@@ -121,9 +121,7 @@ def augment(images: torch.Tensor, generator: torch.Generator | None = None, max_
 def accuracy(classifier: DigitClassifier, images: torch.Tensor, labels: torch.Tensor) -> float:
     """Share of ``images`` (N, 1, H, W) whose most probable class is ``labels`` (N,)."""
     V.instance(classifier, "classifier", DigitClassifier)
-    V.tensor(labels, "labels", ndim=1, floating=False)
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"labels: expected {images.shape[0]} labels (one per image), got {labels.shape[0]}")
+    V.class_indices(labels, "labels", ndim=1, count=images.shape[0])
     pred = classifier.predict(images).argmax(1)
     return float((pred == labels.cpu()).float().mean())
 

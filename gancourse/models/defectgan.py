@@ -1,12 +1,9 @@
 r"""Defect-GAN: defect synthesis by defacement and restoration (Zhang, Cui, Hung, Lu, WACV 2021).
 
-The course's summit: StarGAN's one generator for many domains and its D (PatchGAN + auxiliary
-classifier, WGAN-GP: notebooks 08-12), CycleGAN's cycle (notebook 11), SPADE's spatially-adaptive
-normalisation (notebook 13), and Defect-GAN's own idea: **layer-wise composition**.
-
-Domains: normal surfaces and K defect classes (here normal, scratch, spot, crack). One generator
-**defaces** a normal image n (adds a defect) and **restores** a defect image d (removes it). G never
-paints a whole image, only a *layer* over its input:
+The course's summit: StarGAN's G and D (notebooks 08-12), CycleGAN's cycle (11), SPADE's
+normalisation (13), and Defect-GAN's own idea, **layer-wise composition**. Domains: normal surfaces
+and K defect classes (here scratch, spot, crack). One generator **defaces** a normal image n (adds a
+defect) and **restores** a defect image d (removes it), painting only a *layer* over its input:
 
 .. math::
     f_d, m_d = G(n, A_{n\to d}), \qquad d = n \odot (1 - m_d) + f_d \odot m_d
@@ -16,13 +13,11 @@ paints a whole image, only a *layer* over its input:
 f is the foreground (what the defect looks like), m ∈ [0, 1] the *spatial distribution map* (where
 it is): wherever m = 0 the input passes through untouched, kept by construction, not by a loss.
 
-**The spatial & categorical control map** A (N, K + 1, H, W), a one-hot domain per pixel, read by
-SPADE layers in G's decoder (:class:`gancourse.nn.spade.ResBlock`): constant in the paper's
-training, it may vary in space at inference (normal here, crack there). **Noise** ξ ~ N(0, 1), one
-map per decoder level scaled by learned per-channel weights (StyleGAN's noise inputs, Karras et al.
-2019), is meant to give another defect for the same n and A. Nothing in the paper's L_G rewards
-following a varying map or the noise, so the course adds :func:`control_losses` (a placement term
-for random regions, :func:`random_regions`, and a diversity hinge).
+**The control map** A (N, K + 1, H, W), a one-hot domain per pixel, is read by SPADE layers in G's
+decoder: constant in the paper's training, it may vary in space at inference (normal here, crack
+there). **Noise** maps (StyleGAN's noise inputs, Karras et al. 2019) are meant to give another defect
+for the same n and A. Nothing in the paper's L_G rewards following a varying map or the noise, so
+the course adds :func:`control_losses` (placement in random regions, and a diversity hinge).
 
 **Losses** (the paper's L_D and L_G). With D = (D_src, D_cls), real images x of domain c', target
 domain c, the translation x' = G(x, A_c) with mask m₁ and the way back x'' = G(x', A_c') with mask m₂::
@@ -35,10 +30,10 @@ domain c, the translation x' = G(x, A_c) with mask m₁ and the way back x'' = G
 
 A batch mixes normal images (defaced towards a random defect class) and defect images (restored).
 
-**Weights.** (λ_cls^r, λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con) = (2, 5, 5, 5, 1), λ_gp = 10 (WGAN-GP's and
-StarGAN's), n_critic = 5, Adam β = (0.5, 0.999), learning rate 2e-4 decayed (linearly here) to 1e-6,
-as a public re-implementation quotes the paper's details (github.com/jason2714/de-i2i-gan). The
-paper: 128x128 crops, batch 4, 500k iterations; the course: 32x32, batch 16, 15,000 iterations.
+**Weights** (the paper's details as a public re-implementation quotes them, github.com/jason2714/de-i2i-gan):
+(λ_cls^r, λ_cls^f, λ_rec, λ_sd-cyc, λ_sd-con) = (2, 5, 5, 5, 1), λ_gp = 10, n_critic = 5, Adam β = (0.5,
+0.999), lr 2e-4 decayed (linearly here) to 1e-6; 128x128 crops, batch 4, 500k iterations (the
+course: 32x32, batch 16, 15,000 iterations).
 """
 from __future__ import annotations
 
@@ -162,21 +157,18 @@ class DefectGenerator(nn.Module):
         self.channels, self.n_domains, self.n_down = cfg.channels, cfg.n_domains, cfg.n_down
         self.composition, self.use_noise, self.noise_levels = cfg.composition, cfg.noise, cfg.noise_levels
         self.widths = w = [cfg.ngf * 2 ** k for k in range(self.n_down + 1)]   # at S, S/2, ..., S/2^n_down
-        spade_hidden, n_res = cfg.spade_hidden, cfg.n_res
         self.stem = nn.Sequential(nn.Conv2d(self.channels, w[0], 3, padding=1), nn.InstanceNorm2d(w[0]), nn.ReLU())
         self.down = nn.ModuleList(
             nn.Sequential(nn.Conv2d(w[k], w[k + 1], 4, stride=2, padding=1), nn.InstanceNorm2d(w[k + 1]), nn.ReLU())
             for k in range(self.n_down))
-        self.bottleneck = nn.Sequential(*[ResidualBlock(w[-1], "instance", "zero") for _ in range(n_res)])
+        self.bottleneck = nn.Sequential(*[ResidualBlock(w[-1], "instance", "zero") for _ in range(cfg.n_res)])
         # decoder level k works at S / 2^(n_down - k) after its upsampling, from width w[n_down - k]
         self.noises = nn.ModuleList(NoiseInjection(w[self.n_down - k]) for k in range(self.n_down))
-        self.blocks = nn.ModuleList(
-            ResBlock(w[self.n_down - k], w[self.n_down - k - 1], self.n_domains, hidden=spade_hidden, norm="spade",
-                     param_free_norm="instance", spectral_norm=False)
-            for k in range(self.n_down))
+        spade = dict(hidden=cfg.spade_hidden, norm="spade", param_free_norm="instance", spectral_norm=False)
+        self.blocks = nn.ModuleList(ResBlock(w[self.n_down - k], w[self.n_down - k - 1], self.n_domains, **spade)
+                                    for k in range(self.n_down))
         self.final_noise = NoiseInjection(w[0])
-        self.final = ResBlock(w[0], w[0], self.n_domains, hidden=spade_hidden, norm="spade",
-                              param_free_norm="instance", spectral_norm=False)
+        self.final = ResBlock(w[0], w[0], self.n_domains, **spade)
         self.to_foreground = nn.Conv2d(w[0], self.channels, 3, padding=1)
         self.to_mask = nn.Conv2d(w[0], 1, 3, padding=1)
         nn.init.constant_(self.to_mask.bias, -2.0)
@@ -190,13 +182,13 @@ class DefectGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor, A: torch.Tensor, noise: list | None = None):
         V.images(x, "x", channels=self.channels)
+        if x.shape[-1] % 2 ** self.n_down or x.shape[-2] % 2 ** self.n_down:
+            raise ValueError(f"x: expected height and width divisible by 2^n_down = {2 ** self.n_down}, "
+                             f"got shape {tuple(x.shape)}")
         V.images(A, "A", channels=self.n_domains)
         if A.shape[0] != x.shape[0] or A.shape[-2:] != x.shape[-2:]:
-            raise ValueError(f"A: expected one control map per image, (N, {self.n_domains}, H, W) = "
-                             f"({x.shape[0]}, {self.n_domains}, {x.shape[-2]}, {x.shape[-1]}), got {tuple(A.shape)}")
-        step = 2 ** self.n_down
-        if x.shape[-1] % step or x.shape[-2] % step:
-            raise ValueError(f"x: expected height and width divisible by 2^n_down = {step}, got shape {tuple(x.shape)}")
+            raise ValueError(f"A: expected one control map per image, ({x.shape[0]}, {self.n_domains}, "
+                             f"{x.shape[-2]}, {x.shape[-1]}), got {tuple(A.shape)}")
         if noise is not None and (not isinstance(noise, (list, tuple)) or len(noise) != self.n_down + 1):
             raise ValueError(f"noise: expected a list of {self.n_down + 1} maps (see noise_shapes), or None")
         noise = list(noise) if noise is not None else [None] * (self.n_down + 1)
@@ -234,25 +226,10 @@ def build_discriminator(cfg: DefectGANConfig) -> PatchDiscriminator:
 
 # ---- The model object ----------------------------------------------------------------------------
 
-def check_domains(images: torch.Tensor, labels: torch.Tensor, cfg: DefectGANConfig, name: str = "images") -> None:
-    """A training batch: ``images`` (N, C, S, S) with C = cfg.channels, ``labels`` (N,) their domains."""
-    V.images(images, name, channels=cfg.channels)
-    _check_labels(labels, cfg.n_domains)
-    if labels.shape[0] != images.shape[0]:
-        raise ValueError(f"labels: expected {images.shape[0]} labels, one per image, got {labels.shape[0]}")
-
-
-def _check_labels(labels, n_domains: int) -> None:
-    V.tensor(labels, "labels", ndim=1, floating=False)
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_domains):
-        raise ValueError(f"labels: expected domains in [0, {n_domains - 1}]")
-
-
 def targets_for(labels: torch.Tensor, n_domains: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Training targets: a random defect class (1 .. n_domains − 1) for every normal image (label 0),
     normal (0) for every defect image. labels (N,) int -> targets (N,) int."""
-    n_domains = V.positive_int(n_domains, "n_domains", minimum=2)
-    _check_labels(labels, n_domains)
+    V.class_indices(labels, "labels", V.positive_int(n_domains, "n_domains", minimum=2), ndim=1)
     random_defect = torch.randint(1, n_domains, labels.shape, generator=generator).to(labels.device)
     return torch.where(labels == 0, random_defect, torch.zeros_like(labels))
 
@@ -284,7 +261,8 @@ class DefectGAN(NCriticGAN):
         return control_map(domains, self.cfg.n_domains, self.cfg.size).to(self.device)
 
     def set_input(self, x: torch.Tensor, labels: torch.Tensor) -> None:
-        check_domains(x, labels, self.cfg, "x")
+        V.images(x, "x", channels=self.cfg.channels)
+        V.class_indices(labels, "labels", self.cfg.n_domains, ndim=1, count=x.shape[0])
         self.real = x.to(self.device)
         self.label_org = labels.to(self.device)
         label_trg = targets_for(labels, self.cfg.n_domains, self.targets_generator)
@@ -381,7 +359,8 @@ def train(cfg: DefectGANConfig, images: torch.Tensor, labels: torch.Tensor, devi
     ``fast``: GPU fast paths (``gancourse.fastpaths.FastPaths``; default automatic). ``g_loss``: G's
     loss, as in :class:`DefectGAN`."""
     V.instance(cfg, "cfg", DefectGANConfig)
-    check_domains(images, labels, cfg, "images")
+    V.images(images, "images", channels=cfg.channels)
+    V.class_indices(labels, "labels", cfg.n_domains, ndim=1, count=images.shape[0])
     counts = torch.bincount(labels, minlength=cfg.n_domains).float()
     if (counts == 0).any():
         raise ValueError(f"labels: every domain needs training images, got counts {counts.long().tolist()}")
@@ -435,11 +414,9 @@ def apply(G: DefectGenerator, x: torch.Tensor, domains: torch.Tensor, seed: int 
 @torch.no_grad()
 def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold: float = 0.1,
              n_placements: int = 300) -> dict:
-    """Notebook 14's numbers for G on a test split (:class:`gancourse.data.defects.Defects`), G in eval
-    mode: :func:`gancourse.judges.defects.evaluate_synthesizer` (defacement, restoration, diversity,
-    placement), read by ``classifier`` (default: the shipped defect classifier). A generator without
-    the layer-wise composition repaints every pixel: it has no outside of the mask
-    (``change_outside_mask`` is NaN; ``change_all`` is the one to read)."""
+    """Notebook 14's numbers for G (eval mode) on a test split (:class:`gancourse.data.defects.Defects`):
+    :func:`gancourse.judges.defects.evaluate_synthesizer`, read by ``classifier`` (default: the shipped
+    defect classifier). Without the composition G repaints every pixel: ``change_outside_mask`` is NaN."""
     V.instance(G, "G", DefectGenerator)
     was_training = G.training
     G.eval()

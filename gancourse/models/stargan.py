@@ -58,7 +58,7 @@ from ..distributed import unwrap
 from ..fastpaths import prepare
 from ..inference import in_batches, in_batches_with_batch_stats
 from ..judges.shapes import evaluate_attribute_translator
-from ..nn.conditioning import int_labels, label_code, label_groups, mask_vector
+from ..nn.conditioning import label_code, label_groups, mask_vector
 from ..nn.init import init_dcgan
 from ..nn.patchgan import PatchDiscriminator
 from ..nn.resnet import ResnetGenerator
@@ -131,7 +131,7 @@ def shapes_config(**overrides) -> StarGANConfig:
     notebook 12): the defaults with batch norm in G, because instance norm erases the tint of a flat
     image, the background's colour (notebook 11); batch statistics also carry the label channels,
     constant over an image but not over a batch. A two-dataset G, whose training batches each come
-    from one dataset, runs at test time on the test batch's statistics (:func:`translate_batch_stats`,
+    from one dataset, runs at test time on the test batch's statistics (:func:`translate`,
     ``batch_stats=True`` in :func:`evaluate_shapes`), as Pix2Pix's reference runs its G."""
     return StarGANConfig(**({"norm": "batch"} | overrides))
 
@@ -221,7 +221,7 @@ class StarGAN(NCriticGAN):
     # ---- one iteration ----------------------------------------------------------------------
     def set_input(self, x: torch.Tensor, labels: torch.Tensor, dataset: int = 0) -> None:
         V.images(x, "x", channels=3)
-        labels = int_labels(labels, "labels")
+        labels = V.class_indices(labels, "labels")
         labels = labels.unsqueeze(1) if labels.ndim == 1 else labels
         n_groups = len(self.cfg.datasets[dataset]) if 0 <= dataset < len(self.cfg.datasets) else -1
         if labels.shape != (x.shape[0], n_groups):
@@ -298,7 +298,7 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
         raise ValueError(f"data: expected {len(cfg.datasets)} (images, labels) pairs, one per dataset")
     for k, (images, labels) in enumerate(data):
         V.images(images, f"data[{k}] images", channels=3)
-        int_labels(labels, f"data[{k}] labels")
+        V.class_indices(labels, f"data[{k}] labels")
         if labels.shape[0] != images.shape[0]:
             raise ValueError(f"data[{k}]: {images.shape[0]} images but {labels.shape[0]} labels")
     seed_everything(cfg.seed)
@@ -327,27 +327,20 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
 
 # ---- Translating and measuring -------------------------------------------------------------------
 
-def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
-    """G(x, c) in batches, in the mode G is in; x (N, 3, S, S), c (N, code_dim); output on the CPU."""
-    _check_translation(G, x, c)
-    return in_batches(G, x, c, batch_size=batch_size)
-
-
-def _check_translation(G, x, c) -> None:
+def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256,
+              batch_stats: bool = False) -> torch.Tensor:
+    """G(x, c) in batches, x (N, 3, S, S), c (N, code_dim), output on the CPU: in the mode G is in, or
+    with ``batch_stats=True`` with batch norm normalising by the statistics of shuffled batches of x,
+    as in training (:func:`gancourse.inference.in_batches_with_batch_stats`; see :func:`shapes_config`)."""
     V.instance(G, "G", StarGenerator)
     V.images(x, "x", channels=3)
     V.tensor(c, "c", ndim=2, last_dim=G.code_dim)
     if c.shape[0] != x.shape[0]:
         raise ValueError(f"c: expected one code per image ({x.shape[0]}), got {c.shape[0]}")
-
-
-@torch.no_grad()
-def translate_batch_stats(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 64,
-                          seed: int = 0) -> torch.Tensor:
-    """G(x, c) with batch norm normalising by the statistics of shuffled test batches, as in training
-    (:func:`gancourse.inference.in_batches_with_batch_stats`); x (N, 3, S, S), c (N, code_dim)."""
-    _check_translation(G, x, c)
-    return in_batches_with_batch_stats(G, x, c, batch_size=batch_size, seed=seed)
+    if not isinstance(batch_stats, bool):
+        raise TypeError(f"batch_stats: expected a bool, got {type(batch_stats).__name__}")
+    run = in_batches_with_batch_stats if batch_stats else in_batches
+    return run(G, x, c, batch_size=batch_size)
 
 
 def code_for(cfg: StarGANConfig, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
@@ -369,16 +362,14 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
     ``dataset`` (whose group names in ``cfg.names`` are shapes attributes) and back. ``dataset`` may be
     another dataset than the one ``test`` was drawn like: the cross-dataset translation the mask
     vector allows. G runs in eval mode (put back as it was), or with ``batch_stats=True`` on the
-    statistics of shuffled test batches (:func:`translate_batch_stats`; the two-dataset models, see
+    statistics of shuffled test batches of 64 (:func:`translate`; the two-dataset models, see
     :func:`shapes_config`)."""
-    if not isinstance(batch_stats, bool):
-        raise TypeError(f"batch_stats: expected a bool, got {type(batch_stats).__name__}")
-    run = translate_batch_stats if batch_stats else translate
     was_training = G.training
     G.eval()                             # batch norm: the running statistics, as at test time
     try:
-        return evaluate_attribute_translator(lambda x, labels: run(G, x, code_for(cfg, labels, dataset)), test,
-                                             cfg.names[dataset], cfg.datasets[dataset], classifier)
+        return evaluate_attribute_translator(
+            lambda x, labels: translate(G, x, code_for(cfg, labels, dataset), 64 if batch_stats else 256, batch_stats),
+            test, cfg.names[dataset], cfg.datasets[dataset], classifier)
     finally:
         G.train(was_training)
 

@@ -26,17 +26,6 @@ from torch import nn
 from .. import _validate as V
 
 
-def _labels(labels, name: str, n_classes: int) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"{name}: expected an integer torch.Tensor of class indices, got {type(labels).__name__}")
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise TypeError(f"{name}: expected integer class indices, got dtype {labels.dtype}")
-    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):
-        raise ValueError(f"{name}: expected class indices in [0, {n_classes - 1}], "
-                         f"got values from {int(labels.min())} to {int(labels.max())}")
-    return labels.long()
-
-
 def one_hot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """One-hot codes made with ``scatter_``: (N,) -> (N, C), or label maps (N, H, W) -> (N, C, H, W).
 
@@ -44,10 +33,7 @@ def one_hot(labels: torch.Tensor, n_classes: int, dtype: torch.dtype = torch.flo
     channels sum to 1 everywhere. Integer labels in [0, C) are required.
     """
     n_classes = V.positive_int(n_classes, "n_classes")
-    labels = _labels(labels, "labels", n_classes)
-    if labels.ndim not in (1, 3):
-        raise ValueError(f"labels: expected class indices of shape (N,) or a label map (N, H, W), "
-                         f"got shape {tuple(labels.shape)}")
+    labels = V.class_indices(labels, "labels", n_classes, ndim=(1, 3)).long()   # (N,) or a label map (N, H, W)
     index = labels.unsqueeze(1)                              # (N, 1) or (N, 1, H, W)
     shape = (labels.shape[0], n_classes) + tuple(labels.shape[1:])
     out = torch.zeros(shape, dtype=dtype, device=labels.device)
@@ -78,9 +64,7 @@ class LabelCode(nn.Module):
             self.table = nn.Embedding(self.n_classes, self.dim)
 
     def forward(self, labels: torch.Tensor) -> torch.Tensor:
-        labels = _labels(labels, "labels", self.n_classes)
-        if labels.ndim != 1:
-            raise ValueError(f"labels: expected shape (N,), got {tuple(labels.shape)}")
+        labels = V.class_indices(labels, "labels", self.n_classes, ndim=1).long()
         if self.table is None:
             return one_hot(labels, self.n_classes)
         return self.table(labels)
@@ -90,14 +74,6 @@ class LabelCode(nn.Module):
 
 
 # Several categorical attributes, and several datasets: StarGAN's codes (Choi et al. 2018, Section 3.2)
-
-def int_labels(labels, name: str) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor):
-        raise TypeError(f"{name}: expected an integer torch.Tensor, got {type(labels).__name__}")
-    if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
-        raise TypeError(f"{name}: expected integer labels, got dtype {labels.dtype}")
-    return labels
-
 
 def label_groups(datasets, name: str = "datasets") -> tuple[tuple[int, ...], ...]:
     """Check StarGAN's label layout: for each dataset, the number of values of each of its categorical
@@ -120,7 +96,7 @@ def label_code(labels: torch.Tensor, groups) -> torch.Tensor:
     as labels of shape (N,).
     """
     groups = label_groups([groups], "groups")[0]
-    labels = int_labels(labels, "labels")
+    labels = V.class_indices(labels, "labels")
     if labels.ndim == 1:
         labels = labels.unsqueeze(1)
     if labels.ndim != 2 or labels.shape[1] != len(groups):
@@ -154,12 +130,10 @@ def mask_vector(labels: torch.Tensor, dataset: int, n_classes) -> torch.Tensor:
                              f"got {tuple(labels.shape)}")
         code = labels
     else:
-        int_labels(labels, "labels")
-        if labels.ndim != 1:
+        if labels.ndim != 1:     # neither a code nor indices
             raise ValueError(f"labels: expected class indices (N,) or a float code (N, {n_classes[dataset]}), "
                              f"got shape {tuple(labels.shape)}")
-        if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes[dataset]):
-            raise ValueError(f"labels: expected classes in [0, {n_classes[dataset] - 1}] for dataset {dataset}")
+        V.class_indices(labels, f"labels of dataset {dataset}", n_classes[dataset])
         code = one_hot(labels, n_classes[dataset])
     n = code.shape[0]
     parts = [code if k == dataset else code.new_zeros(n, size) for k, size in enumerate(n_classes)]

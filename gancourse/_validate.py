@@ -125,7 +125,7 @@ def class_indices(labels, name: str, n_classes: int | None = None, ndim: int | t
         raise TypeError(f"{name}: expected integer class indices, got dtype {labels.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if (allowed is not None and labels.ndim not in allowed) or (count is not None and labels.shape[0] != count):
-        rank = f" with {' or '.join(map(str, allowed))} dimensions" if allowed else ""
+        rank = f" of rank {' or '.join(map(str, allowed))}" if allowed else ""
         each = f", {count} along the first (one per image)" if count is not None else ""
         raise ValueError(f"{name}: expected a tensor{rank}{each}, got shape {tuple(labels.shape)}")
     if n_classes is not None and labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= n_classes):

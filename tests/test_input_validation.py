@@ -212,3 +212,21 @@ def test_sample_metrics_refuse_non_finite_features():
     bad[3, 1] = float("nan")
     with pytest.raises(ValueError, match="fake_features: expected finite values, got 1 NaN/inf"):
         metrics.precision_recall(torch.randn(10, 4), bad)
+
+
+def test_class_indices_names_the_argument_and_what_was_expected():
+    from gancourse import _validate as V
+    labels = torch.tensor([0, 2, 1])
+    assert V.class_indices(labels, "labels", 3, ndim=1, count=3) is labels
+    with pytest.raises(TypeError, match="y: expected a torch.Tensor of class indices, got list"):
+        V.class_indices([0, 1], "y")
+    for bad in (labels.float(), labels.bool()):
+        with pytest.raises(TypeError, match="y: expected integer class indices, got dtype"):
+            V.class_indices(bad, "y")
+    with pytest.raises(ValueError, match=r"y: expected a tensor of rank 1 or 3, got shape \(3, 1\)"):
+        V.class_indices(labels[:, None], "y", ndim=(1, 3))
+    with pytest.raises(ValueError, match=r"y: expected a tensor of rank 1, 4 along the first \(one per image\)"):
+        V.class_indices(labels, "y", ndim=1, count=4)
+    with pytest.raises(ValueError, match=r"y: expected classes in \[0, 1\], got values from 0 to 2"):
+        V.class_indices(labels, "y", 2)
+    assert V.class_indices(torch.zeros(0, dtype=torch.long), "y", 2).numel() == 0

@@ -273,8 +273,11 @@ def plot_samples_2d(samples: dict, density=None, ax=None, lim: float = 3.0, titl
     ax.set_xlim(-lim, lim)
     ax.set_ylim(-lim, lim)
     ax.set_aspect("equal")
-    if len(samples) > 1 or centers is not None:
-        ax.legend(frameon=False, fontsize=8, loc="upper right", markerscale=3)
+    if len(samples) > 1 or centers is not None:       # below the axes: inside, it hides modes at the corners
+        legend = ax.legend(frameon=False, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.08),
+                           ncol=len(samples) + (centers is not None), handletextpad=0.2, columnspacing=1.0)
+        for handle in legend.legend_handles:
+            handle.set_sizes([16])                     # readable dots, however small the plotted ones
     if title:
         ax.set_title(title)
     return ax

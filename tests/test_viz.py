@@ -86,3 +86,15 @@ def test_labelled_rows(capsys):
     with pytest.raises(ValueError, match="same number and size of images in every row"):
         viz.show_labelled_rows({"a": x, "b": x[:3]})
     matplotlib.pyplot.close("all")
+
+
+def test_sample_legend_sits_outside_the_axes_and_hides_no_mode():
+    """A legend inside the square covered the modes at its corners (ring, grid): it goes below."""
+    import matplotlib.pyplot as plt
+    ring = data.ring()
+    ax = viz.plot_samples_2d({"G(z)": ring.sample(200)}, centers=ring.centers, lim=1.5, s=1)
+    _draw(ax.figure)
+    legend = ax.get_legend().get_window_extent()
+    assert legend.y1 <= ax.get_window_extent().y0 + 1, "the legend must not overlap the plotting area"
+    assert len(ax.get_legend().get_texts()) == 2
+    plt.close("all")

@@ -295,7 +295,7 @@ def test_the_models_without_a_shipped_D_say_so():
         SG.load_pretrained_discriminator("double")
 
 
-def test_translate_batch_stats_keeps_the_order_and_leaves_G_alone():
+def test_translate_with_batch_stats_keeps_the_order_and_leaves_G_alone():
     torch.manual_seed(0)
     cfg = tiny_cfg(norm="batch")
     G = SG.build_generator(cfg).eval()

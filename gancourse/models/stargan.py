@@ -327,11 +327,12 @@ def train(cfg: StarGANConfig, data: list, device="cpu", progress: bool = True, c
 
 # ---- Translating and measuring -------------------------------------------------------------------
 
-def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int = 256,
+def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: int | None = None,
               batch_stats: bool = False) -> torch.Tensor:
-    """G(x, c) in batches, x (N, 3, S, S), c (N, code_dim), output on the CPU: in the mode G is in, or
-    with ``batch_stats=True`` with batch norm normalising by the statistics of shuffled batches of x,
-    as in training (:func:`gancourse.inference.in_batches_with_batch_stats`; see :func:`shapes_config`)."""
+    """G(x, c) in batches (default 256), x (N, 3, S, S), c (N, code_dim), output on the CPU: in the mode
+    G is in, or with ``batch_stats=True`` with batch norm normalising by the statistics of shuffled
+    batches (default 64) of x, as in training (:func:`gancourse.inference.in_batches_with_batch_stats`;
+    see :func:`shapes_config`)."""
     V.instance(G, "G", StarGenerator)
     V.images(x, "x", channels=3)
     V.tensor(c, "c", ndim=2, last_dim=G.code_dim)
@@ -339,8 +340,9 @@ def translate(G: StarGenerator, x: torch.Tensor, c: torch.Tensor, batch_size: in
         raise ValueError(f"c: expected one code per image ({x.shape[0]}), got {c.shape[0]}")
     if not isinstance(batch_stats, bool):
         raise TypeError(f"batch_stats: expected a bool, got {type(batch_stats).__name__}")
-    run = in_batches_with_batch_stats if batch_stats else in_batches
-    return run(G, x, c, batch_size=batch_size)
+    if batch_stats:
+        return in_batches_with_batch_stats(G, x, c, batch_size=64 if batch_size is None else batch_size)
+    return in_batches(G, x, c, batch_size=256 if batch_size is None else batch_size)
 
 
 def code_for(cfg: StarGANConfig, labels: torch.Tensor, dataset: int = 0) -> torch.Tensor:
@@ -362,13 +364,13 @@ def evaluate_shapes(G: StarGenerator, cfg: StarGANConfig, test, dataset: int = 0
     ``dataset`` (whose group names in ``cfg.names`` are shapes attributes) and back. ``dataset`` may be
     another dataset than the one ``test`` was drawn like: the cross-dataset translation the mask
     vector allows. G runs in eval mode (put back as it was), or with ``batch_stats=True`` on the
-    statistics of shuffled test batches of 64 (:func:`translate`; the two-dataset models, see
+    statistics of shuffled test batches (:func:`translate`; the two-dataset models, see
     :func:`shapes_config`)."""
     was_training = G.training
     G.eval()                             # batch norm: the running statistics, as at test time
     try:
         return evaluate_attribute_translator(
-            lambda x, labels: translate(G, x, code_for(cfg, labels, dataset), 64 if batch_stats else 256, batch_stats),
+            lambda x, labels: translate(G, x, code_for(cfg, labels, dataset), batch_stats=batch_stats),
             test, cfg.names[dataset], cfg.datasets[dataset], classifier)
     finally:
         G.train(was_training)

@@ -327,6 +327,14 @@ def random_regions(n: int, size: int, generator: torch.Generator | None = None,
     return torch.where((u[:, 4] < 0.5).view(-1, 1, 1), box, ellipse)
 
 
+def targets_for(labels: torch.Tensor, n_domains: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Defect-GAN's training targets: a random defect class (1 .. n_domains − 1) for every normal image
+    (label 0), normal (0) for every defect image. labels (N,) int -> targets (N,) int."""
+    V.class_indices(labels, "labels", V.positive_int(n_domains, "n_domains", minimum=2), ndim=1)
+    random_defect = torch.randint(1, n_domains, labels.shape, generator=generator).to(labels.device)
+    return torch.where(labels == 0, random_defect, torch.zeros_like(labels))
+
+
 def few_shot(n_normal: int, n_real_defects: int, size: int = 32, seed: int = 0):
     """Notebook 14's training set: ``n_normal`` real normal crops and the first ``n_real_defects`` real
     crops of each defect class of ``Defects(max(...), size, "train", seed)``. Returns ``(images (M, 1,
@@ -364,4 +372,4 @@ def _register() -> None:
 
 _register()
 
-__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "few_shot", "folder_domains", "make_defects", "paint", "random_regions"]
+__all__ = ["CLASSES", "DEFECT_CLASSES", "N_CLASSES", "NORMAL", "SCRATCH", "SPOT", "CRACK", "Defects", "few_shot", "folder_domains", "make_defects", "paint", "random_regions", "targets_for"]

@@ -45,7 +45,7 @@ from torch import nn
 
 from .. import _validate as V
 from .. import distributed, losses, pretrained, recipes
-from ..data.defects import Defects, few_shot, folder_domains, random_regions
+from ..data.defects import Defects, few_shot, folder_domains, random_regions, targets_for
 from ..distributed import unwrap
 from ..fastpaths import prepare
 from ..judges.defects import evaluate_synthesizer
@@ -118,7 +118,7 @@ class DefectGANConfig:
             raise ValueError(f"lr_end: expected at most lr = {self.lr}, got {self.lr_end}")
 
 
-# ---- The control map -----------------------------------------------------------------------------
+# ---- Layer-wise composition ----------------------------------------------------------------------
 
 def compose(background: torch.Tensor, foreground: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Layer-wise composition (Defect-GAN's d = n ⊙ (1 − m) + f ⊙ m): background ⊙ (1 − m) + foreground ⊙ m.
@@ -225,14 +225,6 @@ def build_discriminator(cfg: DefectGANConfig) -> PatchDiscriminator:
 
 
 # ---- The model object ----------------------------------------------------------------------------
-
-def targets_for(labels: torch.Tensor, n_domains: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Training targets: a random defect class (1 .. n_domains − 1) for every normal image (label 0),
-    normal (0) for every defect image. labels (N,) int -> targets (N,) int."""
-    V.class_indices(labels, "labels", V.positive_int(n_domains, "n_domains", minimum=2), ndim=1)
-    random_defect = torch.randint(1, n_domains, labels.shape, generator=generator).to(labels.device)
-    return torch.where(labels == 0, random_defect, torch.zeros_like(labels))
-
 
 class DefectGAN(NCriticGAN):
     """G, D, their optimisers and schedules, and Defect-GAN's training iteration.

@@ -124,7 +124,8 @@ def class_indices(labels, name: str, n_classes: int | None = None, ndim: int | t
     if labels.is_floating_point() or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"{name}: expected integer class indices, got dtype {labels.dtype}")
     allowed = (ndim,) if isinstance(ndim, int) else ndim
-    if (allowed is not None and labels.ndim not in allowed) or (count is not None and labels.shape[0] != count):
+    if (allowed is not None and labels.ndim not in allowed) or \
+            (count is not None and (labels.ndim == 0 or labels.shape[0] != count)):
         rank = f" of rank {' or '.join(map(str, allowed))}" if allowed else ""
         each = f", {count} along the first (one per image)" if count is not None else ""
         raise ValueError(f"{name}: expected a tensor{rank}{each}, got shape {tuple(labels.shape)}")

@@ -229,4 +229,6 @@ def test_class_indices_names_the_argument_and_what_was_expected():
         V.class_indices(labels, "y", ndim=1, count=4)
     with pytest.raises(ValueError, match=r"y: expected classes in \[0, 1\], got values from 0 to 2"):
         V.class_indices(labels, "y", 2)
+    with pytest.raises(ValueError, match=r"y: expected a tensor, 3 along the first \(one per image\), got shape \(\)"):
+        V.class_indices(torch.tensor(1), "y", count=3)        # a scalar has no first axis to count
     assert V.class_indices(torch.zeros(0, dtype=torch.long), "y", 2).numel() == 0

@@ -408,7 +408,8 @@ def evaluate(G: DefectGenerator, test, classifier=None, seed: int = 0, threshold
              n_placements: int = 300) -> dict:
     """Notebook 14's numbers for G (eval mode) on a test split (:class:`gancourse.data.defects.Defects`):
     :func:`gancourse.judges.defects.evaluate_synthesizer`, read by ``classifier`` (default: the shipped
-    defect classifier). Without the composition G repaints every pixel: ``change_outside_mask`` is NaN."""
+    defect classifier). Without the composition G repaints every pixel: ``change_outside_mask`` is NaN,
+    read ``change_all``."""
     V.instance(G, "G", DefectGenerator)
     was_training = G.training
     G.eval()

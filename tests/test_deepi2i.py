@@ -109,8 +109,8 @@ def test_stage_one_moves_adaptor_and_D_only_then_stage_two_moves_G():
     before = {k: copy.deepcopy(m.state_dict()) for k, m in model.modules().items()}
     x, y = torch.rand(4, 1, 16, 16) * 2 - 1, torch.randint(0, 10, (4,))
     assert model.stage == 1
-    out = model.optimize_parameters(x, x, y)
-    assert set(out) == {"D_adv", "D_cls", "G_adv", "G_cls", "structure"} and all(torch.isfinite(v) for v in out.values())
+    out = model.optimize_parameters(x, x, y, y)
+    assert set(out) == {"D_adv", "D_cls", "G_adv", "G_cls", "structure", "rec"} and all(torch.isfinite(v) for v in out.values())
 
     def moved(key):
         return any(not torch.equal(a, b) for n, (a, b) in enumerate(zip(model.modules()[key].state_dict().values(),
@@ -119,12 +119,32 @@ def test_stage_one_moves_adaptor_and_D_only_then_stage_two_moves_G():
 
     assert moved("A") and moved("D") and not moved("G") and not moved("E")
     assert model.stage == 2
-    model.optimize_parameters(x, x, y)
+    model.optimize_parameters(x, x, y, y)
     assert moved("G") and moved("E")            # stage 2 fine-tunes the encoder too (lr_E > 0)
     frozen = D.DeepI2I(D.DeepI2IConfig(transfer=True, warmup_steps=0, batch_size=4, lr_E=0.0), src)
     e_before = copy.deepcopy(frozen.E.state_dict())
     frozen.optimize_parameters(x, x, y)
     assert all(torch.equal(a, b) for a, b in zip(frozen.E.state_dict().values(), e_before.values()))
+
+
+def test_reconstruction_term_asks_for_the_input_back_when_sent_to_its_own_class():
+    """lambda_rec > 0 adds |Φ(z, c_x, Λ(Υ(x))) - x|₁ to the translator's loss: with the learning
+    rates at 0 the term is reported and equals the L1 distance of the own-class translation."""
+    src = _source()
+    cfg = D.DeepI2IConfig(transfer=True, warmup_steps=0, batch_size=4, lambda_rec=1.0)
+    model = D.DeepI2I(cfg, src)
+    x, y = torch.rand(4, 1, 16, 16) * 2 - 1, torch.randint(0, 10, (4,))
+    for opt in (model.opt_A, model.opt_G, model.opt_D):
+        for group in opt.param_groups:
+            group["lr"] = 0.0
+    torch.manual_seed(3)
+    out = model.optimize_parameters(x, x, y, y)
+    torch.manual_seed(3)
+    torch.randint(0, 10, (4,)), torch.randn(4, model.G.z_dim)          # the step's targets and z
+    with torch.no_grad():
+        own = model._translate(x, y, torch.randn(4, model.G.z_dim))      # then the reconstruction's z
+    assert abs(float(out["rec"]) - float((own - x).abs().mean())) < 1e-5
+    assert "rec" not in D.DeepI2I(D.DeepI2IConfig(warmup_steps=0, batch_size=4), src).optimize_parameters(x, x, y)
 
 
 def test_from_scratch_trains_the_encoder_from_the_first_step():
@@ -196,6 +216,12 @@ def test_mean_std_and_bad_inputs():
         model.translate(torch.zeros(2, 1, 16, 16), torch.tensor([0, 10]))
     with pytest.raises(ValueError, match="real_labels"):
         model.optimize_parameters(torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16), torch.tensor([1]))
+    with pytest.raises(ValueError, match="lambda_rec"):
+        D.DeepI2IConfig(lambda_rec=-1.0)
+    rec = D.DeepI2I(D.DeepI2IConfig(lambda_rec=1.0), _source())
+    for bad in (None, torch.tensor([1])):   # the reconstruction term needs one class per input
+        with pytest.raises(ValueError, match="x_labels"):
+            rec.optimize_parameters(torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16), torch.tensor([1, 2]), bad)
     with pytest.raises(ValueError, match="injected"):
         D.generate(model.G, torch.randn(2, 8), torch.tensor([0, 1]), {8: torch.zeros(2, 3, 8, 8)})
     with pytest.raises(ValueError, match="sides"):
@@ -297,7 +323,7 @@ def test_target_sets_are_nested_and_share_the_held_out_digits():
 def test_shipped_size_study_transfer_wins_where_the_target_set_is_smallest():
     """The recipe's metrics: every size of PER_CLASS, three seeds per arm; at the smallest size the
     transferred translators beat scratch on target-class accuracy by at least 5 points (mean over
-    seeds), the claim notebook 15 makes."""
+    seeds) and keep the background at least as well, the claims notebook 15 makes."""
     from gancourse import pretrained
 
     m = pretrained.manifest()
@@ -306,7 +332,13 @@ def test_shipped_size_study_transfer_wins_where_the_target_set_is_smallest():
     assert all(len(b[k]["per_seed"]) == 3 for b in by.values() for k in b)
     smallest = str(min(D.PER_CLASS))
     assert by[True][smallest]["accuracy"][0] >= by[False][smallest]["accuracy"][0] + 0.05
-    # ... and the notebook's other two claims: scratch is level or ahead from 10 per class, and at no
-    # size does the transfer keep the input's background better than scratch (what must stay)
+    # ... with the input's background kept at least as well as scratch keeps it (what must stay), at every size
+    assert all(by[True][k]["background_error"][0] <= by[False][k]["background_error"][0] for k in by[True])
+    # scratch is level or ahead on accuracy from 10 per class: the source GAN stops mattering
     assert all(by[False][k]["accuracy"][0] >= by[True][k]["accuracy"][0] for k in ("10", "20"))
-    assert all(by[True][k]["background_error"][0] >= by[False][k]["background_error"][0] for k in by[True])
+    # the reconstruction term's ablation: without it the transfer loses the background; with it
+    # scratch keeps the background by copying its input (accuracy near a copier's 10%)
+    ablations = m[D.PUBLISHED[True]]["metrics"]["ablations"]
+    assert ablations["transfer_no_rec"]["background_error"][0] > by[True][smallest]["background_error"][0] + 0.01
+    assert ablations["scratch_rec"]["accuracy"][0] < 0.2 < by[False][smallest]["accuracy"][0]
+    assert all(len(a["per_seed"]) == 3 for a in ablations.values())

@@ -27,8 +27,8 @@ Training (the reference code's order): stage 1 updates only Λ and Ψ (G frozen)
 ``warmup_steps``; stage 2 updates G too. The defaults are the reference code's (ω = 0.1, the
 transferred encoder frozen). The recipe's transfer arm (:func:`arm_config`) changes two, because
 the styled digits' look is new to the source discriminator (notebook 15 measures it): ω = 1, so
-that the encoder's message is not drowned by G's own features, and the encoder fine-tuned in
-stage 2 at a tenth of G's rate (``lr_E``).
+that the encoder's message is not drowned by G's own features, the encoder fine-tuned in stage 2
+at a tenth of G's rate (``lr_E``), and a self-reconstruction term (``lambda_rec``, below).
 
 Losses: hinge on Ψ's real/fake score (Lim & Ye 2017;
 the reference uses hinge throughout), and, because the course's class-conditional D is AC-GAN's
@@ -39,19 +39,22 @@ projection discriminator instead):
           + \lambda_{cls}\big[CE(\Psi_c(y), c_y) + CE(\Psi_c(\hat x), b)\big],
 
 .. math:: L_{\Phi,\Lambda} = -\mathbb{E}\,\Psi_s(\hat x) + \lambda_{cls}\,CE(\Psi_c(\hat x), b)
-          + \lambda_{st}\,\lVert \Psi^{8}(\hat x) - \Psi^{8}(x)\rVert_2^2,
+          + \lambda_{st}\,\lVert \Psi^{8}(\hat x) - \Psi^{8}(x)\rVert_2^2
+          + \lambda_{rec}\,\lVert \Phi(z', a, \omega\Lambda(\Upsilon(x))) - x\rVert_1,
 
 with :math:`\hat x = \Phi(z, b, \omega\Lambda(\Upsilon(x)))`, y a real target image of class c_y.
 The last term compares Ψ's *shallow* (8x8) features of the translation and of its input: a
 structure term. The reference code adds a similar feature term over all of D's scales; here only
-the shallow scale is used, because the deep one carries the class we want to change.
+the shallow scale is used, because the deep one carries the class we want to change. The
+last, off in the reference (``lambda_rec`` = 0), asks the translator sent to the input's own class
+a to give x back, background included: the labelled target images make it free.
 
 ``transfer=False`` is the from-scratch baseline of the paper: the same networks, randomly
 initialised, encoder trained, no stage 1; same data, same steps, same batches.
 
     source = load_source()                               # the pretrained AC-GAN: G, D, config
     model = DeepI2I(DeepI2IConfig(), source)             # transfer
-    losses = model.optimize_parameters(x, y_x, real, y_real)
+    losses = model.optimize_parameters(x, real, y_real, y_x)   # y_x: needed with lambda_rec > 0
     x_hat = model.translate(x, torch.full((n,), 3))      # every input as a 3
 
 Recipes: ``python -m gancourse.train deepi2i-source --publish`` pretrains the source GAN on the
@@ -206,6 +209,7 @@ class DeepI2IConfig:
     warmup_steps: int = 100        # stage 1 (transfer only): adaptor and D only, G frozen
     lambda_cls: float = 1.0        # class term (AC-GAN head) in both losses
     lambda_structure: float = 1.0  # shallow-feature term between translation and input
+    lambda_rec: float = 0.0        # self-reconstruction: x sent to its own class gives x back (L1; 0: none, as the reference)
     steps: int = 1500
     batch_size: int = 32
     lr_G: float = 1e-4             # the reference's TTUR: G (and adaptor, encoder) 1e-4, D 4e-4
@@ -221,6 +225,7 @@ class DeepI2IConfig:
         self.warmup_steps = V.positive_int(self.warmup_steps, "warmup_steps", minimum=0)
         self.lambda_cls = V.positive_float(self.lambda_cls, "lambda_cls", allow_zero=True)
         self.lambda_structure = V.positive_float(self.lambda_structure, "lambda_structure", allow_zero=True)
+        self.lambda_rec = V.positive_float(self.lambda_rec, "lambda_rec", allow_zero=True)
         V.fields(self, counts=("steps", "batch_size"))
         self.lr_G = V.positive_float(self.lr_G, "lr_G")
         self.lr_D = V.positive_float(self.lr_D, "lr_D")
@@ -229,10 +234,12 @@ class DeepI2IConfig:
         self.seed = V.positive_int(self.seed, "seed", minimum=0)
 
 
-# The recipe's transfer arm departs from the reference in two settings (notebook 15 measures why):
-# a louder adaptor and an encoder that adapts. The scratch arm keeps the reference's: at ω = 1 a
-# translator trained from scratch learns to copy its input instead of translating it.
-TRANSFER_SETTINGS = {"feature_weight": 1.0, "lr_E": 1e-5}
+# The recipe's transfer arm departs from the reference in three settings (notebook 15 measures why):
+# a louder adaptor, an encoder that adapts, and the reconstruction term, because the source D's
+# shallow features hardly see the target's background, so the structure term cannot ask for it.
+# The scratch arm keeps the reference's: at ω = 1, or with the reconstruction term, a translator
+# trained from scratch on 20 images learns to copy its input instead of translating it.
+TRANSFER_SETTINGS = {"feature_weight": 1.0, "lr_E": 1e-5, "lambda_rec": 1.0}
 
 
 def arm_config(transfer: bool, **overrides) -> DeepI2IConfig:
@@ -324,15 +331,20 @@ class DeepI2I:
         return 1 if self.cfg.transfer and self.step < self.cfg.warmup_steps else 2
 
     # ---- one training step -------------------------------------------------------------------------
-    def optimize_parameters(self, x: torch.Tensor, real: torch.Tensor, real_labels: torch.Tensor) -> dict:
+    def optimize_parameters(self, x: torch.Tensor, real: torch.Tensor, real_labels: torch.Tensor,
+                            x_labels: torch.Tensor | None = None) -> dict:
         """One step: translate ``x`` (N, C, S, S) to random classes, update Ψ, then Λ (and Φ in stage 2,
         and Υ when training from scratch). ``real`` (M, C, S, S) with ``real_labels`` (M,): target
-        images for Ψ. Returns the losses (detached)."""
+        images for Ψ; ``x_labels`` (N,): the classes of ``x``, needed by the reconstruction term
+        (``cfg.lambda_rec`` > 0). Returns the losses (detached)."""
         cfg = self.cfg
         V.images(x, "x", channels=self.source_config.channels)
         V.images(real, "real", channels=self.source_config.channels)
         if not isinstance(real_labels, torch.Tensor) or real_labels.shape != real.shape[:1]:
             raise ValueError(f"real_labels: expected a tensor of shape ({real.shape[0]},), one label per image")
+        if cfg.lambda_rec > 0 and (not isinstance(x_labels, torch.Tensor) or x_labels.shape != x.shape[:1]):
+            raise ValueError(f"x_labels: expected a tensor of shape ({x.shape[0]},), the class of each input "
+                             f"(the reconstruction term, lambda_rec = {cfg.lambda_rec}, needs them)")
         x, real, real_labels = x.to(self.device), real.to(self.device), real_labels.to(self.device)
         n = x.shape[0]
         target = torch.randint(0, self.n_classes, (n,), device=self.device)
@@ -357,16 +369,21 @@ class DeepI2I:
         loss_cls_G = F.cross_entropy(cls_fake, target)
         shallow = max(trunk_features(self.D.body, x))          # the largest side: the shallowest block
         loss_struct = F.mse_loss(trunk_features(self.D.body, fake)[shallow], trunk_features(self.D.body, x)[shallow].detach())
+        loss_rec = torch.zeros((), device=self.device)
+        if cfg.lambda_rec > 0:   # asked for its own class, the translator must give x back, background included
+            own = self._translate(x, x_labels.to(self.device), torch.randn(n, self.G.z_dim, device=self.device))
+            loss_rec = (own - x).abs().mean()
         self.opt_A.zero_grad(set_to_none=True)
         self.opt_G.zero_grad(set_to_none=True)
-        (loss_adv_G + cfg.lambda_cls * loss_cls_G + cfg.lambda_structure * loss_struct).backward()
+        (loss_adv_G + cfg.lambda_cls * loss_cls_G + cfg.lambda_structure * loss_struct + cfg.lambda_rec * loss_rec).backward()
         self.opt_A.step()
         if stage == 2:
             self.opt_G.step()
         _set_trainable(self.D, True)
         self.step += 1
         return {"D_adv": loss_adv_D.detach(), "D_cls": loss_cls_D.detach(), "G_adv": loss_adv_G.detach(),
-                "G_cls": loss_cls_G.detach(), "structure": loss_struct.detach()}
+                "G_cls": loss_cls_G.detach(), "structure": loss_struct.detach(),
+                **({"rec": loss_rec.detach()} if cfg.lambda_rec > 0 else {})}
 
     def modules(self) -> dict:
         return {"E": self.E, "A": self.A, "G": self.G, "D": self.D}
@@ -405,9 +422,9 @@ def train(cfg: DeepI2IConfig, source: dict, images: torch.Tensor, labels: torch.
     model.measurements = []
 
     def step(i):
-        x, _ = next(inputs)
+        x, x_labels = next(inputs)
         real, y = next(reals)
-        return model.optimize_parameters(x, real, y)
+        return model.optimize_parameters(x, real, y, x_labels)
 
     def callback(i):
         if i + 1 in at and (not model.measurements or model.measurements[-1][0] != i + 1):
@@ -541,7 +558,8 @@ def run(args) -> dict:
     ``--publish`` ships the translators of the smallest size (the regime the paper claims) with their
     numbers. Each run checkpoints into its own folder of ``--out`` (``k2/transfer_seed0/``, ...);
     ``--resume`` continues where the experiment stopped (a resumed run's ``curve`` holds only the
-    points measured after the resume)."""
+    points measured after the resume). At the smallest size it also trains the reconstruction term's
+    ablation, each arm with the other's ``lambda_rec`` (``ablations`` in the transfer metrics)."""
     if args.data is not None:
         raise SystemExit("deepi2i: trains on the embedded styled digits only; --data is not supported")
     device = pick_device(args.device)          # default: the best available, as --help says
@@ -553,37 +571,52 @@ def run(args) -> dict:
     sizes = pick(PER_CLASS, PER_CLASS[:1])
     results = {"transfer": {"by_size": {}}, "scratch": {"by_size": {}}}
     shipped = {}
+
+    def train_arm(base, per_class, images, labels, name):
+        """Seeds of one arm: (per-seed results with their curves, the modules, mean ± std)."""
+        per_seed, modules = [], {}
+        # quick mode (the tests) shrinks the learning curve to its midpoint and end, never drops it
+        at = sorted({max(1, base.steps // 2), base.steps}) if quick_mode() else \
+            [s for s in CURVE_STEPS if s < base.steps] + [base.steps]
+        for seed in seeds:
+            cfg = DeepI2IConfig(**{**asdict(base), "seed": seed})
+            ckpt = Checkpointer(Path(args.out) / f"k{per_class}" / f"{name}_seed{seed}", modules={},  # one folder per run
+                                every=args.checkpoint_every or 500, config=asdict(cfg))
+            model, _ = train(cfg, source, images, labels, device=device, progress=not args.no_progress,
+                             desc=f"{per_class}/class, {name} seed {seed}",
+                             measure_at=at, measure=lambda m: evaluate(m.translate, test_images, pool_images, clf),
+                             checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
+            final = evaluate(model.translate, test_images, pool_images, clf)
+            curve = {"steps": [s for s, _ in model.measurements]}
+            curve.update({k: [r[k] for _, r in model.measurements] for k in final})
+            per_seed.append({**final, "curve": curve})
+            for key in ("E", "A", "G"):
+                modules[f"{key}_seed{seed}"] = unwrap(getattr(model, key)).cpu()
+        summary = {k: [round(v, 4) for v in mean_std([r[k] for r in per_seed])] for k in final}
+        return per_seed, modules, summary
+
+    def arm(transfer, images, **overrides):
+        base = arm_config(transfer, batch_size=min(32, images.shape[0]), **overrides)
+        if args.steps is not None:
+            base.steps = args.steps
+        if args.batch_size is not None:
+            base.batch_size = args.batch_size
+        return base
+
     for per_class in sizes:
         images, labels = target_set(per_class)
         for transfer in (True, False):
-            base = arm_config(transfer, batch_size=min(32, images.shape[0]))
-            if args.steps is not None:
-                base.steps = args.steps
-            if args.batch_size is not None:
-                base.batch_size = args.batch_size
-            per_seed, modules = [], {}
-            # quick mode (the tests) shrinks the learning curve to its midpoint and end, never drops it
-            at = sorted({max(1, base.steps // 2), base.steps}) if quick_mode() else \
-                [s for s in CURVE_STEPS if s < base.steps] + [base.steps]
-            for seed in seeds:
-                cfg = DeepI2IConfig(**{**asdict(base), "seed": seed})
-                arm = f"{'transfer' if transfer else 'scratch'}_seed{seed}"  # one checkpoint folder per run
-                ckpt = Checkpointer(Path(args.out) / f"k{per_class}" / arm, modules={},
-                                    every=args.checkpoint_every or 500, config=asdict(cfg))
-                model, _ = train(cfg, source, images, labels, device=device, progress=not args.no_progress,
-                                 desc=f"{per_class}/class, {'transfer' if transfer else 'scratch'} seed {seed}",
-                                 measure_at=at, measure=lambda m: evaluate(m.translate, test_images, pool_images, clf),
-                                 checkpoint=ckpt, resume=args.resume, fast=FastPaths.from_args(args))
-                final = evaluate(model.translate, test_images, pool_images, clf)
-                curve = {"steps": [s for s, _ in model.measurements]}
-                curve.update({k: [r[k] for _, r in model.measurements] for k in final})
-                per_seed.append({**final, "curve": curve})
-                for key in ("E", "A", "G"):
-                    modules[f"{key}_seed{seed}"] = unwrap(getattr(model, key)).cpu()
-            summary = {k: [round(v, 4) for v in mean_std([r[k] for r in per_seed])] for k in final}
+            base = arm(transfer, images)
+            per_seed, modules, summary = train_arm(base, per_class, images, labels, "transfer" if transfer else "scratch")
             results["transfer" if transfer else "scratch"]["by_size"][str(per_class)] = {"per_seed": per_seed, **summary}
             if per_class == sizes[0]:
                 shipped[transfer] = (base, modules)
+    # the reconstruction term's ablation at the smallest size: each arm with the other's choice
+    images, labels = target_set(sizes[0])
+    for name, transfer, lambda_rec in (("transfer_no_rec", True, 0.0), ("scratch_rec", False, TRANSFER_SETTINGS["lambda_rec"])):
+        base = arm(transfer, images, lambda_rec=lambda_rec)
+        per_seed, _, summary = train_arm(base, sizes[0], images, labels, name)
+        results["transfer"].setdefault("ablations", {})[name] = {"lambda_rec": lambda_rec, "per_seed": per_seed, **summary}
     for transfer, (base, modules) in shipped.items():
         metrics = results["transfer" if transfer else "scratch"]
         metrics.update({"seeds": seeds, "per_class": sizes[0], **metrics["by_size"][str(sizes[0])]})

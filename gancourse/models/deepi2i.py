@@ -25,7 +25,7 @@ injected features (with Λ = 0 the translator *is* the pretrained G).
 
 Training (the reference code's order): stage 1 updates only Λ and Ψ (G frozen), for
 ``warmup_steps``; stage 2 updates G too. The defaults are the reference code's (ω = 0.1, the
-transferred encoder frozen). The recipe's transfer arm (:func:`arm_config`) changes two, because
+transferred encoder frozen). The recipe's transfer arm (:func:`arm_config`) changes three, because
 the styled digits' look is new to the source discriminator (notebook 15 measures it): ω = 1, so
 that the encoder's message is not drowned by G's own features, the encoder fine-tuned in stage 2
 at a tenth of G's rate (``lr_E``), and a self-reconstruction term (``lambda_rec``, below).
@@ -43,10 +43,10 @@ projection discriminator instead):
           + \lambda_{rec}\,\lVert \Phi(z', a, \omega\Lambda(\Upsilon(x))) - x\rVert_1,
 
 with :math:`\hat x = \Phi(z, b, \omega\Lambda(\Upsilon(x)))`, y a real target image of class c_y.
-The last term compares Ψ's *shallow* (8x8) features of the translation and of its input: a
+The third term compares Ψ's *shallow* (8x8) features of the translation and of its input: a
 structure term. The reference code adds a similar feature term over all of D's scales; here only
 the shallow scale is used, because the deep one carries the class we want to change. The
-last, off in the reference (``lambda_rec`` = 0), asks the translator sent to the input's own class
+fourth, off in the reference (``lambda_rec`` = 0), asks the translator sent to the input's own class
 a to give x back, background included: the labelled target images make it free.
 
 ``transfer=False`` is the from-scratch baseline of the paper: the same networks, randomly

@@ -23,6 +23,7 @@ pacgan2/4   nsgan with PacGAN's packing: D judges m = 2 or 4 samples concatenate
             being 256 packs (``pack``)
 sngan-pack4 sngan with the same packing, m = 4 (packing is a change of D's input, so it
             combines with any objective; Lin et al. 2018 pair it with several)
+gan-pack2   gan (the minimax loss) with the same packing, m = 2
 wgan        weight clipping c = 0.01, RMSProp 5e-5, n_critic = 5 (the paper)
 wgan-gp     gradient penalty λ = 0.1, Adam 1e-4, β = (0.5, 0.9), n_critic = 5 (the
             authors' toy code; λ = 10 is their image setting)
@@ -63,10 +64,10 @@ MIXTURES = ("ring", "grid")
 # The rows of the table: name -> (objective, pack).
 ROWS = {"gan": ("gan", 1), "nsgan": ("nsgan", 1), "pacgan2": ("nsgan", 2), "pacgan4": ("nsgan", 4),
         "wgan": ("wgan", 1), "wgan-gp": ("wgan-gp", 1), "sngan": ("sngan", 1), "hinge": ("hinge", 1),
-        "sngan-pack4": ("sngan", 4)}
+        "sngan-pack4": ("sngan", 4), "gan-pack2": ("gan", 2)}
 LABELS = {"gan": "GAN (minimax)", "nsgan": "GAN (non-saturating)", "pacgan2": "PacGAN2", "pacgan4": "PacGAN4",
           "wgan": "WGAN (clipping)", "wgan-gp": "WGAN-GP", "sngan": "SN-GAN", "hinge": "SN + hinge",
-          "sngan-pack4": "SN-GAN, packed (m = 4)"}
+          "sngan-pack4": "SN-GAN, packed (m = 4)", "gan-pack2": "GAN (minimax), packed (m = 2)"}
 
 # The Wasserstein-family settings (``gancourse.models.wgan.preset``) changed for the toy problem.
 # WGAN-GP: its reference toy code (gan_toy.py, Gulrajani et al. 2017) uses λ = 0.1 ("smaller lambda
@@ -85,6 +86,14 @@ PUBLISHED = {
              "PacGAN4 (PacGAN Table 1)": (24.8, 93.6),
              "VEEGAN (VEEGAN Table 1)": (24.6, 40.0), "Unrolled GAN (VEEGAN Table 1)": (23.6, 16.0)},
 }
+
+
+def label(row: str) -> str:
+    """The table's name of a row: ``LABELS``, or for another packed objective "OBJECTIVE, packed (m = M)"."""
+    if row in LABELS:
+        return LABELS[row]
+    objective, _, pack = row.rpartition("-pack")
+    return f"{LABELS[objective]}, packed (m = {pack})"
 
 
 def make_mixture(name: str) -> GaussianMixture:
@@ -232,7 +241,7 @@ def train_toy(config: ToyRunConfig, progress: bool = True, device="cpu", log_eve
         checkpoint.extras.update(extras)
     t0 = time.perf_counter()
     history = fit(step, config.steps, log_every=log_every, progress=progress, checkpoint=checkpoint, resume=resume,
-                  desc=f"{LABELS[config.row]} on the {config.mixture}, seed {config.seed}")
+                  desc=f"{label(config.row)} on the {config.mixture}, seed {config.seed}")
     seconds = time.perf_counter() - t0
     G = model.G.eval()
     modes, hq = evaluate(G, mixture, config.n_eval)
@@ -318,7 +327,7 @@ def publish_cell(config: ToyRunConfig, results: list[ToyResult], summary: dict, 
     name = checkpoint_name(config.row, config.mixture, variant)
     return pretrained.save(name, modules, config=cfg, metrics=summary,
                            command=command or _command(config, seeds, variant),
-                           description=f"toy benchmark: {LABELS[config.row]} on PacGAN's {config.mixture}, "
+                           description=f"toy benchmark: {label(config.row)} on PacGAN's {config.mixture}, "
                                        f"{len(seeds)} seeds{', ' + variant if variant else ''} (notebooks 04, 07, 08)")
 
 

@@ -219,9 +219,12 @@ def test_mean_std_and_bad_inputs():
     with pytest.raises(ValueError, match="lambda_rec"):
         D.DeepI2IConfig(lambda_rec=-1.0)
     rec = D.DeepI2I(D.DeepI2IConfig(lambda_rec=1.0), _source())
-    for bad in (None, torch.tensor([1])):   # the reconstruction term needs one class per input
-        with pytest.raises(ValueError, match="x_labels"):
+    for bad, error in ((None, ValueError), (torch.tensor([1]), ValueError), (torch.tensor([1, 10]), ValueError),
+                       (torch.tensor([1.0, 2.0]), TypeError)):   # one class index in [0, 10) per input
+        with pytest.raises(error, match="x_labels"):
             rec.optimize_parameters(torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16), torch.tensor([1, 2]), bad)
+    with pytest.raises(ValueError, match="real_labels"):
+        rec.optimize_parameters(torch.zeros(2, 1, 16, 16), torch.zeros(2, 1, 16, 16), torch.tensor([1, 12]), torch.tensor([1, 2]))
     with pytest.raises(ValueError, match="injected"):
         D.generate(model.G, torch.randn(2, 8), torch.tensor([0, 1]), {8: torch.zeros(2, 3, 8, 8)})
     with pytest.raises(ValueError, match="sides"):

@@ -340,11 +340,12 @@ class DeepI2I:
         cfg = self.cfg
         V.images(x, "x", channels=self.source_config.channels)
         V.images(real, "real", channels=self.source_config.channels)
-        if not isinstance(real_labels, torch.Tensor) or real_labels.shape != real.shape[:1]:
-            raise ValueError(f"real_labels: expected a tensor of shape ({real.shape[0]},), one label per image")
-        if cfg.lambda_rec > 0 and (not isinstance(x_labels, torch.Tensor) or x_labels.shape != x.shape[:1]):
-            raise ValueError(f"x_labels: expected a tensor of shape ({x.shape[0]},), the class of each input "
-                             f"(the reconstruction term, lambda_rec = {cfg.lambda_rec}, needs them)")
+        V.class_indices(real_labels, "real_labels", self.n_classes, ndim=1, count=real.shape[0])
+        if cfg.lambda_rec > 0:
+            if x_labels is None:
+                raise ValueError(f"x_labels: the reconstruction term (lambda_rec = {cfg.lambda_rec}) needs the "
+                                 f"class of each input, a tensor of shape ({x.shape[0]},)")
+            V.class_indices(x_labels, "x_labels", self.n_classes, ndim=1, count=x.shape[0])
         x, real, real_labels = x.to(self.device), real.to(self.device), real_labels.to(self.device)
         n = x.shape[0]
         target = torch.randint(0, self.n_classes, (n,), device=self.device)

@@ -34,7 +34,7 @@ hinge       the same with the hinge loss
 Command line (what the shipped checkpoints' manifest entries record)::
 
     python -m gancourse.models.toy_modes nsgan grid --pack 2 --seeds 0 1 2 --publish
-    python -m gancourse.train toy-modes --publish      # the whole table: 8 rows x 2 mixtures x 3 seeds
+    python -m gancourse.train toy-modes --publish      # the whole table: every row x 2 mixtures x 3 seeds
 """
 from __future__ import annotations
 
@@ -400,8 +400,8 @@ def main(argv=None) -> int:
 
 
 def run(args) -> dict:
-    """Recipe ``toy-modes``: the whole table (every row on both mixtures, seeds 0, 1, 2); each of
-    the 48 runs checkpoints into its own folder of ``--out``."""
+    """Recipe ``toy-modes``: the whole table (every row on both mixtures, seeds 0, 1, 2); each
+    run checkpoints into its own folder of ``--out``."""
     if args.data is not None or args.image_size is not None:
         raise SystemExit("toy-modes: trains on PacGAN's toy mixtures; --data and --image-size do not apply")
     if args.device not in (None, "cpu"):

@@ -555,7 +555,7 @@ def test_the_information_variant_check_reads_the_measured_agreement(capsys):
     assert float(r) < r.max_points and "a fraction between 0 and 1" in capsys.readouterr().out
 
 
-def test_the_feature_weight_variant_check_reads_the_measured_error(capsys):
+def test_the_feature_weight_variant_check_reads_the_measured_frechet_distance(capsys):
     from gancourse import judges
     from gancourse.data.styled_digits import StyledDigits
     from gancourse.models import deepi2i as di
@@ -565,12 +565,15 @@ def test_the_feature_weight_variant_check_reads_the_measured_error(capsys):
     scratch, _ = di.load_published(False, source)
     inputs, reference = StyledDigits(16, "test").images[:12], StyledDigits(16, "pool").images[:200]
     judge = judges.styled.styled_digit_classifier()
-    err = {name: di.evaluate(m.translate, inputs, reference, judge)["background_error"]
-           for name, m in (("small", transfer[0]), ("large", scratch[0]))}
-    right = {"error_small": err["small"], "error_large": err["large"], "lower": min(err, key=err.get)}
+    fd = {name: di.evaluate(m.translate, inputs, reference, judge)["frechet"]
+          for name, m in (("small", transfer[0]), ("large", scratch[0]))}
+    right = {"frechet_small": fd["small"], "frechet_large": fd["large"], "lower": min(fd, key=fd.get)}
     assert checks.ex15_feature_weight(right, transfer[0], scratch[0], inputs, reference).passed
-    r = checks.ex15_feature_weight(dict(right, error_small=err["small"] + 0.05), transfer[0], scratch[0], inputs, reference)
-    assert float(r) < r.max_points and "is not that translator's background error" in capsys.readouterr().out
+    r = checks.ex15_feature_weight(dict(right, frechet_small=fd["small"] + 5.0), transfer[0], scratch[0], inputs, reference)
+    assert float(r) < r.max_points and "is not that translator's Fréchet distance" in capsys.readouterr().out
+    r = checks.ex15_feature_weight(dict(right, lower="large" if right["lower"] == "small" else "small"), transfer[0],
+                                   scratch[0], inputs, reference)
+    assert float(r) < r.max_points and '"lower" should say which run' in capsys.readouterr().out
 
 
 def test_the_k_variant_check_reads_the_measured_coverage(capsys):

@@ -408,14 +408,14 @@ def test_shipped_model_changes_what_it_is_asked_and_keeps_the_shape():
     """Issues 7 and 21: every colour and every background reached by >= 90% of the translations, and
     what no target names kept: shape read as the input's >= 90%, outline IoU >= 0.8, on the 300 test
     images of the manifest's numbers; the manifest records the same for the two reruns of the command.
-    Sharpness: at least 65% of the real images' high-frequency energy on every seed (the issue's 70% is
-    reached on two seeds of three, 66.8% on the third), above every seed of the default-width G. The
-    manifest also records the paper's 6 residual blocks (not shipped), which notebook 12 says did not
-    close the gap: below 70% on one seed of three again; and half the reconstruction weight (not
-    shipped), sharper on every seed but keeping the shape in less than 90% on one."""
+    Sharpness: at least 70% of the real images' high-frequency energy on every seed, above every seed
+    of the default-width G. The manifest also records the runs notebook 12 compares: the paper's
+    reconstruction weight (10), the previous recipe, under 70% on one seed; the paper's 6 residual
+    blocks, under 70% on one seed again; half the weight (5), sharper on every seed but keeping the
+    shape in less than 90% on one."""
     from gancourse import pretrained
     G, cfg = SG.load_pretrained("single")
-    assert cfg.names == (("color", "background"),) and cfg.steps == 20000
+    assert cfg.names == (("color", "background"),) and cfg.steps == 20000 and cfg.lambda_rec == 7.5
     _, (test,) = S.stargan_datasets("single", 300, split="test")
     out = SG.evaluate_shapes(G, cfg, test)
     meta = pretrained.manifest()["stargan-shapes"]["metrics"]
@@ -424,14 +424,18 @@ def test_shipped_model_changes_what_it_is_asked_and_keeps_the_shape():
     for r in (out, *meta["reruns"].values()):
         assert r["acc_color_min"] >= 0.9 and r["acc_background_min"] >= 0.9, r
         assert r["kept_shape"] >= 0.9 and r["iou"] >= 0.8, r
-        assert r["hf_energy"] >= 0.65 * r["real_hf_energy"], r
+        assert r["hf_energy"] >= 0.7 * r["real_hf_energy"], r
     assert sorted(meta["reruns"]) == ["1", "2"]
-    six = meta["blocks6"]
-    assert sorted(six) == ["0", "1", "2"] and min(r["hf_energy"] / r["real_hf_energy"] for r in six.values()) < 0.7
+    for key in ("rec10", "blocks6"):
+        runs = meta[key]
+        assert sorted(runs) == ["0", "1", "2"] and min(r["hf_energy"] / r["real_hf_energy"] for r in runs.values()) < 0.7
+        assert min(r["kept_shape"] for r in runs.values()) >= 0.9
     rec5 = meta["rec5"]
     assert sorted(rec5) == ["0", "1", "2"] and min(r["hf_energy"] / r["real_hf_energy"] for r in rec5.values()) >= 0.8
     assert min(r["kept_shape"] for r in rec5.values()) < 0.9 < max(r["kept_shape"] for r in rec5.values())
-    assert max(r["kept_shape"] for r in rec5.values()) < min(r["kept_shape"] for r in (out, *meta["reruns"].values()))
+    shipped = (out, *meta["reruns"].values())
+    assert min(r["kept_shape"] for r in rec5.values()) < min(r["kept_shape"] for r in shipped)    # the trade
+    assert max(r["hf_energy"] for r in meta["rec10"].values()) < max(r["hf_energy"] for r in shipped)
     narrow = max(r["hf_energy"] for r in meta["ngf16"].values())
     assert min(r["hf_energy"] for r in (out, *meta["reruns"].values())) > narrow
 
